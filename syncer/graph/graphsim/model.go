@@ -1,0 +1,58 @@
+package graphsim
+
+import "time"
+
+// These are the seed and inspection types of the simulated mailbox. Tests
+// and the demo build a mailbox with them; the server renders them in the
+// documented Graph JSON shapes.
+
+// User is the mailbox owner, answered by GET /me.
+type User struct {
+	ID                string `json:"id"`
+	DisplayName       string `json:"displayName"`
+	Mail              string `json:"mail"`
+	UserPrincipalName string `json:"userPrincipalName"`
+}
+
+// Recipient is a message correspondent.
+type Recipient struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// Attachment is a file attachment of a message.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int64  `json:"size"`
+}
+
+// Message is a message in a mail folder. ID, ChangeKey and the timestamps
+// are filled in by the server when left empty.
+type Message struct {
+	ID                string       `json:"id"`
+	InternetMessageID string       `json:"internetMessageId"`
+	ChangeKey         string       `json:"changeKey"`
+	FolderID          string       `json:"parentFolderId"`
+	Subject           string       `json:"subject"`
+	BodyType          string       `json:"bodyType"` // "html" (default) or "text"
+	Body              string       `json:"body"`
+	From              Recipient    `json:"from"`
+	To                []Recipient  `json:"toRecipients"`
+	Cc                []Recipient  `json:"ccRecipients"`
+	SentDateTime      time.Time    `json:"sentDateTime"`
+	ReceivedDateTime  time.Time    `json:"receivedDateTime"`
+	Categories        []string     `json:"categories"`
+	IsDraft           bool         `json:"isDraft"`
+	Attachments       []Attachment `json:"attachments"`
+	// Sensitivity is PidTagSensitivity (Integer 0x0036): 0 normal,
+	// 1 personal, 2 private, 3 confidential.
+	Sensitivity int `json:"sensitivity"`
+}
+
+// Category is a master category of the mailbox.
+type Category struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	Color       string `json:"color"`
+}
