@@ -19,6 +19,9 @@ const (
 	EmailSynced EmailState = "synced"
 	// EmailFailed: the last attempt failed; the next batch retries.
 	EmailFailed EmailState = "failed"
+	// EmailGone: the message was deleted before its activity could be
+	// created; nothing is left to retry.
+	EmailGone EmailState = "gone"
 )
 
 // Email is the state of one selected e-mail, keyed by internetMessageId so

@@ -25,7 +25,7 @@ CREATE TABLE cursors (
 CREATE TABLE emails (
 	internet_message_id TEXT PRIMARY KEY,
 	message_id          TEXT NOT NULL,
-	state               TEXT NOT NULL CHECK (state IN ('pending', 'synced', 'failed')),
+	state               TEXT NOT NULL CHECK (state IN ('pending', 'synced', 'failed', 'gone')),
 	activity_id         TEXT NOT NULL DEFAULT '',
 	reason              TEXT NOT NULL DEFAULT '',
 	attempts            INTEGER NOT NULL DEFAULT 0,

@@ -12,6 +12,11 @@ type User struct {
 	DisplayName       string `json:"displayName"`
 	Mail              string `json:"mail"`
 	UserPrincipalName string `json:"userPrincipalName"`
+	// GivenName, Surname and JobTitle are optional; GET /me answers null
+	// for them when empty, as Graph does for unset directory properties.
+	GivenName string `json:"givenName,omitempty"`
+	Surname   string `json:"surname,omitempty"`
+	JobTitle  string `json:"jobTitle,omitempty"`
 }
 
 // Recipient is a message correspondent.
@@ -44,10 +49,22 @@ type Message struct {
 	ReceivedDateTime  time.Time    `json:"receivedDateTime"`
 	Categories        []string     `json:"categories"`
 	IsDraft           bool         `json:"isDraft"`
+	IsRead            bool         `json:"isRead"`
 	Attachments       []Attachment `json:"attachments"`
 	// Sensitivity is PidTagSensitivity (Integer 0x0036): 0 normal,
 	// 1 personal, 2 private, 3 confidential.
 	Sensitivity int `json:"sensitivity"`
+}
+
+// MailFolder is a mail folder of the simulated mailbox.
+type MailFolder struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	// WellKnownName is the well-known name (inbox, sentitems, drafts,
+	// deleteditems) or "" for a user-created folder. Graph v1.0 does not
+	// render it; it is here for seeding and inspection only.
+	WellKnownName  string `json:"wellKnownName,omitempty"`
+	ParentFolderID string `json:"parentFolderId"`
 }
 
 // Category is a master category of the mailbox.

@@ -1,0 +1,296 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"vpconnect/syncer/store"
+)
+
+// Trigger says why a batch ran.
+type Trigger string
+
+// Triggers, as recorded in a batch.
+const (
+	TriggerSchedule Trigger = "schedule"
+	TriggerManual   Trigger = "manual"
+	TriggerTrack    Trigger = "track"
+	TriggerStartup  Trigger = "startup"
+	TriggerWake     Trigger = "wake"
+)
+
+// Outcomes of a batch (SPEC §5.1).
+const (
+	OutcomeOK     = "ok"
+	OutcomeIssues = "issues"
+	OutcomeFailed = "failed"
+)
+
+// Item types, as keys of a batch's counts.
+const (
+	TypeEmails   = "emails"
+	TypeContacts = "contacts"
+	TypeEvents   = "events"
+)
+
+// Sides, as recorded in issues.
+const (
+	SideMailbox      = "mailbox"
+	SideVantagepoint = "vantagepoint"
+)
+
+// Options are the sync rules of SPEC §4 that the configuration sets.
+type Options struct {
+	// Category is the category that selects items (sync.category).
+	Category string
+	// EmailType is the activity type of synced e-mails (sync.emailType).
+	EmailType string
+	// MailFolders names folders synced besides Inbox and Sent Items.
+	MailFolders []string
+	// LookbackDays is how far before activation e-mails are taken.
+	LookbackDays int
+	// Employee is the signed-in user's Vantagepoint employee id.
+	Employee string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the engine's diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// SyncedCategory and ErrorCategory are the categories the engine sets on
+// messages it handled.
+func (o Options) SyncedCategory() string { return o.Category + ": Synced" }
+
+// ErrorCategory is set on messages whose activity could not be created.
+func (o Options) ErrorCategory() string { return o.Category + ": Sync Error" }
+
+// Categories are the master categories the engine needs in the mailbox.
+func (o Options) Categories() []string {
+	return []string{o.Category, o.SyncedCategory(), o.ErrorCategory()}
+}
+
+func (o Options) withDefaults() Options {
+	if o.Category == "" {
+		o.Category = "Vantagepoint"
+	}
+	if o.EmailType == "" {
+		o.EmailType = "EMail"
+	}
+	if o.LookbackDays == 0 {
+		o.LookbackDays = 14
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Engine runs batches between one mailbox and one Vantagepoint employee. It
+// is not safe for concurrent use: its owner runs one batch at a time.
+type Engine struct {
+	mailbox Mailbox
+	vp      Vantagepoint
+	store   *store.Store
+	opts    Options
+	log     *slog.Logger
+	me      *MailboxUser // the signed-in user, read once
+}
+
+// New returns an engine over the two services and the state store.
+func New(mailbox Mailbox, vp Vantagepoint, st *store.Store, opts Options) *Engine {
+	opts = opts.withDefaults()
+	return &Engine{mailbox: mailbox, vp: vp, store: st, opts: opts, log: opts.Logger}
+}
+
+// Meta keys the engine keeps in the store.
+const (
+	metaActivatedAt = "activated_at"
+)
+
+// ResolveEmployee finds the user's employee: the one active Vantagepoint
+// employee whose e-mail equals the mailbox address. None or several is an
+// error that says which, because activation cannot go on without it.
+func ResolveEmployee(ctx context.Context, mailbox Mailbox, vp Vantagepoint) (MailboxUser, Employee, error) {
+	me, err := mailbox.Me(ctx)
+	if err != nil {
+		return MailboxUser{}, Employee{}, fmt.Errorf("read the signed-in Microsoft 365 user: %w", err)
+	}
+	addrs := me.Addresses()
+	if len(addrs) == 0 {
+		return me, Employee{}, fmt.Errorf("the Microsoft 365 account %q has no e-mail address", me.DisplayName)
+	}
+	var found []Employee
+	for _, a := range addrs {
+		emps, err := vp.EmployeesByEmail(ctx, a)
+		if err != nil {
+			return me, Employee{}, fmt.Errorf("look up the Vantagepoint employee for %s: %w", a, err)
+		}
+		for _, e := range emps {
+			if !strings.EqualFold(e.Status, "A") && e.Status != "" {
+				continue
+			}
+			dup := false
+			for _, f := range found {
+				dup = dup || f.ID == e.ID
+			}
+			if !dup {
+				found = append(found, e)
+			}
+		}
+		if len(found) > 0 {
+			break
+		}
+	}
+	switch len(found) {
+	case 0:
+		return me, Employee{}, fmt.Errorf("no active Vantagepoint employee has the e-mail address %s: ask your Vantagepoint administrator to set it on your employee record", addrs[0])
+	case 1:
+		return me, found[0], nil
+	default:
+		ids := make([]string, len(found))
+		for i, e := range found {
+			ids[i] = e.ID
+		}
+		return me, Employee{}, fmt.Errorf("several active Vantagepoint employees have the e-mail address %s (%s): ask your Vantagepoint administrator to keep it on one", addrs[0], strings.Join(ids, ", "))
+	}
+}
+
+// Prepare makes the mailbox ready for e-mail sync: the master categories
+// exist and the activation time, from which the look-back window counts, is
+// recorded once.
+func (e *Engine) Prepare(ctx context.Context) error {
+	if err := e.mailbox.EnsureCategories(ctx, e.opts.Categories()); err != nil {
+		return fmt.Errorf("create the mailbox categories: %w", err)
+	}
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		v, err := tx.Meta(metaActivatedAt)
+		if err != nil || v != "" {
+			return err
+		}
+		return tx.SetMeta(metaActivatedAt, e.opts.Now().UTC().Format(time.RFC3339))
+	})
+}
+
+// since is the earliest sent or received time of an e-mail the engine takes.
+func (e *Engine) since(ctx context.Context) (time.Time, error) {
+	var v string
+	err := e.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		v, err = tx.Meta(metaActivatedAt)
+		return err
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the activation time: %w", err)
+	}
+	at := e.opts.Now()
+	if v != "" {
+		if at, err = time.Parse(time.RFC3339, v); err != nil {
+			return time.Time{}, fmt.Errorf("read the activation time %q: %w", v, err)
+		}
+	}
+	return at.AddDate(0, 0, -e.opts.LookbackDays), nil
+}
+
+// batchRun collects what one batch did while it runs.
+type batchRun struct {
+	id       int64
+	trigger  Trigger
+	started  time.Time
+	counts   map[string]*store.Counts
+	issues   []store.Issue
+	resolved []issueKey
+}
+
+type issueKey struct{ typ, side, item string }
+
+func (b *batchRun) count(typ string) *store.Counts {
+	c, ok := b.counts[typ]
+	if !ok {
+		c = &store.Counts{}
+		b.counts[typ] = c
+	}
+	return c
+}
+
+func (b *batchRun) issue(typ, side, item, reason string) {
+	b.issues = append(b.issues, store.Issue{Type: typ, Side: side, Item: item, Reason: reason})
+}
+
+func (b *batchRun) resolve(typ, side, item string) {
+	b.resolved = append(b.resolved, issueKey{typ, side, item})
+}
+
+// Run runs one batch and records it. The returned batch is what was
+// recorded; the error is set when the batch failed as a whole (a service
+// refused the credentials, a listing could not be completed).
+func (e *Engine) Run(ctx context.Context, trigger Trigger) (store.Batch, error) {
+	b := &batchRun{trigger: trigger, started: e.opts.Now().UTC(), counts: map[string]*store.Counts{}}
+	if err := e.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		b.id, err = tx.StartBatch(string(trigger), b.started)
+		return err
+	}); err != nil {
+		return store.Batch{}, fmt.Errorf("record the start of a batch: %w", err)
+	}
+	graphBefore, vpBefore := e.mailbox.Requests(), e.vp.Requests()
+	b.count(TypeEmails)
+
+	runErr := e.syncEmails(ctx, b)
+
+	batch := store.Batch{
+		ID:       b.id,
+		Trigger:  string(trigger),
+		Started:  b.started,
+		Finished: e.opts.Now().UTC(),
+		Counts:   map[string]store.Counts{},
+		Requests: map[string]int64{
+			"graph":        e.mailbox.Requests() - graphBefore,
+			"vantagepoint": e.vp.Requests() - vpBefore,
+		},
+		Issues: []store.Issue{},
+	}
+	for typ, c := range b.counts {
+		batch.Counts[typ] = *c
+	}
+	// Record issues first so that attempts and first-seen carry over.
+	saveCtx := context.WithoutCancel(ctx)
+	err := e.store.Update(saveCtx, func(tx *store.Tx) error {
+		for _, k := range b.resolved {
+			if err := tx.ResolveIssue(k.typ, k.side, k.item); err != nil {
+				return err
+			}
+		}
+		for _, i := range b.issues {
+			rec, err := tx.RecordIssue(i, batch.Finished)
+			if err != nil {
+				return err
+			}
+			batch.Issues = append(batch.Issues, rec)
+		}
+		switch {
+		case runErr != nil:
+			batch.Outcome = OutcomeFailed
+			batch.Error = runErr.Error()
+		case len(batch.Issues) > 0:
+			batch.Outcome = OutcomeIssues
+		default:
+			batch.Outcome = OutcomeOK
+		}
+		if err := tx.FinishBatch(batch); err != nil {
+			return err
+		}
+		_, err := tx.PruneBatches(batch.Finished.AddDate(0, 0, -30))
+		return err
+	})
+	if err != nil {
+		return batch, errors.Join(runErr, fmt.Errorf("record batch %d: %w", b.id, err))
+	}
+	return batch, runErr
+}

@@ -1,0 +1,432 @@
+package graphsim
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The mailbox is kept as one change log per folder: every creation, update,
+// arrival by move, and removal appends an entry with a fresh sequence
+// number. A delta token is a position in that log, so a page costs O(page)
+// whatever the mailbox size, and a message's latest entry is the only live
+// one for it (earlier ones are skipped and compacted away).
+
+const (
+	kindCreated = iota
+	kindUpdated
+	kindRemoved
+)
+
+type entry struct {
+	seq  uint64
+	id   string
+	kind uint8
+}
+
+type folder struct {
+	MailFolder
+	log    []entry
+	dead   int // superseded entries in log
+	total  int
+	unread int
+}
+
+type msgRec struct {
+	m        Message
+	seq      uint64 // sequence number of its live entry in its folder
+	created  time.Time
+	modified time.Time
+	convID   string
+}
+
+// immutable-looking identifiers: base64url (with padding, as Exchange's
+// REST ids) of a fixed prefix and a counter, so that they are long, unique
+// and case-sensitive like the real ones.
+var (
+	msgIDPrefix    = []byte{0x00, 0x09, 0x00, 0x2e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1d, 0x84, 0x03, 0x11, 0xaa, 0x66, 0x11, 0xcd, 0x9b, 0xc8, 0x00, 0xaa, 0x00, 0x2f, 0xc4, 0x5a, 0x0d, 0x00}
+	folderIDPrefix = []byte{0x01, 0x03, 0x24, 0x00, 0x33, 0x64, 0x34, 0x00, 0x00, 0x02, 0x01}
+)
+
+func (s *Server) newID(prefix []byte, tail int) string {
+	s.nextID++
+	b := make([]byte, 0, len(prefix)+16)
+	b = append(b, prefix...)
+	b = binary.BigEndian.AppendUint64(b, s.nextID)
+	b = append(b, make([]byte, tail)...)
+	return base64.URLEncoding.EncodeToString(b)
+}
+
+func (s *Server) newFolderID() string { return s.newID(folderIDPrefix, 2) }
+
+func (s *Server) addFolder(display, wellKnown string) *folder {
+	f := &folder{MailFolder: MailFolder{ID: s.newFolderID(), DisplayName: display, WellKnownName: wellKnown, ParentFolderID: s.root}}
+	s.folders[f.ID] = f
+	s.order = append(s.order, f)
+	return f
+}
+
+// AddMailFolder creates a top-level folder.
+func (s *Server) AddMailFolder(displayName string) MailFolder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addFolder(displayName, "").MailFolder
+}
+
+// MailFolders lists the folders in creation order.
+func (s *Server) MailFolders() []MailFolder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]MailFolder, len(s.order))
+	for i, f := range s.order {
+		out[i] = f.MailFolder
+	}
+	return out
+}
+
+// folderLocked resolves an id or a well-known name (case-insensitive).
+func (s *Server) folderLocked(idOrName string) *folder {
+	if f, ok := s.folders[idOrName]; ok {
+		return f
+	}
+	for _, f := range s.order {
+		if f.WellKnownName != "" && strings.EqualFold(f.WellKnownName, idOrName) {
+			return f
+		}
+	}
+	return nil
+}
+
+// FolderID resolves a folder id or well-known name to the folder id, "" if
+// there is none.
+func (s *Server) FolderID(idOrName string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.folderLocked(idOrName); f != nil {
+		return f.ID
+	}
+	return ""
+}
+
+func (f *folder) append(seq uint64, id string, kind uint8) {
+	f.log = append(f.log, entry{seq: seq, id: id, kind: kind})
+}
+
+// supersede marks a message's previous entry dead and compacts the log when
+// more than half of it is dead. Removal entries are kept: outstanding delta
+// tokens may still have to report them.
+func (s *Server) supersede(f *folder) {
+	f.dead++
+	if f.dead < 1024 || f.dead*2 < len(f.log) {
+		return
+	}
+	out := f.log[:0]
+	for _, e := range f.log {
+		if e.kind == kindRemoved || s.live(f, e) {
+			out = append(out, e)
+		}
+	}
+	clear(f.log[len(out):])
+	f.log = out
+	f.dead = 0
+}
+
+// live says whether an item entry is the message's current state in f.
+func (s *Server) live(f *folder, e entry) bool {
+	r, ok := s.msgs[e.id]
+	return ok && r.m.FolderID == f.ID && r.seq == e.seq
+}
+
+// AddMessage stores m in a folder (id or well-known name) and returns it as
+// stored: ID, ChangeKey, InternetMessageID and missing dates are filled in.
+// It panics on an unknown folder: seeding mistakes are programming errors.
+func (s *Server) AddMessage(folderID string, m Message) Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.addMessageLocked(folderID, m)
+	if err != nil {
+		panic(err)
+	}
+	return r.m
+}
+
+func (s *Server) addMessageLocked(folderID string, m Message) (*msgRec, error) {
+	f := s.folderLocked(folderID)
+	if f == nil {
+		return nil, fmt.Errorf("graphsim: no mail folder %q", folderID)
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	if m.ID == "" {
+		m.ID = s.newID(msgIDPrefix, 24)
+	} else if _, dup := s.msgs[m.ID]; dup {
+		return nil, fmt.Errorf("graphsim: duplicate message id %q", m.ID)
+	}
+	if m.InternetMessageID == "" {
+		m.InternetMessageID = fmt.Sprintf("<%s@sim.prod.outlook.com>", randomHex(12))
+	}
+	if m.SentDateTime.IsZero() {
+		m.SentDateTime = now
+	}
+	if m.ReceivedDateTime.IsZero() {
+		m.ReceivedDateTime = m.SentDateTime
+	}
+	m.SentDateTime = m.SentDateTime.UTC()
+	m.ReceivedDateTime = m.ReceivedDateTime.UTC()
+	if m.BodyType == "" {
+		m.BodyType = "html"
+	}
+	if m.Categories == nil {
+		m.Categories = []string{}
+	}
+	m.FolderID = f.ID
+	m.ChangeKey = s.newChangeKey()
+	s.seq++
+	r := &msgRec{m: m, seq: s.seq, created: now, modified: now, convID: "AAQkAD" + randomHex(10) + "="}
+	s.msgs[m.ID] = r
+	f.append(s.seq, m.ID, kindCreated)
+	f.total++
+	if !m.IsRead {
+		f.unread++
+	}
+	return r, nil
+}
+
+func (s *Server) newChangeKey() string {
+	s.nextID++
+	b := []byte{0x09, 0, 0, 0, 0x16, 0, 0, 0}
+	b = binary.BigEndian.AppendUint64(b, s.nextID)
+	b = append(b, 0x11, 0x9f, 0x6b, 0xdd, 0xcc, 0xf1)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Message returns a stored message.
+func (s *Server) Message(id string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.msgs[id]
+	if !ok {
+		return Message{}, false
+	}
+	return cloneMessage(r.m), true
+}
+
+// Messages lists a folder's messages (id or well-known name), least
+// recently changed first.
+func (s *Server) Messages(folderID string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.folderLocked(folderID)
+	if f == nil {
+		return nil
+	}
+	var out []Message
+	for _, e := range f.log {
+		if e.kind != kindRemoved && s.live(f, e) {
+			out = append(out, cloneMessage(s.msgs[e.id].m))
+		}
+	}
+	return out
+}
+
+func cloneMessage(m Message) Message {
+	m.To = slices.Clone(m.To)
+	m.Cc = slices.Clone(m.Cc)
+	m.Categories = slices.Clone(m.Categories)
+	m.Attachments = slices.Clone(m.Attachments)
+	return m
+}
+
+// UpdateMessage changes a message as a user would: fn edits it (id, folder
+// and changeKey changes are ignored), it gets a new changeKey and shows up in
+// its folder's next delta round. It reports whether the message exists.
+func (s *Server) UpdateMessage(id string, fn func(*Message)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.msgs[id]
+	if !ok {
+		return false
+	}
+	m := cloneMessage(r.m)
+	fn(&m)
+	m.ID, m.FolderID = r.m.ID, r.m.FolderID
+	if m.Categories == nil {
+		m.Categories = []string{}
+	}
+	s.touchLocked(r, m)
+	return true
+}
+
+// touchLocked stores a new state of a message and logs the update.
+func (s *Server) touchLocked(r *msgRec, m Message) {
+	f := s.folders[r.m.FolderID]
+	if r.m.IsRead != m.IsRead {
+		if m.IsRead {
+			f.unread--
+		} else {
+			f.unread++
+		}
+	}
+	m.ChangeKey = s.newChangeKey()
+	r.m = m
+	r.modified = s.now().UTC().Truncate(time.Second)
+	s.seq++
+	r.seq = s.seq
+	f.append(s.seq, m.ID, kindUpdated)
+	s.supersede(f)
+}
+
+// MoveMessage moves a message to another folder (id or well-known name). The
+// immutable id stays: the old folder's delta reports it @removed, the new
+// one's as a new item. It reports whether both exist.
+func (s *Server) MoveMessage(id, folderID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.msgs[id]
+	to := s.folderLocked(folderID)
+	if !ok || to == nil {
+		return false
+	}
+	if to.ID == r.m.FolderID {
+		return true
+	}
+	s.removeFromFolderLocked(r)
+	r.m.FolderID = to.ID
+	r.m.ChangeKey = s.newChangeKey()
+	r.modified = s.now().UTC().Truncate(time.Second)
+	s.seq++
+	r.seq = s.seq
+	to.append(s.seq, id, kindCreated)
+	to.total++
+	if !r.m.IsRead {
+		to.unread++
+	}
+	return true
+}
+
+func (s *Server) removeFromFolderLocked(r *msgRec) {
+	from := s.folders[r.m.FolderID]
+	s.seq++
+	from.append(s.seq, r.m.ID, kindRemoved)
+	from.total--
+	if !r.m.IsRead {
+		from.unread--
+	}
+	s.supersede(from)
+}
+
+// DeleteMessage deletes a message permanently (a hard delete: it does not go
+// to Deleted Items). It reports whether the message existed.
+func (s *Server) DeleteMessage(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.msgs[id]
+	if !ok {
+		return false
+	}
+	s.removeFromFolderLocked(r)
+	delete(s.msgs, id)
+	return true
+}
+
+// Categories lists the master categories.
+func (s *Server) Categories() []Category {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.cats)
+}
+
+// AddCategory adds a master category (an id is assigned when empty); it
+// reports false when the display name exists (names are unique,
+// case-insensitively).
+func (s *Server) AddCategory(c Category) (Category, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addCategoryLocked(c)
+}
+
+func (s *Server) addCategoryLocked(c Category) (Category, bool) {
+	for _, x := range s.cats {
+		if strings.EqualFold(x.DisplayName, c.DisplayName) {
+			return x, false
+		}
+	}
+	if c.ID == "" {
+		c.ID = newUUID()
+	}
+	if c.Color == "" {
+		c.Color = "None"
+	}
+	s.cats = append(s.cats, c)
+	return c, true
+}
+
+// Seed is the JSON form LoadSeed reads.
+type Seed struct {
+	User    *User `json:"user"`
+	Folders []struct {
+		// Name is a well-known name (inbox, sentitems, ...) or the display
+		// name of a top-level folder, created when missing.
+		Name     string    `json:"name"`
+		Messages []Message `json:"messages"`
+	} `json:"folders"`
+	Categories []Category `json:"categories"`
+}
+
+// LoadSeed adds the user, folders, messages and categories of a JSON seed
+// file: {"user":{...},"folders":[{"name":"inbox","messages":[...]}],
+// "categories":[...]}. Message fields are Message's JSON names; body
+// content is "body", its type "bodyType".
+func (s *Server) LoadSeed(r io.Reader) error {
+	var seed Seed
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&seed); err != nil {
+		return fmt.Errorf("graphsim: reading seed: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seed.User != nil {
+		u := *seed.User
+		if u.ID == "" {
+			u.ID = s.user.ID
+		}
+		if u.Mail == "" {
+			u.Mail = u.UserPrincipalName
+		}
+		s.user = u
+	}
+	for _, fs := range seed.Folders {
+		f := s.folderLocked(fs.Name)
+		if f == nil {
+			for _, x := range s.order {
+				if strings.EqualFold(x.DisplayName, fs.Name) {
+					f = x
+					break
+				}
+			}
+		}
+		if f == nil {
+			f = s.addFolder(fs.Name, "")
+		}
+		for _, m := range fs.Messages {
+			if _, err := s.addMessageLocked(f.ID, m); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range seed.Categories {
+		s.addCategoryLocked(c)
+	}
+	return nil
+}
+
+// seekLog returns the index of the first entry after seq.
+func seekLog(log []entry, seq uint64) int {
+	return sort.Search(len(log), func(i int) bool { return log[i].seq > seq })
+}

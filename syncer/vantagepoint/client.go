@@ -1,0 +1,306 @@
+package vantagepoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"vpconnect/syncer"
+)
+
+// Options configure a Client.
+type Options struct {
+	// APIURL is the API base, e.g. https://host/vantagepoint/api.
+	APIURL string
+	// TokenSource gives the bearer token; required for everything but
+	// LoginConfig. Wrap it in oauth2.ReuseTokenSource to cache tokens.
+	TokenSource oauth2.TokenSource
+	// HTTPClient sends the requests; default a client with a 60 s timeout.
+	HTTPClient *http.Client
+	// ApplicationID is sent as the dvp-applicationId header when set.
+	ApplicationID string
+	// PageSize is the number of records asked per listing request; default
+	// DefaultPageSize. It must not exceed the server's own cap.
+	PageSize int
+	// MaxRetries bounds the retries of an idempotent request (GET, PUT,
+	// DELETE) after a 429, a 5xx, a malformed answer or a network error;
+	// default 3, negative means none. POST is never retried.
+	MaxRetries int
+	// RetryBase is the first backoff; it doubles per retry, with jitter,
+	// up to MaxBackoff. Default 500 ms.
+	RetryBase time.Duration
+	// MaxBackoff caps a wait between retries, Retry-After included: a
+	// server that asks for a longer wait gets an ErrUnavailable instead,
+	// for the caller to schedule. Default 30 s.
+	MaxBackoff time.Duration
+	// Logger receives one debug line per retry; default discards.
+	Logger *slog.Logger
+}
+
+// DefaultPageSize is the page size when Options.PageSize is 0: large
+// enough that 5,000 contacts take 10 requests, small enough that one
+// answer stays a few hundred KB.
+const DefaultPageSize = 500
+
+// Client talks to one Vantagepoint API as one user. It is safe for
+// concurrent use.
+type Client struct {
+	base     *url.URL
+	opts     Options
+	requests atomic.Int64
+}
+
+var _ syncer.Vantagepoint = (*Client)(nil)
+
+// New checks the options and returns a client.
+func New(o Options) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(o.APIURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("vantagepoint client: API URL %q is not an http(s) URL", o.APIURL)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 3
+	} else if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 500 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{base: u, opts: o}, nil
+}
+
+// Requests is the number of HTTP requests sent so far, retries included
+// (token requests made by the TokenSource are not counted).
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// call is one API call.
+type call struct {
+	method string
+	path   string // relative to the API URL
+	query  url.Values
+	body   any
+	auth   bool
+}
+
+// do sends a call, retrying idempotent ones, and returns the answer's body
+// on a 2xx status.
+func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
+	var payload []byte
+	if cl.body != nil {
+		var err error
+		if payload, err = json.Marshal(cl.body); err != nil {
+			return nil, fmt.Errorf("encode request body: %w", err)
+		}
+	}
+	retries := c.opts.MaxRetries
+	if cl.method == http.MethodPost {
+		// No idempotency key exists: a retried create may duplicate. The
+		// engine journals creates and decides (SPEC §4.4).
+		retries = 0
+	}
+	for attempt := 0; ; attempt++ {
+		body, err := c.once(ctx, cl, payload)
+		if err == nil || attempt >= retries || !retryable(err) {
+			return body, err
+		}
+		wait := c.backoff(attempt, err)
+		if wait < 0 {
+			return nil, err
+		}
+		c.opts.Logger.Debug("vantagepoint: retrying", "method", cl.method, "path", cl.path, "attempt", attempt+1, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (gave up waiting to retry: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, syncer.ErrUnavailable) || errors.Is(err, syncer.ErrMalformed)
+}
+
+// backoff returns how long to wait before retry attempt+1, or -1 when the
+// server asked for longer than MaxBackoff.
+func (c *Client) backoff(attempt int, err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		if ae.RetryAfter > c.opts.MaxBackoff {
+			return -1
+		}
+		return ae.RetryAfter
+	}
+	d := c.opts.RetryBase << attempt
+	d = d/2 + rand.N(d/2+1) // jitter spreads a fleet's retries
+	return min(d, c.opts.MaxBackoff)
+}
+
+// once sends one attempt.
+func (c *Client) once(ctx context.Context, cl call, payload []byte) ([]byte, error) {
+	// Paths are built escaped (recordPath, udicHub), so they are joined
+	// as they are.
+	u, err := url.Parse(c.base.String() + "/" + cl.path)
+	if err != nil {
+		return nil, fmt.Errorf("build request URL for %s: %w", cl.path, err)
+	}
+	if len(cl.query) > 0 {
+		u.RawQuery = cl.query.Encode()
+	}
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	if c.opts.ApplicationID != "" {
+		req.Header.Set(ApplicationIDHeader, c.opts.ApplicationID)
+	}
+	if cl.auth {
+		if c.opts.TokenSource == nil {
+			return nil, fmt.Errorf("no Vantagepoint token source: %w", syncer.ErrAuthRejected)
+		}
+		tok, err := c.opts.TokenSource.Token()
+		if err != nil {
+			return nil, tokenSourceError(err)
+		}
+		tok.SetAuthHeader(req)
+	}
+	c.requests.Add(1)
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("Vantagepoint %s %s: %w", cl.method, cl.path, ctx.Err())
+		}
+		return nil, fmt.Errorf("Vantagepoint %s %s: %w: %w", cl.method, cl.path, syncer.ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("Vantagepoint %s %s: read answer: %w: %w", cl.method, cl.path, syncer.ErrUnavailable, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return body, nil
+	}
+	ae := &APIError{Status: resp.StatusCode, Method: cl.method, Path: cl.path, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	var we wireError
+	if json.Unmarshal(body, &we) == nil {
+		ae.Message, ae.Detail = we.Message, we.Detail
+	} else if len(body) > 0 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		// A 4xx whose body is not JSON is a proxy's page, not the API's.
+		return nil, fmt.Errorf("%w; answer is not JSON: %w", ae, syncer.ErrMalformed)
+	}
+	return nil, ae
+}
+
+// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+func retryAfter(h string) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// tokenSourceError classifies a failure to obtain a token: a refused grant
+// means the user must sign in again; anything else is worth retrying later.
+func tokenSourceError(err error) error {
+	if errors.Is(err, syncer.ErrAuthRejected) || errors.Is(err, syncer.ErrUnavailable) || errors.Is(err, syncer.ErrInvalid) {
+		return fmt.Errorf("get Vantagepoint token: %w", err)
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_client" ||
+			(re.Response != nil && (re.Response.StatusCode == 400 || re.Response.StatusCode == 401)) {
+			return fmt.Errorf("get Vantagepoint token: %w: %w", syncer.ErrAuthRejected, err)
+		}
+	}
+	return fmt.Errorf("get Vantagepoint token: %w: %w", syncer.ErrUnavailable, err)
+}
+
+// LoginConfig is what GET /LoginConfig says about a server.
+type LoginConfig struct {
+	Databases []LoginDatabase
+	Languages []LoginLanguage
+	Version   string
+}
+
+// LoginDatabase is a database offered at sign-in.
+type LoginDatabase struct{ Name, Description string }
+
+// LoginLanguage is a language offered at sign-in.
+type LoginLanguage struct{ Culture, Caption string }
+
+// HasDatabase reports whether the server offers the database,
+// case-insensitively (SQL Server database names are).
+func (lc LoginConfig) HasDatabase(name string) bool {
+	for _, d := range lc.Databases {
+		if strings.EqualFold(d.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoginConfig reads the server's sign-in configuration; no token needed.
+func (c *Client) LoginConfig(ctx context.Context) (LoginConfig, error) {
+	body, err := c.do(ctx, call{method: http.MethodGet, path: "LoginConfig"})
+	if err != nil {
+		return LoginConfig{}, fmt.Errorf("read login configuration: %w", err)
+	}
+	var w wireLoginConfig
+	if err := json.Unmarshal(body, &w); err != nil {
+		return LoginConfig{}, fmt.Errorf("read login configuration: %w: %w", syncer.ErrMalformed, err)
+	}
+	var lc LoginConfig
+	for _, d := range w.Databases {
+		lc.Databases = append(lc.Databases, LoginDatabase{Name: d.Name, Description: d.Description})
+	}
+	if w.Database != "" && !lc.HasDatabase(w.Database) {
+		lc.Databases = append(lc.Databases, LoginDatabase{Name: w.Database, Description: w.Database})
+	}
+	for _, l := range w.Languages {
+		lc.Languages = append(lc.Languages, LoginLanguage{Culture: l.Culture, Caption: l.Caption})
+	}
+	lc.Version = w.Version
+	return lc, nil
+}

@@ -1,0 +1,255 @@
+package vantagepoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"vpconnect/syncer"
+)
+
+// Record is one hub record as the API exchanges it, keyed by field name.
+// Values are what JSON gives: string, json.Number, bool, nil.
+type Record map[string]any
+
+// String returns a field as a string: "" for a missing or null field,
+// numbers and booleans in their JSON spelling.
+func (r Record) String(name string) string {
+	switch v := r[name].(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+// Bool reads a "Y"/"N" field.
+func (r Record) Bool(name string) bool {
+	s := r.String(name)
+	return s == "Y" || s == "y" || s == "true" || s == "1"
+}
+
+// Time reads a date field; the zero time when missing or unreadable.
+func (r Record) Time(name string) time.Time {
+	s := r.String(name)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := ParseDate(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// DecodeRecords reads an answer holding records: a JSON array of objects,
+// or one object. Anything else is syncer.ErrMalformed.
+func DecodeRecords(body []byte) ([]Record, error) {
+	b := bytes.TrimSpace(body)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out []Record
+	switch {
+	case len(b) > 0 && b[0] == '[':
+		if err := dec.Decode(&out); err != nil {
+			return nil, fmt.Errorf("%w: %w", syncer.ErrMalformed, err)
+		}
+		for i, r := range out {
+			if r == nil {
+				return nil, fmt.Errorf("%w: record %d is null", syncer.ErrMalformed, i)
+			}
+		}
+	case len(b) > 0 && b[0] == '{':
+		var r Record
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("%w: %w", syncer.ErrMalformed, err)
+		}
+		out = []Record{r}
+	default:
+		return nil, fmt.Errorf("%w: expected a JSON array or object", syncer.ErrMalformed)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the records", syncer.ErrMalformed)
+	}
+	return out, nil
+}
+
+// decodeOne reads an answer holding exactly one record.
+func decodeOne(body []byte) (Record, error) {
+	rs, err := DecodeRecords(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("%w: expected one record, got %d", syncer.ErrMalformed, len(rs))
+	}
+	return rs[0], nil
+}
+
+// Filter operators of filterHash.
+const (
+	OpEq   = "eq"
+	OpNe   = "ne"
+	OpGt   = "gt"
+	OpLt   = "lt"
+	OpGe   = "ge"
+	OpLe   = "le"
+	OpLike = "like" // % matches any run, _ one character
+	OpIn   = "in"   // Value is a comma-separated list
+)
+
+// Filter is one condition of a listing.
+type Filter struct {
+	Name  string
+	Op    string // one of the Op constants; "" means eq
+	Value string
+	Table string // filterHash[i][tablename], for fields of related tables
+}
+
+// Query narrows a listing.
+type Query struct {
+	Filters []Filter
+	// Fields names the fields to fetch (fieldFilter); nil fetches all. The
+	// hub's key is always fetched.
+	Fields []string
+	// Order is Vantagepoint's order parameter (Field_A, Field_D, comma
+	// separated). Empty orders by the hub's key, so that paging is stable.
+	Order string
+	// Limit caps the number of records listed; 0 lists all.
+	Limit int
+}
+
+func (q Query) values(hub string) url.Values {
+	v := url.Values{}
+	filterParams(v, q.Filters)
+	key := keyField(hub)
+	if len(q.Fields) > 0 {
+		fs := q.Fields
+		if key != "" && !containsFold(fs, key) {
+			fs = append([]string{key}, fs...)
+		}
+		v.Set("fieldFilter", strings.Join(fs, ","))
+	}
+	switch {
+	case q.Order != "":
+		v.Set("order", q.Order)
+	case key != "":
+		v.Set("order", orderParam(key, false))
+	}
+	return v
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// List streams the records of a hub that match q, one page at a time. An
+// error from page stops the listing and is returned as it is. A listing
+// that fails part way returns an error: the caller must not take what it
+// saw for the whole (SPEC §4.4).
+func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Record) error) error {
+	v := q.values(hub)
+	offset := 0
+	for {
+		size := c.opts.PageSize
+		if q.Limit > 0 {
+			size = min(size, q.Limit-offset)
+		}
+		pageParams(v, size, offset)
+		body, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true})
+		if err != nil {
+			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
+		}
+		recs, err := DecodeRecords(body)
+		if err != nil {
+			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
+		}
+		if len(recs) > size {
+			return fmt.Errorf("list %s at offset %d: %w: asked for %d records, got %d", hub, offset, syncer.ErrMalformed, size, len(recs))
+		}
+		if len(recs) > 0 {
+			if err := page(recs); err != nil {
+				return err
+			}
+		}
+		offset += len(recs)
+		if len(recs) < size || (q.Limit > 0 && offset >= q.Limit) {
+			return nil
+		}
+	}
+}
+
+// Get reads one record by its key; syncer.ErrNotFound when there is none.
+func (c *Client) Get(ctx context.Context, hub, id string) (Record, error) {
+	body, err := c.do(ctx, call{method: http.MethodGet, path: recordPath(hub, id), auth: true})
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", hub, id, err)
+	}
+	// One record comes back as an array holding it.
+	recs, err := DecodeRecords(body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", hub, id, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("read %s %s: %w", hub, id, syncer.ErrNotFound)
+	}
+	return recs[0], nil
+}
+
+// Create creates a record and returns it as the server stored it, key and
+// ModDate included. It is sent once: a create is never retried, since
+// Vantagepoint has no idempotency key; on ErrUnavailable the record may or
+// may not exist.
+func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, error) {
+	body, err := c.do(ctx, call{method: http.MethodPost, path: hub, body: r, auth: true})
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", hub, err)
+	}
+	out, err := decodeOne(body)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", hub, err)
+	}
+	return out, nil
+}
+
+// Update changes the fields present in r (PUT behaves as PATCH) and
+// returns the record as stored.
+func (c *Client) Update(ctx context.Context, hub, id string, r Record) (Record, error) {
+	body, err := c.do(ctx, call{method: http.MethodPut, path: recordPath(hub, id), body: r, auth: true})
+	if err != nil {
+		return nil, fmt.Errorf("update %s %s: %w", hub, id, err)
+	}
+	out, err := decodeOne(body)
+	if err != nil {
+		return nil, fmt.Errorf("update %s %s: %w", hub, id, err)
+	}
+	return out, nil
+}
+
+// Delete removes a record.
+func (c *Client) Delete(ctx context.Context, hub, id string) error {
+	if _, err := c.do(ctx, call{method: http.MethodDelete, path: recordPath(hub, id), auth: true}); err != nil {
+		return fmt.Errorf("delete %s %s: %w", hub, id, err)
+	}
+	return nil
+}

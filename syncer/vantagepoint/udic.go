@@ -1,0 +1,82 @@
+package vantagepoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"vpconnect/syncer"
+)
+
+// User-defined hubs (UDICs) hold the Connect administration (SPEC §5.5).
+// Their paths are in wire.go.
+
+// HubMetadata describes a user-defined hub.
+type HubMetadata struct {
+	Area   string
+	Fields []HubField
+}
+
+// HubField is one field of a user-defined hub.
+type HubField struct {
+	Name, Label, Type string
+	Required          bool
+}
+
+// Field returns the named field (exact name) and whether it exists.
+func (m HubMetadata) Field(name string) (HubField, bool) {
+	for _, f := range m.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return HubField{}, false
+}
+
+// UDICMetadata reads a user-defined hub's description;
+// syncer.ErrNotFound when the hub does not exist.
+func (c *Client) UDICMetadata(ctx context.Context, area string) (HubMetadata, error) {
+	body, err := c.do(ctx, call{method: http.MethodGet, path: udicMetadataPath(area), auth: true})
+	if err != nil {
+		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w", area, err)
+	}
+	var w wireHubMetadata
+	if err := json.Unmarshal(body, &w); err != nil {
+		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w: %w", area, syncer.ErrMalformed, err)
+	}
+	m := HubMetadata{Area: w.InfocenterArea}
+	if m.Area == "" {
+		m.Area = area
+	}
+	for _, f := range w.Fields {
+		m.Fields = append(m.Fields, HubField{Name: f.Name, Label: f.Label, Type: f.Type, Required: f.Required})
+	}
+	return m, nil
+}
+
+// UDICList streams the records of a user-defined hub.
+func (c *Client) UDICList(ctx context.Context, area string, q Query, page func([]Record) error) error {
+	return c.List(ctx, udicHub(area), q, page)
+}
+
+// UDICGet reads one record of a user-defined hub by its UDIC_UID.
+func (c *Client) UDICGet(ctx context.Context, area, uid string) (Record, error) {
+	return c.Get(ctx, udicHub(area), uid)
+}
+
+// UDICCreate creates a record in a user-defined hub and returns it with
+// its UDIC_UID. Never retried (see Create).
+func (c *Client) UDICCreate(ctx context.Context, area string, r Record) (Record, error) {
+	return c.Create(ctx, udicHub(area), r)
+}
+
+// UDICUpdate changes fields of a user-defined hub's record.
+func (c *Client) UDICUpdate(ctx context.Context, area, uid string, r Record) (Record, error) {
+	return c.Update(ctx, udicHub(area), uid, r)
+}
+
+// UDICDelete deletes a record of a user-defined hub.
+func (c *Client) UDICDelete(ctx context.Context, area, uid string) error {
+	return c.Delete(ctx, udicHub(area), uid)
+}

@@ -1,0 +1,329 @@
+package vpsim
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Filter is one parsed filterHash entry.
+type Filter struct {
+	Name      string
+	Value     string
+	Op        string // eq, ne, gt, lt, ge, le, like, in
+	TableName string
+}
+
+var filterOps = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "like": true, "in": true}
+
+// ParseFilterHash reads the filterHash[i][name|value|opp|tablename]
+// parameters of a query string, in index order. A missing opp means eq,
+// as a bare name=value filter would. Entries must have a name, a known
+// operator and a numeric index.
+func ParseFilterHash(q url.Values) ([]Filter, error) {
+	byIndex := map[int]*Filter{}
+	for k, vs := range q {
+		if !strings.HasPrefix(strings.ToLower(k), "filterhash[") {
+			continue
+		}
+		rest := k[len("filterHash["):]
+		i := strings.IndexByte(rest, ']')
+		if i < 0 {
+			return nil, fmt.Errorf("malformed filter parameter %q", k)
+		}
+		idx, err := strconv.Atoi(rest[:i])
+		if err != nil || idx < 0 || idx > 1000 {
+			return nil, fmt.Errorf("malformed filter index in %q", k)
+		}
+		rest = rest[i+1:]
+		if len(rest) < 3 || rest[0] != '[' || rest[len(rest)-1] != ']' {
+			return nil, fmt.Errorf("malformed filter parameter %q", k)
+		}
+		part := strings.ToLower(rest[1 : len(rest)-1])
+		f := byIndex[idx]
+		if f == nil {
+			f = &Filter{}
+			byIndex[idx] = f
+		}
+		v := ""
+		if len(vs) > 0 {
+			v = vs[0]
+		}
+		switch part {
+		case "name":
+			f.Name = v
+		case "value":
+			f.Value = v
+		case "opp":
+			f.Op = strings.ToLower(v)
+		case "tablename":
+			f.TableName = v
+		default:
+			return nil, fmt.Errorf("unknown filter part %q in %q", part, k)
+		}
+	}
+	idxs := make([]int, 0, len(byIndex))
+	for i := range byIndex {
+		idxs = append(idxs, i)
+	}
+	sort.Ints(idxs)
+	out := make([]Filter, 0, len(idxs))
+	for _, i := range idxs {
+		f := byIndex[i]
+		if f.Name == "" {
+			return nil, fmt.Errorf("filterHash[%d] has no name", i)
+		}
+		if f.Op == "" {
+			f.Op = "eq"
+		}
+		if !filterOps[f.Op] {
+			return nil, fmt.Errorf("filterHash[%d] has unknown operator %q", i, f.Op)
+		}
+		out = append(out, *f)
+	}
+	return out, nil
+}
+
+// predicate is a filter bound to its field, with its operand prepared once.
+type predicate struct {
+	f      *field
+	op     string
+	value  string
+	lower  string
+	date   time.Time
+	num    float64
+	in     []string
+	likeRe likePattern
+}
+
+func (t *table) bind(fs []Filter) ([]predicate, error) {
+	ps := make([]predicate, 0, len(fs))
+	for _, f := range fs {
+		fd, ok := t.byName[strings.ToLower(f.Name)]
+		if !ok {
+			return nil, fmt.Errorf("%s has no field %q to filter on", t.name, f.Name)
+		}
+		p := predicate{f: fd, op: f.Op, value: f.Value, lower: strings.ToLower(f.Value)}
+		switch {
+		case f.Op == "in":
+			for _, v := range strings.Split(f.Value, ",") {
+				p.in = append(p.in, strings.ToLower(strings.TrimSpace(v)))
+			}
+		case f.Op == "like":
+			p.likeRe = compileLike(p.lower)
+		case fd.kind == FieldDate && f.Value != "":
+			d, err := ParseDate(f.Value)
+			if err != nil {
+				return nil, fmt.Errorf("filter on %s: %v", fd.name, err)
+			}
+			p.date = d
+		case fd.kind == FieldNumber && f.Value != "":
+			n, err := strconv.ParseFloat(f.Value, 64)
+			if err != nil {
+				return nil, fmt.Errorf("filter on %s: %q is not a number", fd.name, f.Value)
+			}
+			p.num = n
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// match applies SQL semantics: a NULL (absent) value never compares equal
+// or unequal to a non-empty operand, and strings compare case-insensitively.
+func (p *predicate) match(r row) bool {
+	v := r[p.f.name]
+	switch p.op {
+	case "in":
+		lv := strings.ToLower(v)
+		for _, c := range p.in {
+			if c == lv && v != "" {
+				return true
+			}
+		}
+		return false
+	case "like":
+		return v != "" && likeMatch(p.likeRe, strings.ToLower(v))
+	}
+	if v == "" || p.value == "" {
+		// NULL compared with anything is unknown, except that the
+		// simulator treats an empty operand as "is (not) null", which is
+		// what a client filtering on "has an email" means.
+		switch p.op {
+		case "eq":
+			return v == "" && p.value == ""
+		case "ne":
+			return (v == "") != (p.value == "")
+		}
+		return false
+	}
+	var c int
+	switch p.f.kind {
+	case FieldDate:
+		d, err := ParseDate(v)
+		if err != nil {
+			return false
+		}
+		c = d.Compare(p.date)
+	case FieldNumber:
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return false
+		}
+		switch {
+		case n < p.num:
+			c = -1
+		case n > p.num:
+			c = 1
+		}
+	default:
+		c = strings.Compare(strings.ToLower(v), p.lower)
+	}
+	switch p.op {
+	case "eq":
+		return c == 0
+	case "ne":
+		return c != 0
+	case "gt":
+		return c > 0
+	case "lt":
+		return c < 0
+	case "ge":
+		return c >= 0
+	case "le":
+		return c <= 0
+	}
+	return false
+}
+
+// likePattern is a LIKE pattern as runes: '%' matches any run, '_' any
+// one character. (Bracket classes are not simulated.)
+type likePattern []rune
+
+func compileLike(pat string) likePattern { return likePattern(pat) }
+
+// likeMatch is the classic greedy wildcard match that backtracks only to
+// the last '%': O(len(s)·len(p)) at worst, so no pattern can make a
+// request slow.
+func likeMatch(p likePattern, str string) bool {
+	s := []rune(str)
+	i, j := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case j < len(p) && (p[j] == '_' || (p[j] != '%' && p[j] == s[i])):
+			i++
+			j++
+		case j < len(p) && p[j] == '%':
+			star, mark = j, i
+			j++
+		case star >= 0:
+			mark++
+			i, j = mark, star+1
+		default:
+			return false
+		}
+	}
+	for j < len(p) && p[j] == '%' {
+		j++
+	}
+	return j == len(p)
+}
+
+// orderBy is one term of order=Field_D,Other_A.
+type orderBy struct {
+	field *field
+	desc  bool
+}
+
+func (t *table) parseOrder(s string) ([]orderBy, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []orderBy
+	for _, term := range strings.Split(s, ",") {
+		term = strings.TrimSpace(term)
+		desc := false
+		name := term
+		if i := strings.LastIndexByte(term, '_'); i > 0 {
+			switch strings.ToUpper(term[i+1:]) {
+			case "D":
+				desc, name = true, term[:i]
+			case "A":
+				name = term[:i]
+			}
+		}
+		f, ok := t.byName[strings.ToLower(name)]
+		if !ok {
+			return nil, fmt.Errorf("%s has no field %q to order by", t.name, name)
+		}
+		out = append(out, orderBy{field: f, desc: desc})
+	}
+	return out, nil
+}
+
+func (t *table) parseFields(s string) ([]*field, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []*field
+	for _, n := range strings.Split(s, ",") {
+		f, ok := t.byName[strings.ToLower(strings.TrimSpace(n))]
+		if !ok {
+			return nil, fmt.Errorf("%s has no field %q", t.name, strings.TrimSpace(n))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// window is the slice of matching records a listing asks for.
+type window struct{ offset, limit int } // limit 0 = no limit
+
+// parseWindow reads limit+offset, or pageSize+page (page counts from 1).
+func parseWindow(q url.Values, max int) (window, error) {
+	num := func(k string) (int, error) {
+		s := q.Get(k)
+		if s == "" {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%s must be a non-negative integer, not %q", k, s)
+		}
+		return n, nil
+	}
+	var w window
+	limit, err := num("limit")
+	if err != nil {
+		return w, err
+	}
+	offset, err := num("offset")
+	if err != nil {
+		return w, err
+	}
+	size, err := num("pageSize")
+	if err != nil {
+		return w, err
+	}
+	page, err := num("page")
+	if err != nil {
+		return w, err
+	}
+	switch {
+	case limit > 0 || offset > 0:
+		w = window{offset: offset, limit: limit}
+	case size > 0:
+		if page < 1 {
+			page = 1
+		}
+		w = window{offset: (page - 1) * size, limit: size}
+	}
+	if max > 0 && (w.limit == 0 || w.limit > max) {
+		w.limit = max
+	}
+	return w, nil
+}

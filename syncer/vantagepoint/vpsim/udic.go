@@ -1,0 +1,89 @@
+package vpsim
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// AddHub creates a user-defined hub (a UDIC, SPEC §5.5) with the given
+// fields, reachable at /UDIC/{area}. Every UDIC also has UDIC_UID (the
+// server-assigned key), CreateDate and ModDate. Adding an existing area
+// replaces it, data included.
+func (s *Server) AddHub(area string, fields []HubField) {
+	fs := []field{{name: "UDIC_UID", kind: FieldString}, readOnlyDate("CreateDate"), readOnlyDate("ModDate")}
+	for _, f := range fields {
+		kind := f.Type
+		switch kind {
+		case FieldString, FieldDate, FieldBool, FieldNumber:
+		default:
+			kind = FieldString
+		}
+		fs = append(fs, field{name: f.Name, kind: kind, required: f.Required, label: f.Label})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tables["udic/"+strings.ToLower(area)] = newTable(area, "UDIC_UID", true, fs)
+}
+
+// HubMetadata is the simulator's answer to GET /metadata/UDIC/{area}:
+// Deltek documents that it describes the hub's fields, types and which are
+// required, without an example body; this shape is the simulator's choice.
+type HubMetadata struct {
+	InfocenterArea string     `json:"InfocenterArea"`
+	Fields         []HubField `json:"Fields"`
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, area string) {
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, "Method not allowed", "use GET")
+		return
+	}
+	s.mu.Lock()
+	t := s.tables["udic/"+strings.ToLower(area)]
+	s.mu.Unlock()
+	if t == nil {
+		writeError(w, http.StatusNotFound, "Not found", fmt.Sprintf("there is no hub %q", area))
+		return
+	}
+	md := HubMetadata{InfocenterArea: t.name}
+	for _, f := range t.fields {
+		md.Fields = append(md.Fields, HubField{Name: f.name, Label: f.label, Type: f.kind, Required: f.required})
+	}
+	writeJSON(w, http.StatusOK, md)
+}
+
+// UDICRecords returns a copy of every record of a user-defined hub, nil
+// when the hub does not exist.
+func (s *Server) UDICRecords(area string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables["udic/"+strings.ToLower(area)]
+	if t == nil {
+		return nil
+	}
+	out := []Record{}
+	for _, k := range t.order {
+		rec := Record{}
+		for f, v := range t.rows[k] {
+			rec[f] = v
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// UpdateUDIC changes fields of a user-defined hub's record, as an
+// administrator editing it in Vantagepoint would (to set SyncStatus, say).
+func (s *Server) UpdateUDIC(area, uid string, fields map[string]any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables["udic/"+strings.ToLower(area)]
+	if t == nil {
+		return fmt.Errorf("update %s/%s: no such hub", area, uid)
+	}
+	if _, err := s.updateLocked(t, uid, fields); err != nil {
+		return fmt.Errorf("update %s/%s: %w", area, uid, err)
+	}
+	return nil
+}
