@@ -105,6 +105,9 @@ type call struct {
 	query  url.Values
 	body   any
 	auth   bool
+	// decode, when set, reads a 2xx answer inside the retry loop, so that
+	// a malformed answer to an idempotent call is retried like a 5xx.
+	decode func([]byte) error
 }
 
 // do sends a call, retrying idempotent ones, and returns the answer's body
@@ -212,6 +215,11 @@ func (c *Client) once(ctx context.Context, cl call, payload []byte) ([]byte, err
 		return nil, fmt.Errorf("Vantagepoint %s %s: read answer: %w: %w", cl.method, cl.path, syncer.ErrUnavailable, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if cl.decode != nil {
+			if err := cl.decode(body); err != nil {
+				return nil, fmt.Errorf("Vantagepoint %s %s: %w", cl.method, cl.path, err)
+			}
+		}
 		return body, nil
 	}
 	ae := &APIError{Status: resp.StatusCode, Method: cl.method, Path: cl.path, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
@@ -283,13 +291,10 @@ func (lc LoginConfig) HasDatabase(name string) bool {
 
 // LoginConfig reads the server's sign-in configuration; no token needed.
 func (c *Client) LoginConfig(ctx context.Context) (LoginConfig, error) {
-	body, err := c.do(ctx, call{method: http.MethodGet, path: "LoginConfig"})
+	var w wireLoginConfig
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "LoginConfig", decode: jsonInto(&w)})
 	if err != nil {
 		return LoginConfig{}, fmt.Errorf("read login configuration: %w", err)
-	}
-	var w wireLoginConfig
-	if err := json.Unmarshal(body, &w); err != nil {
-		return LoginConfig{}, fmt.Errorf("read login configuration: %w: %w", syncer.ErrMalformed, err)
 	}
 	var lc LoginConfig
 	for _, d := range w.Databases {
@@ -303,4 +308,23 @@ func (c *Client) LoginConfig(ctx context.Context) (LoginConfig, error) {
 	}
 	lc.Version = w.Version
 	return lc, nil
+}
+
+// jsonInto returns a decode step that reads a JSON answer into v.
+func jsonInto(v any) func([]byte) error {
+	return func(b []byte) error {
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("%w: %w", syncer.ErrMalformed, err)
+		}
+		return nil
+	}
+}
+
+// recordsInto returns a decode step that reads records into *out.
+func recordsInto(out *[]Record) func([]byte) error {
+	return func(b []byte) error {
+		rs, err := DecodeRecords(b)
+		*out = rs
+		return err
+	}
 }

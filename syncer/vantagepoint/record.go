@@ -176,12 +176,8 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 			size = min(size, q.Limit-offset)
 		}
 		pageParams(v, size, offset)
-		body, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true})
-		if err != nil {
-			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
-		}
-		recs, err := DecodeRecords(body)
-		if err != nil {
+		var recs []Record
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true, decode: recordsInto(&recs)}); err != nil {
 			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
 		}
 		if len(recs) > size {
@@ -201,13 +197,9 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 
 // Get reads one record by its key; syncer.ErrNotFound when there is none.
 func (c *Client) Get(ctx context.Context, hub, id string) (Record, error) {
-	body, err := c.do(ctx, call{method: http.MethodGet, path: recordPath(hub, id), auth: true})
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", hub, id, err)
-	}
 	// One record comes back as an array holding it.
-	recs, err := DecodeRecords(body)
-	if err != nil {
+	var recs []Record
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: recordPath(hub, id), auth: true, decode: recordsInto(&recs)}); err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", hub, id, err)
 	}
 	if len(recs) == 0 {
@@ -235,12 +227,12 @@ func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, erro
 // Update changes the fields present in r (PUT behaves as PATCH) and
 // returns the record as stored.
 func (c *Client) Update(ctx context.Context, hub, id string, r Record) (Record, error) {
-	body, err := c.do(ctx, call{method: http.MethodPut, path: recordPath(hub, id), body: r, auth: true})
-	if err != nil {
-		return nil, fmt.Errorf("update %s %s: %w", hub, id, err)
+	var out Record
+	decode := func(b []byte) (err error) {
+		out, err = decodeOne(b)
+		return err
 	}
-	out, err := decodeOne(body)
-	if err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodPut, path: recordPath(hub, id), body: r, auth: true, decode: decode}); err != nil {
 		return nil, fmt.Errorf("update %s %s: %w", hub, id, err)
 	}
 	return out, nil

@@ -2,11 +2,8 @@ package vantagepoint
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-
-	"vpconnect/syncer"
 )
 
 // User-defined hubs (UDICs) hold the Connect administration (SPEC §5.5).
@@ -37,13 +34,9 @@ func (m HubMetadata) Field(name string) (HubField, bool) {
 // UDICMetadata reads a user-defined hub's description;
 // syncer.ErrNotFound when the hub does not exist.
 func (c *Client) UDICMetadata(ctx context.Context, area string) (HubMetadata, error) {
-	body, err := c.do(ctx, call{method: http.MethodGet, path: udicMetadataPath(area), auth: true})
-	if err != nil {
-		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w", area, err)
-	}
 	var w wireHubMetadata
-	if err := json.Unmarshal(body, &w); err != nil {
-		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w: %w", area, syncer.ErrMalformed, err)
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: udicMetadataPath(area), auth: true, decode: jsonInto(&w)}); err != nil {
+		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w", area, err)
 	}
 	m := HubMetadata{Area: w.InfocenterArea}
 	if m.Area == "" {

@@ -180,6 +180,10 @@ func (p *predicate) match(r row) bool {
 			c = 1
 		}
 	default:
+		if p.op == "eq" || p.op == "ne" {
+			// EqualFold avoids lower-casing every stored value.
+			return strings.EqualFold(v, p.value) == (p.op == "eq")
+		}
 		c = strings.Compare(strings.ToLower(v), p.lower)
 	}
 	switch p.op {

@@ -1,0 +1,468 @@
+package vantagepoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"vpconnect/syncer"
+	"vpconnect/syncer/vantagepoint/vpsim"
+)
+
+// headerRecorder remembers the dvp-applicationId of every request.
+type headerRecorder struct {
+	next    http.RoundTripper
+	missing atomic.Int64
+}
+
+func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("dvp-applicationId") != "vpconnect-test" {
+		h.missing.Add(1)
+	}
+	return h.next.RoundTrip(r)
+}
+
+type env struct {
+	sim *vpsim.Server
+	c   *Client
+	hdr *headerRecorder
+}
+
+func newEnv(t *testing.T, pageSize int) *env {
+	t.Helper()
+	sim := vpsim.New(vpsim.Options{})
+	if _, err := sim.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sim.AddUser("jdoe", "pw", "E001")
+	// A transport of its own per test: net/http replays idempotent requests
+	// that fail on a reused connection, and tests must see what the client
+	// does itself.
+	hdr := &headerRecorder{next: &http.Transport{}}
+	c, err := New(Options{
+		APIURL:        sim.APIURL(),
+		TokenSource:   oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe"), TokenType: "bearer"}),
+		HTTPClient:    &http.Client{Transport: hdr, Timeout: 10 * time.Second},
+		ApplicationID: "vpconnect-test",
+		PageSize:      pageSize,
+		RetryBase:     time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{sim: sim, c: c, hdr: hdr}
+}
+
+var ctx = context.Background()
+
+func TestEmployeesByEmail(t *testing.T) {
+	e := newEnv(t, 0)
+	e.sim.AddEmployee(vpsim.Employee{Employee: "E001", FirstName: "Jane", LastName: "Doe", EMail: "Jane.Doe@Example.com"})
+	e.sim.AddEmployee(vpsim.Employee{Employee: "E002", LastName: "Gone", EMail: "jane.doe@example.com", Status: "T"})
+	e.sim.AddEmployee(vpsim.Employee{Employee: "E003", LastName: "Other", EMail: "other@example.com"})
+	got, err := e.c.EmployeesByEmail(ctx, "JANE.DOE@example.COM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "E001" || got[0].Name != "Jane Doe" || got[0].Status != "A" {
+		t.Fatalf("got %+v", got)
+	}
+	if got, err := e.c.EmployeesByEmail(ctx, "nobody@example.com"); err != nil || len(got) != 0 {
+		t.Fatalf("nobody: %v %v", got, err)
+	}
+	if e.hdr.missing.Load() != 0 {
+		t.Fatalf("%d requests without dvp-applicationId", e.hdr.missing.Load())
+	}
+}
+
+func TestContactsPagingAndFilters(t *testing.T) {
+	e := newEnv(t, 7)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		c := vpsim.Contact{FirstName: fmt.Sprintf("F%02d", i), LastName: "L", Owner: "E001",
+			ModDate: vpsim.FormatDate(t0.Add(time.Duration(i) * time.Hour))}
+		if i%5 != 0 {
+			c.Email = fmt.Sprintf("c%02d@example.com", i)
+		}
+		if i%10 == 1 {
+			c.ContactStatus = "I"
+		}
+		if i%2 == 1 {
+			c.Owner = "E002"
+		}
+		e.sim.AddContact(c)
+	}
+	count := func(q syncer.ContactQuery) (n, pages int, seen map[string]bool) {
+		t.Helper()
+		seen = map[string]bool{}
+		err := e.c.Contacts(ctx, q, func(cs []syncer.Contact) error {
+			pages++
+			for _, c := range cs {
+				if seen[c.ID] {
+					t.Fatalf("contact %s listed twice", c.ID)
+				}
+				seen[c.ID] = true
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	before := e.c.Requests()
+	if n, pages, _ := count(syncer.ContactQuery{}); n != 50 || pages != 8 {
+		t.Fatalf("all: %d contacts in %d pages", n, pages)
+	}
+	if got := e.c.Requests() - before; got != 8 { // 7 full pages, 1 short one ends the listing
+		t.Fatalf("listing 50 by 7 took %d requests", got)
+	}
+	if n, _, _ := count(syncer.ContactQuery{WithEmail: true}); n != 40 {
+		t.Fatalf("with email: %d", n)
+	}
+	if n, _, _ := count(syncer.ContactQuery{Owner: "E001", ActiveOnly: true}); n != 25 {
+		t.Fatalf("owner E001, active: %d", n) // odd i are E002; i%10==1 is odd
+	}
+	if n, _, _ := count(syncer.ContactQuery{ModifiedSince: t0.Add(44 * time.Hour)}); n != 5 {
+		t.Fatalf("modified since: %d", n) // 45..49
+	}
+	var first syncer.Contact
+	err := e.c.Contacts(ctx, syncer.ContactQuery{Fields: []string{"Email"}}, func(cs []syncer.Contact) error {
+		if first.ID == "" {
+			first = cs[0]
+		}
+		return nil
+	})
+	if err != nil || first.ID == "" || first.FirstName != "" {
+		t.Fatalf("fields: %+v %v", first, err)
+	}
+	// A page callback's error stops the listing and comes back as is.
+	stop := errors.New("stop")
+	if err := e.c.Contacts(ctx, syncer.ContactQuery{}, func([]syncer.Contact) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("callback error: %v", err)
+	}
+}
+
+func TestGenericListOrderLikeIn(t *testing.T) {
+	e := newEnv(t, 3)
+	for _, n := range []string{"Acme", "Beta Corp", "acme west", "Gamma"} {
+		e.sim.AddFirm(vpsim.Firm{Name: n})
+	}
+	var names []string
+	collect := func(rs []Record) error {
+		for _, r := range rs {
+			names = append(names, r.String("Name"))
+		}
+		return nil
+	}
+	if err := e.c.List(ctx, HubFirm, Query{Order: "Name_D"}, collect); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(names, "|") != "Gamma|Beta Corp|acme west|Acme" {
+		t.Fatalf("order: %v", names)
+	}
+	names = nil
+	if err := e.c.List(ctx, HubFirm, Query{Filters: []Filter{{Name: "Name", Op: OpLike, Value: "ACME%"}}, Order: "Name_A"}, collect); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(names, "|") != "Acme|acme west" {
+		t.Fatalf("like: %v", names)
+	}
+	names = nil
+	if err := e.c.List(ctx, HubFirm, Query{Filters: []Filter{{Name: "Name", Op: OpIn, Value: "gamma,beta corp"}}, Limit: 1}, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 {
+		t.Fatalf("in + limit: %v", names)
+	}
+	err := e.c.List(ctx, HubFirm, Query{Filters: []Filter{{Name: "NoSuchField", Value: "x"}}}, collect)
+	if !errors.Is(err, syncer.ErrInvalid) {
+		t.Fatalf("unknown field: %v", err)
+	}
+}
+
+func TestActivityLifecycle(t *testing.T) {
+	e := newEnv(t, 0)
+	start := time.Date(2026, 3, 2, 14, 30, 0, 0, time.FixedZone("CET", 3600))
+	a, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "EMail", Subject: "Proposal", StartDate: start, EndDate: start,
+		Notes: "body\n\n[vpconnect:<abc_1%@x>]", Owner: "E001", Employee: "E001", ContactID: "C1", Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.ID) != 32 || !a.StartDate.Equal(start) || a.StartDate.Location() != time.UTC || !a.Private || a.AllDay || a.ModDate.IsZero() {
+		t.Fatalf("created %+v", a)
+	}
+	stored, _ := e.sim.Activity(a.ID)
+	if stored.StartDate != "2026-03-02T13:30:00.000" || stored.PrivateInd != "Y" || stored.AllDayEventInd != "N" {
+		t.Fatalf("stored %+v", stored)
+	}
+	e.sim.AddActivity(vpsim.Activity{Type: "EMail", Subject: "Proposal", StartDate: "2026-03-02T13:30:00.000", Employee: "E001", Notes: "other"})
+	found, err := e.c.FindActivities(ctx, syncer.ActivityQuery{Type: "email", Subject: "proposal", StartDate: start, Employee: "E001", NotesContain: "<abc_1%@x>"})
+	if err != nil || len(found) != 1 || found[0].ID != a.ID {
+		t.Fatalf("find: %+v %v", found, err)
+	}
+	found, err = e.c.FindActivities(ctx, syncer.ActivityQuery{Subject: "Proposal", StartDate: start})
+	if err != nil || len(found) != 2 {
+		t.Fatalf("find both: %+v %v", found, err)
+	}
+	got, err := e.c.Activity(ctx, a.ID)
+	if err != nil || got.Notes != a.Notes {
+		t.Fatalf("get one: %+v %v", got, err)
+	}
+	got.Location = "Room 1"
+	got.Private = false
+	up, err := e.c.UpdateActivity(ctx, got)
+	if err != nil || up.Location != "Room 1" || up.Private || up.Subject != "Proposal" {
+		t.Fatalf("update: %+v %v", up, err)
+	}
+	if err := e.c.DeleteActivity(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.Activity(ctx, a.ID); !errors.Is(err, syncer.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if _, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "EMail"}); !errors.Is(err, syncer.ErrInvalid) {
+		t.Fatalf("invalid create: %v", err)
+	}
+}
+
+func TestContactWritesAndFirm(t *testing.T) {
+	e := newEnv(t, 0)
+	f := e.sim.AddFirm(vpsim.Firm{Name: "Acme"})
+	c, err := e.c.CreateContact(ctx, syncer.Contact{FirstName: "Ann", LastName: "Lee", Email: "ann@acme.test", ClientID: f.ClientID, Owner: "E001"})
+	if err != nil || c.ID == "" || c.Status != "A" {
+		t.Fatalf("create contact: %+v %v", c, err)
+	}
+	c.Title = "CTO"
+	c.Phone = ""
+	if c, err = e.c.UpdateContact(ctx, c); err != nil || c.Title != "CTO" {
+		t.Fatalf("update contact: %+v %v", c, err)
+	}
+	firm, err := e.c.Firm(ctx, f.ClientID)
+	if err != nil || firm.Name != "Acme" {
+		t.Fatalf("firm: %+v %v", firm, err)
+	}
+	if _, err := e.c.Firm(ctx, "NOPE"); !errors.Is(err, syncer.ErrNotFound) {
+		t.Fatalf("missing firm: %v", err)
+	}
+	if err := e.c.DeleteContact(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.sim.Contacts()) != 0 {
+		t.Fatal("contact not deleted")
+	}
+	e.sim.AddProject(vpsim.Project{WBS1: "P1", Name: "Tower", ClientID: f.ClientID})
+	var ps []Project
+	if err := e.c.Projects(ctx, Query{}, func(p []Project) error { ps = append(ps, p...); return nil }); err != nil || len(ps) != 1 || ps[0].Name != "Tower" {
+		t.Fatalf("projects: %+v %v", ps, err)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault vpsim.Fault
+		want  error
+		calls int64 // requests the client sends
+	}{
+		{"401", vpsim.Fault{Status: 401}, syncer.ErrAuthRejected, 1},
+		{"403", vpsim.Fault{Status: 403}, syncer.ErrAuthRejected, 1},
+		{"404", vpsim.Fault{Status: 404}, syncer.ErrNotFound, 1},
+		{"400", vpsim.Fault{Status: 400}, syncer.ErrInvalid, 1},
+		{"500 every time", vpsim.Fault{Status: 500}, syncer.ErrUnavailable, 4},
+		{"malformed every time", vpsim.Fault{Malformed: true}, syncer.ErrMalformed, 4},
+		{"reset every time", vpsim.Fault{ResetConnection: true}, syncer.ErrUnavailable, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 0)
+			f := e.sim.AddFirm(vpsim.Firm{Name: "Acme"})
+			e.sim.InjectFault(tc.fault)
+			_, err := e.c.Firm(ctx, f.ClientID)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if got := e.c.Requests(); got != tc.calls {
+				t.Fatalf("%d requests, want %d", got, tc.calls)
+			}
+			var ae *APIError
+			if tc.fault.Status != 0 && (!errors.As(err, &ae) || ae.Status != tc.fault.Status || ae.Message == "" || ae.Method != "GET") {
+				t.Fatalf("no APIError with the status: %#v", ae)
+			}
+		})
+	}
+}
+
+func TestRetriesHonourRetryAfterThenSucceed(t *testing.T) {
+	e := newEnv(t, 0)
+	f := e.sim.AddFirm(vpsim.Firm{Name: "Acme"})
+	e.sim.InjectFault(vpsim.Fault{Status: 503, RetryAfter: time.Second, Times: 1})
+	e.sim.InjectFault(vpsim.Fault{Malformed: true, Times: 1})
+	t0 := time.Now()
+	firm, err := e.c.Firm(ctx, f.ClientID)
+	if err != nil || firm.Name != "Acme" {
+		t.Fatalf("%+v %v", firm, err)
+	}
+	if d := time.Since(t0); d < time.Second {
+		t.Fatalf("retried after %v, before Retry-After", d)
+	}
+	if e.c.Requests() != 3 {
+		t.Fatalf("%d requests, want 3", e.c.Requests())
+	}
+	// A Retry-After beyond MaxBackoff is handed to the caller at once.
+	e.sim.InjectFault(vpsim.Fault{Status: 429, RetryAfter: time.Hour, Times: 1})
+	_, err = e.c.Firm(ctx, f.ClientID)
+	var ae *APIError
+	if !errors.Is(err, syncer.ErrUnavailable) || !errors.As(err, &ae) || ae.RetryAfter != time.Hour {
+		t.Fatalf("long Retry-After: %v", err)
+	}
+}
+
+func TestPostIsNeverRetried(t *testing.T) {
+	for _, f := range []vpsim.Fault{{Method: "POST", Status: 503}, {Method: "POST", ResetConnection: true}, {Method: "POST", Malformed: true, Status: 201}} {
+		e := newEnv(t, 0)
+		e.sim.InjectFault(f)
+		_, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "EMail", Subject: "x", StartDate: time.Now()})
+		if err == nil || e.c.Requests() != 1 {
+			t.Fatalf("%+v: err %v after %d requests", f, err, e.c.Requests())
+		}
+	}
+	// PUT and DELETE are retried.
+	e := newEnv(t, 0)
+	a := e.sim.AddActivity(vpsim.Activity{Type: "EMail", Subject: "x", StartDate: "2026-01-01"})
+	e.sim.InjectFault(vpsim.Fault{Method: "PUT", Status: 502, Times: 2})
+	if _, err := e.c.Update(ctx, HubActivity, a.ActivityID, Record{"Location": "here"}); err != nil || e.c.Requests() != 3 {
+		t.Fatalf("PUT: %v after %d requests", err, e.c.Requests())
+	}
+}
+
+func TestListFailureIsAnError(t *testing.T) {
+	e := newEnv(t, 5)
+	for i := range 12 {
+		e.sim.AddContact(vpsim.Contact{LastName: fmt.Sprint(i)})
+	}
+	e.sim.InjectFault(vpsim.Fault{PathContains: "offset=5", Status: 500})
+	n := 0
+	err := e.c.Contacts(ctx, syncer.ContactQuery{}, func(cs []syncer.Contact) error { n += len(cs); return nil })
+	if !errors.Is(err, syncer.ErrUnavailable) || n != 5 {
+		t.Fatalf("partial listing: %d contacts, err %v", n, err)
+	}
+}
+
+func TestLoginConfigNeedsNoToken(t *testing.T) {
+	e := newEnv(t, 0)
+	c, err := New(Options{APIURL: e.sim.APIURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := c.LoginConfig(ctx)
+	if err != nil || !lc.HasDatabase("vpdemo") || lc.Version == "" || len(lc.Languages) == 0 {
+		t.Fatalf("%+v %v", lc, err)
+	}
+	if _, err := c.Firm(ctx, "x"); !errors.Is(err, syncer.ErrAuthRejected) {
+		t.Fatalf("no token source: %v", err)
+	}
+}
+
+func TestTokenGrants(t *testing.T) {
+	sim := vpsim.New(vpsim.Options{Database: "ACME", ClientID: "cid", ClientSecret: "sec"})
+	if _, err := sim.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	sim.AddUser("jdoe", "pw", "E001")
+	cr := Credentials{Username: "jdoe", Password: "pw", Database: "ACME", ClientID: "cid", ClientSecret: "sec"}
+	tok, err := PasswordGrant(ctx, nil, sim.APIURL(), cr)
+	if err != nil || tok.AccessToken == "" || tok.RefreshToken == "" || time.Until(tok.Expiry) < 29*time.Minute {
+		t.Fatalf("password grant: %+v %v", tok, err)
+	}
+	tok2, err := RefreshGrant(ctx, nil, sim.APIURL(), tok.RefreshToken, cr)
+	if err != nil || tok2.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh grant: %+v %v", tok2, err)
+	}
+	c, _ := New(Options{APIURL: sim.APIURL(), TokenSource: oauth2.StaticTokenSource(tok2)})
+	if err := c.List(ctx, HubEmployee, Query{}, func([]Record) error { return nil }); err != nil {
+		t.Fatalf("token does not work: %v", err)
+	}
+	// Spent refresh token.
+	_, err = RefreshGrant(ctx, nil, sim.APIURL(), tok.RefreshToken, cr)
+	var te *TokenError
+	if !errors.Is(err, syncer.ErrAuthRejected) || !errors.As(err, &te) || te.Code != "invalid_grant" {
+		t.Fatalf("spent refresh token: %v", err)
+	}
+	sim.DisableUser("jdoe", true)
+	_, err = PasswordGrant(ctx, nil, sim.APIURL(), cr)
+	if !errors.As(err, &te) || !strings.Contains(te.Description, "disabled") || !errors.Is(err, syncer.ErrAuthRejected) {
+		t.Fatalf("disabled: %v", err)
+	}
+	sim.DisableUser("jdoe", false)
+	bad := cr
+	bad.Password = "nope"
+	if _, err := PasswordGrant(ctx, nil, sim.APIURL(), bad); !errors.Is(err, syncer.ErrAuthRejected) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	sim.InjectFault(vpsim.Fault{PathContains: "/token", Status: 503, Times: 1})
+	if _, err := PasswordGrant(ctx, nil, sim.APIURL(), cr); !errors.Is(err, syncer.ErrUnavailable) {
+		t.Fatalf("503 at token: %v", err)
+	}
+	// A TokenSource that fails with invalid_grant makes API calls
+	// ErrAuthRejected, without a request to the API.
+	c, _ = New(Options{APIURL: sim.APIURL(), TokenSource: failingSource{&TokenError{Code: "invalid_grant"}}})
+	if err := c.List(ctx, HubEmployee, Query{}, func([]Record) error { return nil }); !errors.Is(err, syncer.ErrAuthRejected) || c.Requests() != 0 {
+		t.Fatalf("failing token source: %v", err)
+	}
+}
+
+type failingSource struct{ err error }
+
+func (f failingSource) Token() (*oauth2.Token, error) { return nil, f.err }
+
+// The token error fixtures decode into TokenErrors that map as the engine
+// needs.
+func TestTokenErrorFixtures(t *testing.T) {
+	dir := "../../../shared/fixtures/vantagepoint"
+	for name, want := range map[string]error{
+		"token-error-invalid-grant-login-disabled.json": syncer.ErrAuthRejected,
+		"token-error-unsupported-grant-type.json":       syncer.ErrInvalid,
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Skipf("fixtures not available: %v", err)
+		}
+		srv := &http.Server{}
+		_ = srv
+		hs := newStatic(t, 400, b)
+		_, err = PasswordGrant(ctx, nil, hs, Credentials{})
+		if !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", name, err, want)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "token-response.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	tok, err := PasswordGrant(ctx, nil, newStatic(t, 200, b), Credentials{})
+	if err != nil || tok.RefreshToken != "N3h/5UvLUL/LAP5/QcC8+B+vfOS3IE=" || tok.ExpiresIn != 1799 {
+		t.Fatalf("token fixture: %+v %v", tok, err)
+	}
+	// The third-party firm record decodes (no milliseconds in its dates).
+	b, err = os.ReadFile(filepath.Join(dir, "firm-record-thirdparty-mock.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	rs, err := DecodeRecords(b)
+	if err != nil || FirmFromRecord(rs[0]).Name != "Globex Corporation" || rs[0].Time("ModDate").IsZero() || rs[0].String("HasHierarchy") != "1" {
+		t.Fatalf("firm fixture: %v %v", rs, err)
+	}
+}
