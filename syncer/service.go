@@ -217,3 +217,112 @@ var (
 	// ErrMalformed: the service answered with a body that cannot be read.
 	ErrMalformed = errors.New("the service answered with a malformed response")
 )
+
+// MailboxContacts is the contacts side of the mailbox (SPEC §4.2, §4.5).
+// Contacts live in one contact folder the agent creates at initialization.
+type MailboxContacts interface {
+	// ContactFolder finds a top-level contact folder by display name.
+	ContactFolder(ctx context.Context, name string) (folder ContactFolder, found bool, err error)
+	// CreateContactFolder creates a top-level contact folder.
+	CreateContactFolder(ctx context.Context, name string) (ContactFolder, error)
+	// DeleteContactFolder deletes a contact folder with its contacts.
+	DeleteContactFolder(ctx context.Context, id string) error
+	// MailboxMark reads the agent's mark on a contact folder (the named
+	// single-value extended property of SPEC §4.5); "" when unmarked.
+	MailboxMark(ctx context.Context, folderID string) (string, error)
+	// SetMailboxMark writes the agent's mark on a contact folder.
+	SetMailboxMark(ctx context.Context, folderID, value string) error
+	// ContactChanges runs one delta round over a contact folder, like
+	// MessageChanges.
+	ContactChanges(ctx context.Context, folderID, cursor string, page func([]MailboxContact) error) (next string, err error)
+	// CreateContact creates a contact in a folder. A non-empty VPID is
+	// stamped on it (a named extended property) so that after a crash the
+	// contact can be found by FindContactByVPID instead of being created
+	// twice.
+	CreateContact(ctx context.Context, folderID string, c MailboxContact) (MailboxContact, error)
+	// UpdateContact writes the mapped fields of a contact and returns it
+	// with its new changeKey.
+	UpdateContact(ctx context.Context, c MailboxContact) (MailboxContact, error)
+	// DeleteContact deletes a contact; ErrNotFound when it is gone already.
+	DeleteContact(ctx context.Context, id string) error
+	// FindContactByVPID finds a contact of the folder the agent stamped
+	// with a Vantagepoint ContactID.
+	FindContactByVPID(ctx context.Context, folderID, vpID string) (MailboxContact, bool, error)
+}
+
+// MailboxCalendar is the calendar side of the mailbox (SPEC §4.3): events of
+// the default calendar.
+type MailboxCalendar interface {
+	// EventChanges runs one calendarView delta round over [start, end).
+	// Occurrences of recurring series come as separate events with
+	// SeriesMasterID set. A cursor is only valid for the same window.
+	EventChanges(ctx context.Context, start, end time.Time, cursor string, page func([]MailboxEvent) error) (next string, err error)
+	// CreateEvent creates an event in the default calendar (never with
+	// attendees: that would send invitations), stamping VPID like
+	// CreateContact.
+	CreateEvent(ctx context.Context, e MailboxEvent) (MailboxEvent, error)
+	// UpdateEvent writes the mapped fields of an event.
+	UpdateEvent(ctx context.Context, e MailboxEvent) (MailboxEvent, error)
+	// DeleteEvent deletes an event; ErrNotFound when it is gone already.
+	DeleteEvent(ctx context.Context, id string) error
+	// FindEventByVPID finds an event the agent stamped with a Vantagepoint
+	// ActivityID.
+	FindEventByVPID(ctx context.Context, vpID string) (MailboxEvent, bool, error)
+	// DeleteCategories removes master categories (deactivation).
+	DeleteCategories(ctx context.Context, names []string) error
+}
+
+// ContactFolder is a contact folder of the mailbox.
+type ContactFolder struct {
+	ID          string
+	DisplayName string
+}
+
+// MailboxContact is a contact of the mailbox, reduced to the fields SPEC
+// §4.2 maps. When Removed is set only ID is meaningful.
+type MailboxContact struct {
+	ID            string
+	ChangeKey     string
+	Removed       bool
+	GivenName     string
+	Surname       string
+	NickName      string
+	Email         string // the first e-mail address
+	BusinessPhone string // the first business phone
+	MobilePhone   string
+	JobTitle      string
+	CompanyName   string
+	// VPID is the Vantagepoint ContactID the agent stamped on a contact it
+	// created; delta rounds do not return it (Graph cannot expand extended
+	// properties in delta), only creates and FindContactByVPID do.
+	VPID         string
+	LastModified time.Time
+}
+
+// MailboxEvent is an event of the default calendar, reduced to the fields
+// SPEC §4.3 maps and the ones its scope rules need. When Removed is set only
+// ID is meaningful.
+type MailboxEvent struct {
+	ID          string
+	ChangeKey   string
+	Removed     bool
+	Subject     string
+	Start, End  time.Time // UTC
+	AllDay      bool
+	Location    string
+	Body        string // plain text
+	BodyType    BodyType
+	Categories  []string
+	Organizer   Address
+	IsOrganizer bool
+	Attendees   []Address
+	Private     bool // sensitivity private
+	IsCancelled bool
+	// SeriesMasterID is set on occurrences and exceptions of a recurring
+	// series; Type is Graph's event type (singleInstance, occurrence,
+	// exception, seriesMaster).
+	SeriesMasterID string
+	Type           string
+	VPID           string
+	LastModified   time.Time
+}
