@@ -479,6 +479,11 @@ func (s *Server) graphError(w http.ResponseWriter, r *http.Request, status int, 
 	if c := r.Header.Get("client-request-id"); c != "" {
 		inner["client-request-id"] = c
 	}
+	if status == http.StatusTooManyRequests {
+		// The documented throttling body repeats the status inside
+		// innerError (error-429-throttled.json).
+		inner["code"], inner["message"], inner["status"] = "429", "Please retry after", "429"
+	}
 	body := map[string]any{"error": map[string]any{"code": code, "message": message, "innerError": inner}}
 	writeJSON(w, status, mustJSON(body))
 }

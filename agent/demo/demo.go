@@ -1,0 +1,330 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"vpconnect/agent/config"
+	"vpconnect/syncer"
+	"vpconnect/syncer/graph"
+	"vpconnect/syncer/graph/graphsim"
+	"vpconnect/syncer/store"
+	"vpconnect/syncer/vantagepoint"
+	"vpconnect/syncer/vantagepoint/vpsim"
+)
+
+// demoClientID is the application id the simulated identity platform
+// expects from the demo, as a real tenant expects its app registration's.
+const demoClientID = "6731de76-14a6-49ae-97bc-6eba6914391e"
+
+// Options configure a demo run.
+type Options struct {
+	// Once runs one batch and returns.
+	Once bool
+	// JSON prints each batch as the JSON object of SPEC §5.1, one per line,
+	// instead of the readable summary.
+	JSON bool
+	// Interval is the time between batches when not Once; 15 s when zero.
+	Interval time.Duration
+	// Out receives the summaries; Err the progress notes. os.Stdout and
+	// os.Stderr when nil.
+	Out, Err io.Writer
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Demo is a running demo world: both simulated services on loopback, a
+// fresh data dir, and the engine between them.
+type Demo struct {
+	Graph        *graphsim.Server
+	Vantagepoint *vpsim.Server
+	DataDir      string
+	Config       config.Config
+	Employee     syncer.Employee
+	User         syncer.MailboxUser
+
+	engine *syncer.Engine
+	store  *store.Store
+	opts   Options
+	shown  map[string]bool // activities already printed
+}
+
+// Start starts the simulators on loopback, seeds them, and prepares the
+// engine against them with the real Graph and Vantagepoint clients. The
+// caller must Close the demo.
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	if opts.Out == nil {
+		opts.Out = os.Stdout
+	}
+	if opts.Err == nil {
+		opts.Err = os.Stderr
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Interval == 0 {
+		opts.Interval = 15 * time.Second
+	}
+	d := &Demo{opts: opts, shown: map[string]bool{}}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	var err error
+	// A fresh data dir (0700) every time: the demo never reads or writes a
+	// real configuration or state.
+	if d.DataDir, err = os.MkdirTemp("", "vpconnect-demo-"); err != nil {
+		return nil, fmt.Errorf("create the demo data dir: %w", err)
+	}
+
+	d.Graph = graphsim.New(graphsim.Options{
+		User:     graphsim.User{DisplayName: "Dana Whitfield", Mail: demoUserMail, UserPrincipalName: demoUserMail, GivenName: "Dana", Surname: "Whitfield", JobTitle: "Project Manager"},
+		ClientID: demoClientID,
+		Now:      opts.Now,
+	})
+	if _, err := d.Graph.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the simulated Microsoft 365: %w", err)
+	}
+	d.Vantagepoint = vpsim.New(vpsim.Options{Database: "VPDemo", Now: opts.Now})
+	if _, err := d.Vantagepoint.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the simulated Vantagepoint: %w", err)
+	}
+	seedWorld(d.Graph, d.Vantagepoint, opts.Now().UTC())
+
+	cfg := config.Default()
+	cfg.Microsoft.ClientID = demoClientID
+	cfg.Microsoft.AuthorityURL = d.Graph.AuthorityURL()
+	cfg.Microsoft.GraphURL = d.Graph.GraphURL()
+	cfg.Vantagepoint.APIURL = d.Vantagepoint.APIURL()
+	cfg.Vantagepoint.Database = d.Vantagepoint.Database()
+	cfg.Vantagepoint.ClientID = "vpconnect-demo"
+	cfg.DataDir = d.DataDir
+	cfg.KeychainService = "vpconnect-demo"
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("the demo configuration: %w", err)
+	}
+	d.Config = cfg
+
+	// Tokens come from the simulators' own token endpoints through
+	// refresh grants, as they will from a signed-in account.
+	msTokens := (&oauth2.Config{
+		ClientID: demoClientID,
+		Endpoint: oauth2.Endpoint{TokenURL: cfg.Microsoft.AuthorityURL + "/" + cfg.Microsoft.Tenant + "/oauth2/v2.0/token", AuthStyle: oauth2.AuthStyleInParams},
+		Scopes:   []string{"offline_access", "Mail.ReadWrite", "User.Read"},
+	}).TokenSource(ctx, &oauth2.Token{RefreshToken: d.Graph.IssueRefreshToken()})
+	vpTokens := (&oauth2.Config{
+		ClientID: cfg.Vantagepoint.ClientID,
+		Endpoint: oauth2.Endpoint{TokenURL: cfg.Vantagepoint.APIURL + "/token", AuthStyle: oauth2.AuthStyleInParams},
+	}).TokenSource(ctx, &oauth2.Token{RefreshToken: d.Vantagepoint.IssueRefreshToken(demoVPUser)})
+
+	log := slog.New(slog.DiscardHandler)
+	mailbox, err := graph.New(graph.Options{GraphURL: cfg.Microsoft.GraphURL, TokenSource: msTokens, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("set up the Graph client: %w", err)
+	}
+	vp, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vpTokens, ApplicationID: "vpconnect", Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("set up the Vantagepoint client: %w", err)
+	}
+	if d.store, err = store.Open(filepath.Join(d.DataDir, "sync.db")); err != nil {
+		return nil, err
+	}
+	if d.User, d.Employee, err = syncer.ResolveEmployee(ctx, mailbox, vp); err != nil {
+		return nil, err
+	}
+	d.engine = syncer.New(mailbox, vp, d.store, syncer.Options{
+		Category:     cfg.Sync.Category,
+		EmailType:    cfg.Sync.EmailType,
+		MailFolders:  cfg.Sync.MailFolders,
+		LookbackDays: cfg.Sync.LookbackDays,
+		Employee:     d.Employee.ID,
+		Now:          opts.Now,
+		Logger:       log,
+	})
+	if err := d.engine.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return d, nil
+}
+
+// Close stops the simulators and removes the data dir.
+func (d *Demo) Close() {
+	if d.store != nil {
+		d.store.Close()
+	}
+	if d.Graph != nil {
+		d.Graph.Close()
+	}
+	if d.Vantagepoint != nil {
+		d.Vantagepoint.Close()
+	}
+	if d.DataDir != "" {
+		os.RemoveAll(d.DataDir)
+	}
+}
+
+// Batch runs one batch and prints it.
+func (d *Demo) Batch(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	b, err := d.engine.Run(ctx, trigger)
+	if b.ID != 0 {
+		d.print(b)
+	}
+	return b, err
+}
+
+// Run is `vpconnect demo`: start, one batch, and unless Once a batch every
+// interval until ctx ends. While it runs it plays the user now and then,
+// tagging a message in the simulated Outlook, so that a change can be seen
+// arriving in Vantagepoint.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Err == nil {
+		opts.Err = os.Stderr
+	}
+	d, err := Start(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("start the demo: %w", err)
+	}
+	defer d.Close()
+	if !opts.Once {
+		d.announce()
+	}
+	if _, err := d.Batch(ctx, syncer.TriggerStartup); err != nil && !opts.Once {
+		fmt.Fprintf(d.opts.Err, "batch failed: %v\n", err)
+	} else if err != nil {
+		return err
+	}
+	if opts.Once {
+		return nil
+	}
+	toTag := untaggedToTag()
+	tick := time.NewTicker(d.opts.Interval)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(d.opts.Err, "demo stopped; the simulated services and the data dir are gone")
+			return nil
+		case <-tick.C:
+		}
+		if n%2 == 1 && len(toTag) > 0 {
+			d.tagInOutlook(toTag[0])
+			toTag = toTag[1:]
+		}
+		if _, err := d.Batch(ctx, syncer.TriggerSchedule); err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			fmt.Fprintf(d.opts.Err, "batch failed: %v\n", err)
+		}
+	}
+}
+
+// tagInOutlook adds the Vantagepoint category to a message, as the user
+// would in Outlook.
+func (d *Demo) tagInOutlook(subject string) {
+	for _, f := range []string{"inbox", "sentitems"} {
+		for _, m := range d.Graph.Messages(d.Graph.FolderID(f)) {
+			if m.Subject == subject {
+				d.Graph.UpdateMessage(m.ID, func(m *graphsim.Message) {
+					m.Categories = append(m.Categories, d.Config.Sync.Category)
+				})
+				fmt.Fprintf(d.opts.Err, "\n(demo) Dana tags %q with %q in Outlook\n", subject, d.Config.Sync.Category)
+				return
+			}
+		}
+	}
+}
+
+func (d *Demo) announce() {
+	w := d.opts.Err
+	fmt.Fprintln(w, "vpconnect demo: the agent against simulated services on loopback (Ctrl-C to stop)")
+	fmt.Fprintf(w, "  Microsoft 365 (Graph)  %s   mailbox of %s <%s>\n", d.Graph.GraphURL(), d.User.DisplayName, d.User.Mail)
+	fmt.Fprintf(w, "  Microsoft sign-in      %s/%s/oauth2/v2.0/authorize\n", d.Graph.AuthorityURL(), d.Config.Microsoft.Tenant)
+	fmt.Fprintf(w, "  Vantagepoint API       %s   database %s, employee %s\n", d.Vantagepoint.APIURL(), d.Config.Vantagepoint.Database, d.Employee.ID)
+	fmt.Fprintf(w, "  data dir               %s (removed on exit)\n", d.DataDir)
+	fmt.Fprintf(w, "  a batch every %s; now and then the demo tags an e-mail in Outlook, as Dana would\n\n", d.opts.Interval)
+}
+
+func (d *Demo) print(b store.Batch) {
+	if d.opts.JSON {
+		line, _ := json.Marshal(b)
+		fmt.Fprintln(d.opts.Out, string(line))
+		return
+	}
+	w := d.opts.Out
+	fmt.Fprintf(w, "batch %d (%s) %s in %s\n", b.ID, b.Trigger, b.Outcome, b.Finished.Sub(b.Started).Round(time.Millisecond))
+	types := make([]string, 0, len(b.Counts))
+	for t := range b.Counts {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		c := b.Counts[t]
+		fmt.Fprintf(w, "  %-8s scanned %d, created %d, updated %d, deleted %d, skipped %d, failed %d\n",
+			t, c.Scanned, c.Created, c.Updated, c.Deleted, c.Skipped, c.Failed)
+	}
+	fmt.Fprintf(w, "  requests graph %d, vantagepoint %d\n", b.Requests["graph"], b.Requests["vantagepoint"])
+	for _, i := range b.Issues {
+		fmt.Fprintf(w, "  issue: %s (%s) %s: %s\n", i.Item, i.Side, i.Type, i.Reason)
+	}
+	if b.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", b.Error)
+	}
+	acts := d.emailActivities()
+	fmt.Fprintf(w, "  in Vantagepoint: %d %s activities of %s\n", len(acts), d.Config.Sync.EmailType, d.Employee.Name)
+	for _, a := range acts {
+		if !d.shown[a.id] {
+			d.shown[a.id] = true
+			fmt.Fprintf(w, "    new  %s  %-45s %s\n", a.when, a.subject, a.contact)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+type shownActivity struct{ id, when, subject, contact string }
+
+// emailActivities lists the e-mail activities in the simulated Vantagepoint,
+// newest first, with the contact and firm they are linked to.
+func (d *Demo) emailActivities() []shownActivity {
+	contacts := map[string]vpsim.Contact{}
+	for _, c := range d.Vantagepoint.Contacts() {
+		contacts[c.ContactID] = c
+	}
+	firms := map[string]string{}
+	for _, f := range d.Vantagepoint.Firms() {
+		firms[f.ClientID] = f.Name
+	}
+	var out []shownActivity
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Type != d.Config.Sync.EmailType || a.Employee != d.Employee.ID {
+			continue
+		}
+		link := "(no contact)"
+		if c, ok := contacts[a.ContactID]; ok {
+			link = "→ " + strings.TrimSpace(c.FirstName+" "+c.LastName)
+			if f := firms[a.ClientID]; f != "" {
+				link += ", " + f
+			}
+		}
+		when := a.StartDate
+		if t, err := vpsim.ParseDate(a.StartDate); err == nil {
+			when = t.Format("2006-01-02 15:04")
+		}
+		out = append(out, shownActivity{id: a.ActivityID, when: when, subject: a.Subject, contact: link})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].when > out[j].when })
+	return out
+}

@@ -1,0 +1,95 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"golang.org/x/oauth2"
+
+	"vpconnect/syncer"
+)
+
+// wrap turns an SDK, transport or token error into one of the engine's
+// sentinels, with what was being done and Graph's code for the log.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("graph: %s: %w", op, err)
+	}
+	var te *tokenError
+	if errors.As(err, &te) {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "unauthorized_client" ||
+			re.ErrorCode == "invalid_client" || re.ErrorCode == "interaction_required") {
+			return fmt.Errorf("graph: %s: %w: %s", op, syncer.ErrAuthRejected, te.Error())
+		}
+		if errors.Is(err, syncer.ErrAuthRejected) {
+			return fmt.Errorf("graph: %s: %w", op, err)
+		}
+		// A token endpoint that cannot be reached is a network problem, not a
+		// rejection: the account must not be suspended for it.
+		return fmt.Errorf("graph: %s: %w: %s", op, syncer.ErrUnavailable, te.Error())
+	}
+	var oe *odataerrors.ODataError
+	if errors.As(err, &oe) {
+		code, msg := "", ""
+		if e := oe.GetErrorEscaped(); e != nil {
+			if c := e.GetCode(); c != nil {
+				code = *c
+			}
+			if m := e.GetMessage(); m != nil {
+				msg = *m
+			}
+		}
+		return statusError(op, oe.ResponseStatusCode, code, msg)
+	}
+	var ae *abs.ApiError
+	if errors.As(err, &ae) {
+		if ae.ResponseStatusCode >= 200 && ae.ResponseStatusCode < 300 {
+			return fmt.Errorf("graph: %s: %w: %v", op, syncer.ErrMalformed, err)
+		}
+		return statusError(op, ae.ResponseStatusCode, "", ae.Message)
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return fmt.Errorf("graph: %s: %w: %v", op, syncer.ErrUnavailable, err)
+	}
+	// What is left comes from reading or decoding the body.
+	return fmt.Errorf("graph: %s: %w: %v", op, syncer.ErrMalformed, err)
+}
+
+func statusError(op string, status int, code, msg string) error {
+	detail := fmt.Sprintf("HTTP %d", status)
+	if code != "" {
+		detail += " " + code
+	}
+	if msg != "" {
+		detail += ": " + msg
+	}
+	var sentinel error
+	switch {
+	case status == 410 || strings.EqualFold(code, "syncStateNotFound") || strings.EqualFold(code, "resyncRequired") ||
+		strings.EqualFold(code, "syncStateInvalid"):
+		sentinel = syncer.ErrResyncRequired
+	case status == 401 || status == 403:
+		sentinel = syncer.ErrAuthRejected
+	case status == 404:
+		sentinel = syncer.ErrNotFound
+	case status == 429 || status >= 500 || status == 408:
+		sentinel = syncer.ErrUnavailable
+	case status >= 400:
+		sentinel = syncer.ErrInvalid
+	default:
+		sentinel = syncer.ErrMalformed
+	}
+	return fmt.Errorf("graph: %s: %w (%s)", op, sentinel, detail)
+}

@@ -1,0 +1,5 @@
+package graphsim
+
+import "bytes"
+
+type bytesBuffer struct{ bytes.Buffer }
