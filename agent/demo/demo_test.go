@@ -173,4 +173,3 @@ func TestDemoLeavesNoDataDirBehind(t *testing.T) {
 		t.Errorf("data dir %s still there after Close: %v", dir, err)
 	}
 }
-
