@@ -8,10 +8,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 
 	"vpconnect/agent"
-	"vpconnect/agent/demo"
 )
 
 func main() {
@@ -23,82 +24,137 @@ const (
 	exitOK         = 0
 	exitFailure    = 1
 	exitUsage      = 2
-	exitNeedSignIn = 3 // used once sign-in lands
+	exitNeedSignIn = 3
 )
 
-const usage = `usage: vpconnect <command> [flags]
+// A command is one verb of the command line. Each lives in its own file and
+// registers itself in init, so that adding one touches nothing else.
+type command struct {
+	// synopsis is the usage line without "vpconnect ".
+	synopsis string
+	// help is one line for the command list.
+	help string
+	// order places the command in the list (lower first).
+	order int
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
 
-commands:
-  demo [--once] [--json]   the agent against built-in simulated Microsoft 365 and Vantagepoint
-  version                  print the version
+var commands = map[string]command{}
 
-Run 'vpconnect <command> -h' for the flags of a command.
-`
+func register(name string, c command) {
+	if _, dup := commands[name]; dup {
+		panic("vpconnect: command registered twice: " + name)
+	}
+	commands[name] = c
+}
 
-// errUsage marks a command-line mistake (exit code 2).
-var errUsage = errors.New("usage")
+// Errors that map to exit codes: a usage mistake (2) and a sign-in that is
+// needed (3). Commands wrap them.
+var (
+	errUsage      = errors.New("usage")
+	errNeedSignIn = errors.New("sign-in needed")
+)
+
+func init() {
+	register("version", command{synopsis: "version", help: "print the version", order: 100,
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			fmt.Fprintln(stdout, "vpconnect", agent.Version)
+			return nil
+		}})
+}
+
+func usage() string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := commands[names[i]], commands[names[j]]
+		if a.order != b.order {
+			return a.order < b.order
+		}
+		return names[i] < names[j]
+	})
+	var b strings.Builder
+	b.WriteString("usage: vpconnect [--config PATH] <command> [flags]\n\ncommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-44s %s\n", commands[n].synopsis, commands[n].help)
+	}
+	b.WriteString("\nRun 'vpconnect <command> -h' for the flags of a command.\n")
+	return b.String()
+}
+
+// globalConfigPath is --config PATH given before the command (commands take
+// it too); "" means VPCONNECT_CONFIG or the default path.
+var globalConfigPath string
 
 // run dispatches a command line and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	for len(args) > 0 && strings.HasPrefix(args[0], "--config") {
+		if v, ok := strings.CutPrefix(args[0], "--config="); ok {
+			globalConfigPath, args = v, args[1:]
+		} else if len(args) > 1 {
+			globalConfigPath, args = args[1], args[2:]
+		} else {
+			fmt.Fprintln(stderr, "vpconnect: --config needs a path")
+			return exitUsage
+		}
+	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage())
+		return exitOK
+	case "--version":
+		name = "version"
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "vpconnect: unknown command %q\n\n%s", name, usage())
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
-	switch args[0] {
-	case "version", "--version":
-		fmt.Fprintln(stdout, "vpconnect", agent.Version)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	case "demo":
-		err = runDemo(ctx, args[1:], stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "vpconnect: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
-	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
 	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errUsage):
 		return exitUsage
+	case errors.Is(err, errNeedSignIn):
+		fmt.Fprintf(stderr, "vpconnect %s: %v\n", name, err)
+		return exitNeedSignIn
 	default:
-		fmt.Fprintf(stderr, "vpconnect %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "vpconnect %s: %v\n", name, err)
 		return exitFailure
 	}
 }
 
-// newFlags returns a flag set that reports errors instead of exiting.
+// newFlags returns a flag set that reports errors instead of exiting, with
+// the global --config flag.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("vpconnect "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&globalConfigPath, "config", globalConfigPath, "configuration file (default $VPCONNECT_CONFIG or the per-user config dir)")
 	return fs
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+// parse parses a command's flags; positional arguments are refused unless
+// the command asks for them with maxArgs.
+func parse(fs *flag.FlagSet, args []string, maxArgs int) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(maxArgs))
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(maxArgs))
 	}
 	return nil
-}
-
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
-	once := fs.Bool("once", false, "run one batch and exit")
-	asJSON := fs.Bool("json", false, "print each batch as JSON (SPEC batch object), one per line")
-	interval := fs.Duration("interval", 0, "time between batches (default 15s)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	return demo.Run(ctx, demo.Options{Once: *once, JSON: *asJSON, Interval: *interval, Out: stdout, Err: stderr})
 }
