@@ -37,11 +37,10 @@ func folderCursorKey(folderID string) string { return "messages:" + folderID }
 
 // emailRun is the state of the e-mail part of one batch.
 type emailRun struct {
-	b        *batchRun
-	since    time.Time
-	me       []string // the user's own addresses
-	contacts map[string]Contact
-	handled  map[string]bool // internetMessageIds handled in this batch
+	b       *batchRun
+	since   time.Time
+	me      []string        // the user's own addresses
+	handled map[string]bool // internetMessageIds handled in this batch
 }
 
 // syncEmails runs the e-mail part of a batch.
@@ -494,25 +493,9 @@ func (e *Engine) activityFor(ctx context.Context, r *emailRun, msg Message, trac
 // firstContact is the first correspondent (from, to, cc; not the user)
 // whose address is a Vantagepoint contact's e-mail.
 func (e *Engine) firstContact(ctx context.Context, r *emailRun, c MessageChange) (Contact, bool, error) {
-	if r.contacts == nil {
-		// One listing per batch, not one query per address (SPEC §7).
-		idx := map[string]Contact{}
-		err := e.vp.Contacts(ctx, ContactQuery{WithEmail: true, Fields: []string{"ContactID", "ClientID", "Email", "ContactStatus"}},
-			func(page []Contact) error {
-				for _, ct := range page {
-					addr := normalizeAddress(ct.Email)
-					prev, dup := idx[addr]
-					// Prefer an active contact when two share an address.
-					if addr != "" && (!dup || (prev.Status != "A" && ct.Status == "A")) {
-						idx[addr] = ct
-					}
-				}
-				return nil
-			})
-		if err != nil {
-			return Contact{}, false, fmt.Errorf("list Vantagepoint contacts to link e-mails: %w", err)
-		}
-		r.contacts = idx
+	idx, _, err := e.contactIndex(ctx)
+	if err != nil {
+		return Contact{}, false, fmt.Errorf("link e-mails to contacts: %w", err)
 	}
 	all := append(append([]Address{c.From}, c.To...), c.Cc...)
 	for _, a := range all {
@@ -520,7 +503,7 @@ func (e *Engine) firstContact(ctx context.Context, r *emailRun, c MessageChange)
 		if addr == "" || contains(r.me, addr) {
 			continue
 		}
-		if ct, ok := r.contacts[addr]; ok {
+		if ct, ok := idx[addr]; ok {
 			return ct, true, nil
 		}
 	}

@@ -55,6 +55,20 @@ type Options struct {
 	LookbackDays int
 	// Employee is the signed-in user's Vantagepoint employee id.
 	Employee string
+	// ContactFolder is the display name of the synced contact folder
+	// (sync.contactFolder).
+	ContactFolder string
+	// DaysAhead is how far ahead the calendar is synced (sync.daysAhead).
+	DaysAhead int
+	// CalendarTypes are the activity types synced as meetings; the first is
+	// the type of activities made from Outlook events.
+	CalendarTypes []string
+	// Conflict says which side wins when both changed: "vantagepoint"
+	// (default), "mailbox" or "newest".
+	Conflict string
+	// Mark is what initialization writes on the mailbox to link it to this
+	// Vantagepoint user and database (SPEC §4.5).
+	Mark MailboxMark
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the engine's diagnostics; nil discards them.
@@ -83,6 +97,18 @@ func (o Options) withDefaults() Options {
 	if o.LookbackDays == 0 {
 		o.LookbackDays = 14
 	}
+	if o.ContactFolder == "" {
+		o.ContactFolder = "Vantagepoint"
+	}
+	if o.DaysAhead == 0 {
+		o.DaysAhead = 180
+	}
+	if len(o.CalendarTypes) == 0 {
+		o.CalendarTypes = []string{"Meeting"}
+	}
+	if o.Conflict == "" {
+		o.Conflict = ConflictVantagepoint
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -101,6 +127,12 @@ type Engine struct {
 	opts    Options
 	log     *slog.Logger
 	me      *MailboxUser // the signed-in user, read once
+
+	// contacts and contactsByID index Vantagepoint contacts for one batch.
+	contacts, contactsByID map[string]Contact
+	// stepHook, set by tests, is called at every step where a crash leaves
+	// a distinct state; errKilled from it stops the engine dead.
+	stepHook func(step string) error
 }
 
 // New returns an engine over the two services and the state store.
@@ -162,20 +194,10 @@ func ResolveEmployee(ctx context.Context, mailbox Mailbox, vp Vantagepoint) (Mai
 	}
 }
 
-// Prepare makes the mailbox ready for e-mail sync: the master categories
-// exist and the activation time, from which the look-back window counts, is
-// recorded once.
+// Prepare makes the mailbox ready for sync; it is InitializeMailbox
+// without re-initialization.
 func (e *Engine) Prepare(ctx context.Context) error {
-	if err := e.mailbox.EnsureCategories(ctx, e.opts.Categories()); err != nil {
-		return fmt.Errorf("create the mailbox categories: %w", err)
-	}
-	return e.store.Update(ctx, func(tx *store.Tx) error {
-		v, err := tx.Meta(metaActivatedAt)
-		if err != nil || v != "" {
-			return err
-		}
-		return tx.SetMeta(metaActivatedAt, e.opts.Now().UTC().Format(time.RFC3339))
-	})
+	return e.InitializeMailbox(ctx, false)
 }
 
 // since is the earliest sent or received time of an e-mail the engine takes.
@@ -241,8 +263,19 @@ func (e *Engine) Run(ctx context.Context, trigger Trigger) (store.Batch, error) 
 	}
 	graphBefore, vpBefore := e.mailbox.Requests(), e.vp.Requests()
 	b.count(TypeEmails)
+	e.contacts, e.contactsByID = nil, nil
 
 	runErr := e.syncEmails(ctx, b)
+	for _, k := range []kind{e.newContactKind(), newEventKind(e)} {
+		if runErr != nil {
+			break
+		}
+		runErr = e.syncKind(ctx, b, k)
+	}
+	if errors.Is(runErr, errKilled) {
+		// A killed process records nothing more.
+		return store.Batch{}, runErr
+	}
 
 	batch := store.Batch{
 		ID:       b.id,

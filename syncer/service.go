@@ -326,3 +326,52 @@ type MailboxEvent struct {
 	VPID           string
 	LastModified   time.Time
 }
+
+// VantagepointRecords is the Vantagepoint side of the two-way types:
+// contacts and calendar activities.
+type VantagepointRecords interface {
+	// Contact reads one contact; ErrNotFound when it does not exist.
+	Contact(ctx context.Context, id string) (Contact, error)
+	// CreateContact creates a contact and returns it with its ContactID.
+	CreateContact(ctx context.Context, c Contact) (Contact, error)
+	// UpdateContact writes the mapped fields of a contact.
+	UpdateContact(ctx context.Context, c Contact) (Contact, error)
+	// DeleteContact deletes a contact.
+	DeleteContact(ctx context.Context, id string) error
+	// ListFirms streams every firm (for matching a company name typed in
+	// Outlook to a firm, and firm names for Outlook's companyName).
+	ListFirms(ctx context.Context, page func([]Firm) error) error
+	// ListActivities streams the activities that match q.
+	ListActivities(ctx context.Context, q ActivityListQuery, page func([]Activity) error) error
+	// Activity reads one activity; ErrNotFound when it does not exist.
+	Activity(ctx context.Context, id string) (Activity, error)
+	// UpdateActivity writes the mapped fields of an activity.
+	UpdateActivity(ctx context.Context, a Activity) (Activity, error)
+	// DeleteActivity deletes an activity.
+	DeleteActivity(ctx context.Context, id string) error
+}
+
+// ActivityListQuery selects activities for calendar sync; zero fields do
+// not constrain.
+type ActivityListQuery struct {
+	// Employee lists the activities of this employee.
+	Employee string
+	// Types lists only activities of these types.
+	Types []string
+	// From and To bound StartDate: From <= StartDate < To.
+	From, To time.Time
+	// ModifiedSince lists only activities changed after it.
+	ModifiedSince time.Time
+	// Fields names the fields to fetch; nil fetches all.
+	Fields []string
+}
+
+// MailboxItemReader reads single contacts and events, so that the engine can
+// tell a deletion from an item that only left a listing's scope (calendarView
+// delta also reports events that moved out of its window as removed).
+type MailboxItemReader interface {
+	// Contact reads a contact; ErrNotFound when it does not exist.
+	Contact(ctx context.Context, id string) (MailboxContact, error)
+	// Event reads an event; ErrNotFound when it does not exist.
+	Event(ctx context.Context, id string) (MailboxEvent, error)
+}

@@ -360,3 +360,38 @@ func (c *Client) FindActivities(ctx context.Context, q syncer.ActivityQuery) ([]
 func likeLiteral(s string) string {
 	return strings.NewReplacer("%", "_", "_", "_", "[", "_").Replace(s)
 }
+
+var _ syncer.VantagepointRecords = (*Client)(nil)
+
+// ListFirms streams every firm.
+func (c *Client) ListFirms(ctx context.Context, page func([]syncer.Firm) error) error {
+	if err := c.Firms(ctx, Query{Fields: []string{"ClientID", "Name"}}, page); err != nil {
+		return fmt.Errorf("list firms: %w", err)
+	}
+	return nil
+}
+
+// ListActivities streams the activities of a calendar window.
+func (c *Client) ListActivities(ctx context.Context, q syncer.ActivityListQuery, page func([]syncer.Activity) error) error {
+	var vq Query
+	if q.Employee != "" {
+		vq.Filters = append(vq.Filters, Filter{Name: "Employee", Op: OpEq, Value: q.Employee})
+	}
+	if len(q.Types) > 0 {
+		vq.Filters = append(vq.Filters, Filter{Name: "Type", Op: OpIn, Value: strings.Join(q.Types, ",")})
+	}
+	if !q.From.IsZero() {
+		vq.Filters = append(vq.Filters, Filter{Name: "StartDate", Op: OpGe, Value: FormatDate(q.From)})
+	}
+	if !q.To.IsZero() {
+		vq.Filters = append(vq.Filters, Filter{Name: "StartDate", Op: OpLt, Value: FormatDate(q.To)})
+	}
+	if !q.ModifiedSince.IsZero() {
+		vq.Filters = append(vq.Filters, Filter{Name: "ModDate", Op: OpGt, Value: FormatDate(q.ModifiedSince)})
+	}
+	vq.Fields = q.Fields
+	if err := c.Activities(ctx, vq, page); err != nil {
+		return fmt.Errorf("list activities: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,397 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"vpconnect/syncer/store"
+)
+
+// eventKind syncs the default calendar with the user's Vantagepoint
+// meetings (SPEC §4.3).
+type eventKind struct {
+	e          *Engine
+	mb         MailboxCalendar
+	reader     MailboxItemReader
+	vp         VantagepointRecords
+	start, end time.Time // the window, whole UTC days
+}
+
+func (k *eventKind) name() string { return TypeEvents }
+func (k *eventKind) noun() string { return "meeting" }
+
+func newEventKind(e *Engine) *eventKind {
+	k := &eventKind{e: e}
+	k.mb, _ = e.mailbox.(MailboxCalendar)
+	k.reader, _ = e.mailbox.(MailboxItemReader)
+	k.vp, _ = e.vp.(VantagepointRecords)
+	today := e.opts.Now().UTC().Truncate(24 * time.Hour)
+	k.start = today.AddDate(0, 0, -14)
+	k.end = today.AddDate(0, 0, e.opts.DaysAhead+1)
+	return k
+}
+
+func (k *eventKind) ready(ctx context.Context) (bool, string, error) {
+	if k.mb == nil || k.vp == nil || k.reader == nil {
+		return false, "the services do not support calendars", nil
+	}
+	var folder string
+	if err := k.e.store.View(ctx, func(tx *store.Tx) error { var err error; folder, err = tx.Meta(metaContactFolder); return err }); err != nil {
+		return false, "", err
+	}
+	if folder == "" {
+		return false, "the mailbox is not initialized", nil
+	}
+	return true, "", nil
+}
+
+// mailboxCursorKey carries the window: a calendarView delta link is only
+// valid for the window it was made for.
+func (k *eventKind) mailboxCursorKey() string {
+	return "events:" + k.start.Format("2006-01-02") + ":" + k.end.Format("2006-01-02")
+}
+
+// attendeeMarker starts the block of an agent-made Outlook event's body
+// that names the meeting's Vantagepoint contacts (SPEC §4.3: events the agent
+// creates carry no attendees, which would send invitations).
+const attendeeMarker = "\n\n[Vantagepoint contact: "
+
+func stripAttendees(body string) string {
+	if i := strings.LastIndex(body, attendeeMarker); i >= 0 && strings.HasSuffix(strings.TrimSpace(body), "]") {
+		return body[:i]
+	}
+	if strings.HasPrefix(body, attendeeMarker[2:]) && strings.HasSuffix(strings.TrimSpace(body), "]") {
+		return ""
+	}
+	return body
+}
+
+func eventTimes(start, end time.Time, allDay bool) (string, string) {
+	if allDay {
+		return start.UTC().Format("2006-01-02"), end.UTC().Format("2006-01-02")
+	}
+	return start.UTC().Truncate(time.Second).Format(time.RFC3339), end.UTC().Truncate(time.Second).Format(time.RFC3339)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}
+
+func eventLabel(subject string, start time.Time) string {
+	return fmt.Sprintf("%s (%s)", activitySubject(subject), start.UTC().Format("2006-01-02 15:04"))
+}
+
+func (k *eventKind) inWindow(start, end time.Time) bool {
+	return end.After(k.start) && start.Before(k.end)
+}
+
+func (k *eventKind) fromMailbox(ev MailboxEvent) item {
+	if ev.Removed {
+		return item{id: ev.ID, removed: true}
+	}
+	s, e := eventTimes(ev.Start, ev.End, ev.AllDay)
+	body := ev.Body
+	if ev.BodyType == BodyHTML {
+		body = htmlToText(body)
+	}
+	f := map[string]string{"subject": norm(ev.Subject), "start": s, "end": e, "allDay": yesNo(ev.AllDay),
+		"location": norm(ev.Location), "notes": norm(stripAttendees(norm(body)))}
+	it := item{id: ev.ID, modified: ev.LastModified, fields: f, label: eventLabel(ev.Subject, ev.Start), raw: ev}
+	me, _ := k.e.mailboxUser(context.Background())
+	switch {
+	case ev.SeriesMasterID != "" || ev.Type == "seriesMaster" || ev.Type == "occurrence" || ev.Type == "exception":
+		it.outOfScope = "recurring"
+		if hasCategory(ev.Categories, k.e.opts.Category) {
+			master := ev.SeriesMasterID
+			if master == "" {
+				master = ev.ID
+			}
+			it.issue, it.issueKey = "recurring meetings are not synced", "series:"+master
+			it.label = activitySubject(ev.Subject) + " (recurring)"
+		}
+	case !hasCategory(ev.Categories, k.e.opts.Category):
+		it.outOfScope = "not tagged"
+	case ev.Private:
+		it.outOfScope = "private"
+	case ev.IsCancelled:
+		it.outOfScope = "cancelled"
+	case !k.inWindow(ev.Start, ev.End):
+		it.outOfScope = "outside the window"
+	case !ev.IsOrganizer && !attends(ev.Attendees, me.Addresses()):
+		it.outOfScope = "the user neither organizes nor attends it"
+	}
+	return it
+}
+
+func attends(attendees []Address, me []string) bool {
+	if len(me) == 0 {
+		return true // the user is unknown here: do not exclude
+	}
+	for _, a := range attendees {
+		if contains(me, normalizeAddress(a.Address)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *eventKind) fromVP(a Activity) item {
+	s, e := eventTimes(a.StartDate, a.EndDate, a.AllDay)
+	f := map[string]string{"subject": norm(a.Subject), "start": s, "end": e, "allDay": yesNo(a.AllDay),
+		"location": norm(a.Location), "notes": norm(a.Notes)}
+	it := item{id: a.ID, modified: a.ModDate, fields: f, label: eventLabel(a.Subject, a.StartDate), raw: a}
+	me := k.e.opts.Employee
+	switch {
+	case a.Private:
+		it.outOfScope = "private"
+	case !containsFold(k.e.opts.CalendarTypes, a.Type):
+		it.outOfScope = "not a calendar type"
+	case !strings.EqualFold(a.Employee, me) && !strings.EqualFold(a.Owner, me):
+		it.outOfScope = "another employee's"
+	case !k.inWindow(a.StartDate, a.EndDate):
+		it.outOfScope = "outside the window"
+	}
+	return it
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *eventKind) mailboxRound(ctx context.Context, cursor string, fn func(item) error) (string, error) {
+	if _, err := k.e.mailboxUser(ctx); err != nil {
+		return "", err
+	}
+	return k.mb.EventChanges(ctx, k.start, k.end, cursor, func(evs []MailboxEvent) error {
+		for _, ev := range evs {
+			if err := fn(k.fromMailbox(ev)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (k *eventKind) mailboxGet(ctx context.Context, id string) (item, bool, error) {
+	ev, err := k.reader.Event(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return item{}, false, nil
+	}
+	if err != nil {
+		return item{}, false, err
+	}
+	return k.fromMailbox(ev), true, nil
+}
+
+func (k *eventKind) vpList(ctx context.Context, since time.Time, fn func(item) error) error {
+	q := ActivityListQuery{Employee: k.e.opts.Employee, Types: k.e.opts.CalendarTypes, From: k.start.AddDate(0, 0, -1), To: k.end, ModifiedSince: since}
+	return k.vp.ListActivities(ctx, q, func(as []Activity) error {
+		for _, a := range as {
+			if err := fn(k.fromVP(a)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (k *eventKind) vpGet(ctx context.Context, id string) (item, bool, error) {
+	a, err := k.vp.Activity(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return item{}, false, nil
+	}
+	if err != nil {
+		return item{}, false, err
+	}
+	return k.fromVP(a), true, nil
+}
+
+func parseEventTimes(f map[string]string) (start, end time.Time, allDay bool) {
+	allDay = f["allDay"] == "Y"
+	layout := time.RFC3339
+	if allDay {
+		layout = "2006-01-02"
+	}
+	start, _ = time.Parse(layout, f["start"])
+	end, _ = time.Parse(layout, f["end"])
+	return start.UTC(), end.UTC(), allDay
+}
+
+// applyToVP writes an Outlook event's mapped fields onto an activity; the
+// first attendee who is a Vantagepoint contact becomes its contact.
+func (k *eventKind) applyToVP(ctx context.Context, a *Activity, src item) error {
+	f := src.fields
+	a.Subject = activitySubject(f["subject"])
+	a.StartDate, a.EndDate, a.AllDay = parseEventTimes(f)
+	a.Location, a.Notes = f["location"], f["notes"]
+	if ev, ok := src.raw.(MailboxEvent); ok && len(ev.Attendees) > 0 {
+		idx, _, err := k.e.contactIndex(ctx)
+		if err != nil {
+			return err
+		}
+		me, _ := k.e.mailboxUser(ctx)
+		for _, at := range append([]Address{ev.Organizer}, ev.Attendees...) {
+			addr := normalizeAddress(at.Address)
+			if addr == "" || contains(me.Addresses(), addr) {
+				continue
+			}
+			if c, ok := idx[addr]; ok {
+				a.ContactID, a.ClientID = c.ID, c.ClientID
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (k *eventKind) createVP(ctx context.Context, src item) (item, error) {
+	a := Activity{Type: k.e.opts.CalendarTypes[0], Owner: k.e.opts.Employee, Employee: k.e.opts.Employee}
+	if err := k.applyToVP(ctx, &a, src); err != nil {
+		return item{}, err
+	}
+	got, err := k.e.vp.CreateActivity(ctx, a)
+	if err != nil {
+		return item{}, err
+	}
+	return k.fromVP(got), nil
+}
+
+func (k *eventKind) updateVP(ctx context.Context, vpID string, src item) (item, error) {
+	cur, err := k.vp.Activity(ctx, vpID)
+	if err != nil {
+		return item{}, err
+	}
+	if err := k.applyToVP(ctx, &cur, src); err != nil {
+		return item{}, err
+	}
+	got, err := k.vp.UpdateActivity(ctx, cur)
+	if err != nil {
+		return item{}, err
+	}
+	if got.ID == "" {
+		got = cur
+	}
+	return k.fromVP(got), nil
+}
+
+func (k *eventKind) deleteVP(ctx context.Context, id string) error {
+	return k.vp.DeleteActivity(ctx, id)
+}
+
+// toMailboxEvent makes the Outlook side of an activity: the category, no
+// attendees, the contact's name in the body.
+func (k *eventKind) toMailboxEvent(ctx context.Context, src item) (MailboxEvent, error) {
+	f := src.fields
+	start, end, allDay := parseEventTimes(f)
+	ev := MailboxEvent{Subject: f["subject"], Start: start, End: end, AllDay: allDay, Location: f["location"],
+		Body: f["notes"], BodyType: BodyText, Categories: []string{k.e.opts.Category}}
+	if a, ok := src.raw.(Activity); ok && a.ContactID != "" {
+		_, byID, err := k.e.contactIndex(ctx)
+		if err != nil {
+			return MailboxEvent{}, err
+		}
+		if c, ok := byID[a.ContactID]; ok {
+			ev.Body += attendeeMarker + contactLabel(c.FirstName, c.LastName, c.Email) + "]"
+		}
+	}
+	return ev, nil
+}
+
+func (k *eventKind) createMailbox(ctx context.Context, src item) (item, error) {
+	ev, err := k.toMailboxEvent(ctx, src)
+	if err != nil {
+		return item{}, err
+	}
+	ev.VPID = src.id
+	got, err := k.mb.CreateEvent(ctx, ev)
+	if err != nil {
+		return item{}, err
+	}
+	return k.fromMailbox(got), nil
+}
+
+func (k *eventKind) updateMailbox(ctx context.Context, mbID string, src item) (item, error) {
+	ev, err := k.toMailboxEvent(ctx, src)
+	if err != nil {
+		return item{}, err
+	}
+	ev.ID = mbID
+	ev.Categories = nil // an update leaves the user's categories alone
+	got, err := k.mb.UpdateEvent(ctx, ev)
+	if err != nil {
+		return item{}, err
+	}
+	return k.fromMailbox(got), nil
+}
+
+func (k *eventKind) deleteMailbox(ctx context.Context, id string) error {
+	return k.mb.DeleteEvent(ctx, id)
+}
+
+func (k *eventKind) findVP(ctx context.Context, src item, taken func(string) bool) (item, bool, error) {
+	start, _, _ := parseEventTimes(src.fields)
+	found, err := k.e.vp.FindActivities(ctx, ActivityQuery{Type: k.e.opts.CalendarTypes[0], Subject: activitySubject(src.fields["subject"]),
+		StartDate: start, Employee: k.e.opts.Employee})
+	if err != nil {
+		return item{}, false, err
+	}
+	for _, a := range found {
+		if !taken(a.ID) {
+			return k.fromVP(a), true, nil
+		}
+	}
+	return item{}, false, nil
+}
+
+func (k *eventKind) findMailbox(ctx context.Context, vpID string) (item, bool, error) {
+	ev, ok, err := k.mb.FindEventByVPID(ctx, vpID)
+	if err != nil || !ok {
+		return item{}, false, err
+	}
+	return k.fromMailbox(ev), true, nil
+}
+
+// matchKeys: subject (trimmed, case-insensitive) + start + end (SPEC §4.3).
+func (k *eventKind) matchKeys(it item) []string {
+	f := it.fields
+	return []string{"meeting:" + strings.ToLower(f["subject"]) + " at " + f["start"] + "–" + f["end"]}
+}
+
+// contactIndex lists the Vantagepoint contacts with an e-mail once per
+// batch, by address and by id: matching correspondents and attendees takes
+// one listing, not one query per address (SPEC §7).
+func (e *Engine) contactIndex(ctx context.Context) (byEmail, byID map[string]Contact, err error) {
+	if e.contacts != nil {
+		return e.contacts, e.contactsByID, nil
+	}
+	byEmail, byID = map[string]Contact{}, map[string]Contact{}
+	err = e.vp.Contacts(ctx, ContactQuery{WithEmail: true, Fields: []string{"ContactID", "ClientID", "FirstName", "LastName", "Email", "ContactStatus"}},
+		func(page []Contact) error {
+			for _, c := range page {
+				byID[c.ID] = c
+				addr := normalizeAddress(c.Email)
+				prev, dup := byEmail[addr]
+				// Prefer an active contact when two share an address.
+				if addr != "" && (!dup || (prev.Status != "A" && c.Status == "A")) {
+					byEmail[addr] = c
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list Vantagepoint contacts: %w", err)
+	}
+	e.contacts, e.contactsByID = byEmail, byID
+	return byEmail, byID, nil
+}

@@ -1,0 +1,1022 @@
+package syncer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"vpconnect/syncer/store"
+)
+
+// This file is the three-way reconciliation of the two-way types (contacts,
+// events): each side's changes are compared with the pairings of the state
+// store, and one decision is taken per item: create, update, delete, unlink,
+// resolve a conflict, or nothing. Every write is committed with its pairing
+// on its own, so one failure never blocks the rest (SPEC §4.2–§4.4).
+//
+// Change detection compares mapped content, not versions: the pairing keeps a
+// hash of each side's mapped fields as last synced, so a new changeKey or
+// ModDate with the same fields (the agent's own write coming back, say) is no
+// change, and a mapping that loses a detail on one side cannot ping-pong.
+
+// Origins of a pairing: which side held the original.
+const (
+	originMailbox      = "mailbox"      // created in Outlook; the Vantagepoint record is the agent's copy
+	originVantagepoint = "vantagepoint" // created in Vantagepoint; the Outlook item is the agent's copy
+	originBoth         = "both"         // existed on both sides and was matched: both are originals
+	originUnlinked     = "unlinked"     // was paired, one side went: the other is left alone for good
+)
+
+// Conflict policies (sync.conflict).
+const (
+	ConflictVantagepoint = "vantagepoint"
+	ConflictMailbox      = "mailbox"
+	ConflictNewest       = "newest"
+)
+
+// guardMinimum is the number of pairings from which the empty-side guard
+// holds back deletions (SPEC §4.4).
+const guardMinimum = 10
+
+// fullListingEvery is how often the Vantagepoint side is listed in full, the
+// only way to see records deleted there (the REST API has no deletion feed).
+const fullListingEvery = time.Hour
+
+// item is one side's view of a contact or an event, reduced to what the
+// rules compare.
+type item struct {
+	id       string
+	removed  bool
+	modified time.Time
+	fields   map[string]string
+	// outOfScope says why the item is not synced ("" when it is).
+	outOfScope string
+	// issue, when set, is reported once per issueKey (e.g. one per
+	// recurring series, not one per occurrence).
+	issue, issueKey string
+	label           string // how issues name the item
+	raw             any    // the side's own type, for writes
+}
+
+func (it item) hash() string {
+	keys := make([]string, 0, len(it.fields))
+	for k := range it.fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\n", k, it.fields[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// kind adapts one two-way item type to the reconciliation.
+type kind interface {
+	name() string
+	// ready says whether the type can sync (initialized, supported by the
+	// adapters); a reason when not.
+	ready(ctx context.Context) (bool, string, error)
+	// mailboxCursorKey names the mailbox cursor; it changes when the
+	// listing's scope does (the calendar window moves every day).
+	mailboxCursorKey() string
+	mailboxRound(ctx context.Context, cursor string, fn func(item) error) (string, error)
+	mailboxGet(ctx context.Context, id string) (item, bool, error)
+	// vpList lists the Vantagepoint side: changes after since, or every
+	// record in scope when since is zero.
+	vpList(ctx context.Context, since time.Time, fn func(item) error) error
+	vpGet(ctx context.Context, id string) (item, bool, error)
+	createVP(ctx context.Context, src item) (item, error)
+	updateVP(ctx context.Context, vpID string, src item) (item, error)
+	deleteVP(ctx context.Context, id string) error
+	createMailbox(ctx context.Context, src item) (item, error)
+	updateMailbox(ctx context.Context, mbID string, src item) (item, error)
+	deleteMailbox(ctx context.Context, id string) error
+	// findVP looks up the record a journaled create from src may have
+	// made; findMailbox the item a create from the record vpID may have
+	// made. Both are the natural-key lookups of crash recovery.
+	findVP(ctx context.Context, src item, taken func(string) bool) (item, bool, error)
+	findMailbox(ctx context.Context, vpID string) (item, bool, error)
+	// matchKeys are the keys two items are matched by before any create,
+	// strongest first.
+	matchKeys(it item) []string
+	// noun names one item in messages ("contact", "meeting").
+	noun() string
+}
+
+// errKilled is what a test's step hook returns to stop the engine dead, as
+// a killed process would: no further write of any kind.
+var errKilled = errors.New("killed by the test harness")
+
+// step marks a point where a crash leaves a distinct state. Tests kill the
+// engine at every one of them.
+func (e *Engine) step(name string) error {
+	if e.stepHook != nil {
+		return e.stepHook(name)
+	}
+	return nil
+}
+
+type pendingDelete struct {
+	side string // the side where the item was deleted
+	p    store.Pairing
+}
+
+// kindRun is the state of one type during one batch.
+type kindRun struct {
+	k      kind
+	b      *batchRun
+	counts *store.Counts
+	byMB   map[string]store.Pairing
+	byVP   map[string]store.Pairing
+	real   int // pairings that link two live items
+	// retries are the retry entries of the journal by key; failedNow the
+	// keys that failed again in this batch.
+	retries   map[string]store.JournalEntry
+	failedNow map[string]bool
+	reported  map[string]bool
+}
+
+func retryKey(side, id string) string { return side + ":" + id }
+
+// syncKind runs one batch of one two-way type.
+func (e *Engine) syncKind(ctx context.Context, b *batchRun, k kind) error {
+	ok, why, err := k.ready(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e.log.Debug("type not synced", "type", k.name(), "reason", why)
+		return nil
+	}
+	r := &kindRun{k: k, b: b, counts: b.count(k.name()), byMB: map[string]store.Pairing{}, byVP: map[string]store.Pairing{},
+		retries: map[string]store.JournalEntry{}, failedNow: map[string]bool{}, reported: map[string]bool{}}
+	if err := e.loadPairings(ctx, r); err != nil {
+		return err
+	}
+	if err := e.recoverKind(ctx, r); err != nil {
+		return err
+	}
+
+	// The mailbox side: one delta round. A resync lists everything again;
+	// what a resync's listing lacks is never taken for deleted.
+	cursorKey := k.mailboxCursorKey()
+	var cursor string
+	if err := e.store.View(ctx, func(tx *store.Tx) error { var err error; cursor, err = tx.Cursor(cursorKey); return err }); err != nil {
+		return err
+	}
+	mb := map[string]item{}
+	collectMB := func(it item) error { mb[it.id] = it; return nil }
+	mbNext, err := k.mailboxRound(ctx, cursor, collectMB)
+	resynced := false
+	if errors.Is(err, ErrResyncRequired) && cursor != "" {
+		e.log.Info("mailbox listing needs a full resync", "type", k.name())
+		clear(mb)
+		resynced = true
+		mbNext, err = k.mailboxRound(ctx, "", collectMB)
+	}
+	if err != nil {
+		return fmt.Errorf("list %s in the mailbox: %w", k.name(), err)
+	}
+	mbFull := cursor == "" || resynced
+
+	// The Vantagepoint side: changes since the watermark, and every hour
+	// (or the first time) everything in scope, to see deletions.
+	watermark, lastFull, err := e.vpMarks(ctx, k.name())
+	if err != nil {
+		return err
+	}
+	now := e.opts.Now().UTC()
+	vpFull := watermark.IsZero() || now.Sub(lastFull) >= fullListingEvery || now.Before(lastFull)
+	since := watermark
+	if vpFull {
+		since = time.Time{}
+	}
+	vp := map[string]item{}
+	maxMod := watermark
+	if err := k.vpList(ctx, since, func(it item) error {
+		vp[it.id] = it
+		if it.modified.After(maxMod) {
+			maxMod = it.modified
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list %s in Vantagepoint: %w", k.name(), err)
+	}
+	r.counts.Scanned += len(mb) + len(vp)
+
+	// Items that failed in an earlier batch come back even if unchanged.
+	if err := e.loadRetries(ctx, r, mb, vp); err != nil {
+		return err
+	}
+
+	if err := e.reconcile(ctx, r, mb, vp, mbFull, resynced, vpFull); err != nil {
+		return err
+	}
+	if err := e.clearRetries(ctx, r); err != nil {
+		return err
+	}
+	if err := e.step(k.name() + ":cursors"); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.SetCursor(cursorKey, mbNext, now); err != nil {
+			return err
+		}
+		if !maxMod.IsZero() {
+			if err := tx.SetMeta("vp_watermark:"+k.name(), maxMod.UTC().Format(time.RFC3339Nano)); err != nil {
+				return err
+			}
+		}
+		if vpFull {
+			return tx.SetMeta("vp_full:"+k.name(), now.Format(time.RFC3339Nano))
+		}
+		return nil
+	})
+}
+
+func (e *Engine) vpMarks(ctx context.Context, typ string) (watermark, lastFull time.Time, err error) {
+	err = e.store.View(ctx, func(tx *store.Tx) error {
+		w, err := tx.Meta("vp_watermark:" + typ)
+		if err != nil {
+			return err
+		}
+		f, err := tx.Meta("vp_full:" + typ)
+		if err != nil {
+			return err
+		}
+		watermark, _ = time.Parse(time.RFC3339Nano, w)
+		lastFull, _ = time.Parse(time.RFC3339Nano, f)
+		return nil
+	})
+	return
+}
+
+func (e *Engine) loadPairings(ctx context.Context, r *kindRun) error {
+	return e.store.View(ctx, func(tx *store.Tx) error {
+		return tx.Pairings(r.k.name(), func(p store.Pairing) error {
+			r.byMB[p.MailboxID] = p
+			r.byVP[p.VPID] = p
+			if p.Origin != originUnlinked {
+				r.real++
+			}
+			return nil
+		})
+	})
+}
+
+// loadRetries brings back the items whose last write failed.
+func (e *Engine) loadRetries(ctx context.Context, r *kindRun, mb, vp map[string]item) error {
+	var entries []store.JournalEntry
+	if err := e.store.View(ctx, func(tx *store.Tx) error { var err error; entries, err = tx.Journal(); return err }); err != nil {
+		return err
+	}
+	for _, j := range entries {
+		if j.Type != r.k.name() || j.Op != "retry" {
+			continue
+		}
+		side, id, _ := strings.Cut(j.Key, ":")
+		r.retries[j.Key] = j
+		switch side {
+		case SideMailbox:
+			if _, ok := mb[id]; ok {
+				continue
+			}
+			it, found, err := r.k.mailboxGet(ctx, id)
+			if err != nil {
+				return fmt.Errorf("read %s %s again: %w", r.k.noun(), id, err)
+			}
+			if !found {
+				it = item{id: id, removed: true}
+			}
+			mb[id] = it
+		case SideVantagepoint:
+			if _, ok := vp[id]; ok {
+				continue
+			}
+			it, found, err := r.k.vpGet(ctx, id)
+			if err != nil {
+				return fmt.Errorf("read %s %s again: %w", r.k.noun(), id, err)
+			}
+			if !found {
+				it = item{id: id, removed: true}
+			}
+			vp[id] = it
+		}
+	}
+	return nil
+}
+
+// itemFailed records a failed item: an issue for the user, and a retry
+// entry so that the next batch takes it up even if nothing changes.
+func (e *Engine) itemFailed(ctx context.Context, r *kindRun, side string, it item, what string, cause error) error {
+	if errors.Is(cause, ErrAuthRejected) || errors.Is(cause, errKilled) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return cause
+	}
+	r.counts.Failed++
+	label := it.label
+	if label == "" {
+		label = it.id
+	}
+	r.b.issue(r.k.name(), side, label, fmt.Sprintf("%s: %v", what, cause))
+	key := retryKey(side, it.id)
+	r.failedNow[key] = true
+	if _, ok := r.retries[key]; ok {
+		return nil
+	}
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		j := store.JournalEntry{Type: r.k.name(), Op: "retry", Key: key, Payload: label, Created: e.opts.Now()}
+		var err error
+		j.ID, err = tx.AddJournal(j)
+		r.retries[key] = j
+		return err
+	})
+}
+
+// itemDone closes the issue of an item that synced.
+func (e *Engine) itemDone(tx *store.Tx, r *kindRun, side string, it item) error {
+	label := it.label
+	if label == "" {
+		label = it.id
+	}
+	r.b.resolve(r.k.name(), side, label)
+	return nil
+}
+
+// clearRetries removes the retry entries of items that did not fail again,
+// and closes their issues: they synced, or need nothing any more.
+func (e *Engine) clearRetries(ctx context.Context, r *kindRun) error {
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		for key, j := range r.retries {
+			if r.failedNow[key] {
+				continue
+			}
+			if err := tx.DeleteJournal(j.ID); err != nil {
+				return err
+			}
+			side, _, _ := strings.Cut(key, ":")
+			r.b.resolve(r.k.name(), side, j.Payload)
+			delete(r.retries, key)
+		}
+		return nil
+	})
+}
+
+func (e *Engine) reconcile(ctx context.Context, r *kindRun, mb, vp map[string]item, mbFull, resynced, vpFull bool) error {
+	k := r.k
+	type change struct {
+		p      store.Pairing
+		mb, vp *item
+	}
+	changes := map[string]*change{} // by pairing's mailbox id
+	var mbNew, vpNew []item
+	var deletes []pendingDelete
+
+	for _, id := range sortedKeys(mb) {
+		it := mb[id]
+		if it.issue != "" && !r.reported[it.issueKey] {
+			r.reported[it.issueKey] = true
+			r.counts.Skipped++
+			r.b.issue(k.name(), SideMailbox, it.label, it.issue)
+		}
+		p, paired := r.byMB[id]
+		if !paired {
+			if !it.removed && it.outOfScope == "" {
+				mbNew = append(mbNew, it)
+			}
+			continue
+		}
+		if p.Origin == originUnlinked {
+			continue
+		}
+		if it.removed {
+			// Verify: calendarView delta also reports events that only
+			// left its window, and a folder delta items moved elsewhere.
+			cur, found, err := k.mailboxGet(ctx, id)
+			if err != nil {
+				if err := e.itemFailed(ctx, r, SideMailbox, it, "check whether it was deleted", err); err != nil {
+					return err
+				}
+				continue
+			}
+			if found {
+				it = cur
+			} else {
+				deletes = append(deletes, pendingDelete{side: SideMailbox, p: p})
+				continue
+			}
+		}
+		if it.outOfScope != "" {
+			continue // left the scope (window, category): leave both alone
+		}
+		if it.hash() != p.MailboxVersion {
+			c := changes[p.MailboxID]
+			if c == nil {
+				c = &change{p: p}
+				changes[p.MailboxID] = c
+			}
+			c.mb = &it
+		}
+	}
+	for _, id := range sortedKeys(vp) {
+		it := vp[id]
+		p, paired := r.byVP[id]
+		if !paired {
+			if !it.removed && it.outOfScope == "" {
+				vpNew = append(vpNew, it)
+			}
+			continue
+		}
+		if p.Origin == originUnlinked {
+			continue
+		}
+		if it.removed {
+			deletes = append(deletes, pendingDelete{side: SideVantagepoint, p: p})
+			continue
+		}
+		if it.outOfScope != "" {
+			continue
+		}
+		if it.hash() != p.VPVersion {
+			c := changes[p.MailboxID]
+			if c == nil {
+				c = &change{p: p}
+				changes[p.MailboxID] = c
+			}
+			c.vp = &it
+		}
+	}
+	// A complete Vantagepoint listing is the only sign of a deletion there.
+	vpListedNone := vpFull && len(vp) == 0
+	if vpFull {
+		for _, vpID := range sortedKeys(r.byVP) {
+			p := r.byVP[vpID]
+			if p.Origin == originUnlinked {
+				continue
+			}
+			if _, listed := vp[vpID]; listed {
+				continue
+			}
+			_, found, err := k.vpGet(ctx, vpID)
+			if err != nil {
+				if err := e.itemFailed(ctx, r, SideVantagepoint, item{id: vpID}, "check whether it was deleted", err); err != nil {
+					return err
+				}
+				continue
+			}
+			if !found {
+				deletes = append(deletes, pendingDelete{side: SideVantagepoint, p: p})
+			}
+		}
+	}
+	// A first listing (not a resync: SPEC §4.4) may show mailbox deletions
+	// too, e.g. after the calendar window moved.
+	mbListedNone := mbFull && len(mb) == 0
+	if mbFull && !resynced {
+		for _, mbID := range sortedKeys(r.byMB) {
+			p := r.byMB[mbID]
+			if p.Origin == originUnlinked {
+				continue
+			}
+			if _, listed := mb[mbID]; listed {
+				continue
+			}
+			_, found, err := k.mailboxGet(ctx, mbID)
+			if err != nil {
+				if err := e.itemFailed(ctx, r, SideMailbox, item{id: mbID}, "check whether it was deleted", err); err != nil {
+					return err
+				}
+				continue
+			}
+			if !found {
+				deletes = append(deletes, pendingDelete{side: SideMailbox, p: p})
+			}
+		}
+	}
+
+	// Changes of paired items.
+	for _, id := range sortedKeys(changes) {
+		c := changes[id]
+		if err := e.applyChange(ctx, r, c.p, c.mb, c.vp); err != nil {
+			return err
+		}
+	}
+
+	// New items: match before any create.
+	if err := e.pairNew(ctx, r, mbNew, vpNew); err != nil {
+		return err
+	}
+
+	return e.applyDeletes(ctx, r, deletes, mbListedNone, vpListedNone)
+}
+
+// applyChange brings a changed pair together again.
+func (e *Engine) applyChange(ctx context.Context, r *kindRun, p store.Pairing, m, v *item) error {
+	switch {
+	case m != nil && v != nil:
+		if m.hash() == v.hash() || sameContent(*m, *v) {
+			return e.savePair(ctx, r, p, *m, *v)
+		}
+		if e.mailboxWins(*m, *v) {
+			return e.pushToVP(ctx, r, p, *m)
+		}
+		return e.pushToMailbox(ctx, r, p, *v)
+	case m != nil:
+		return e.pushToVP(ctx, r, p, *m)
+	case v != nil:
+		return e.pushToMailbox(ctx, r, p, *v)
+	}
+	return nil
+}
+
+func sameContent(a, b item) bool {
+	if len(a.fields) != len(b.fields) {
+		return false
+	}
+	for k, v := range a.fields {
+		if b.fields[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// mailboxWins applies sync.conflict to a pair changed on both sides.
+func (e *Engine) mailboxWins(m, v item) bool {
+	switch e.opts.Conflict {
+	case ConflictMailbox:
+		return true
+	case ConflictNewest:
+		return m.modified.After(v.modified)
+	default:
+		return false
+	}
+}
+
+func (e *Engine) savePair(ctx context.Context, r *kindRun, p store.Pairing, m, v item) error {
+	p.MailboxVersion, p.VPVersion, p.Updated = m.hash(), v.hash(), e.opts.Now()
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := e.itemDone(tx, r, SideMailbox, m); err != nil {
+			return err
+		}
+		if err := e.itemDone(tx, r, SideVantagepoint, v); err != nil {
+			return err
+		}
+		return tx.PutPairing(p)
+	})
+}
+
+func (e *Engine) pushToVP(ctx context.Context, r *kindRun, p store.Pairing, m item) error {
+	if err := e.step(r.k.name() + ":update-vp:send"); err != nil {
+		return err
+	}
+	got, err := r.k.updateVP(ctx, p.VPID, m)
+	if errors.Is(err, ErrNotFound) {
+		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideVantagepoint, p: p}}, false, false)
+	}
+	if err != nil {
+		return e.itemFailed(ctx, r, SideVantagepoint, m, "update the Vantagepoint "+r.k.noun(), err)
+	}
+	if err := e.step(r.k.name() + ":update-vp:sent"); err != nil {
+		return err
+	}
+	r.counts.Updated++
+	return e.savePair(ctx, r, p, m, got)
+}
+
+func (e *Engine) pushToMailbox(ctx context.Context, r *kindRun, p store.Pairing, v item) error {
+	if err := e.step(r.k.name() + ":update-mailbox:send"); err != nil {
+		return err
+	}
+	got, err := r.k.updateMailbox(ctx, p.MailboxID, v)
+	if errors.Is(err, ErrNotFound) {
+		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideMailbox, p: p}}, false, false)
+	}
+	if err != nil {
+		return e.itemFailed(ctx, r, SideMailbox, v, "update the Outlook "+r.k.noun(), err)
+	}
+	if err := e.step(r.k.name() + ":update-mailbox:sent"); err != nil {
+		return err
+	}
+	r.counts.Updated++
+	return e.savePair(ctx, r, p, got, v)
+}
+
+// pairNew matches new items with each other and with the other side, and
+// creates the copies of those that match nothing.
+func (e *Engine) pairNew(ctx context.Context, r *kindRun, mbNew, vpNew []item) error {
+	k := r.k
+	if len(mbNew) == 0 && len(vpNew) == 0 {
+		return nil
+	}
+	// Candidates on the Vantagepoint side: the new records of this batch,
+	// plus, when the mailbox has new items, every unpaired record in scope.
+	vpCand := map[string]item{}
+	for _, it := range vpNew {
+		vpCand[it.id] = it
+	}
+	if len(mbNew) > 0 && len(vpNew) == 0 {
+		if err := k.vpList(ctx, time.Time{}, func(it item) error {
+			if _, paired := r.byVP[it.id]; !paired && !it.removed && it.outOfScope == "" {
+				vpCand[it.id] = it
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("list %s in Vantagepoint to match new Outlook items: %w", k.name(), err)
+		}
+	}
+	vpIndex := index(k, vpCand)
+	taken := map[string]bool{} // Vantagepoint ids paired in this pass
+
+	for _, m := range mbNew {
+		cands, key := matchOne(k, m, vpIndex, taken)
+		switch {
+		case len(cands) == 1:
+			v := vpCand[cands[0]]
+			taken[v.id] = true
+			if err := e.pairMatched(ctx, r, m, v); err != nil {
+				return err
+			}
+		case len(cands) > 1:
+			r.counts.Skipped++
+			_, what, _ := strings.Cut(key, ":")
+			r.b.issue(k.name(), SideMailbox, m.label, fmt.Sprintf("%d Vantagepoint %ss match %s: nothing was created; make the match unique",
+				len(cands), k.noun(), what))
+		default:
+			if err := e.createInVP(ctx, r, m); err != nil {
+				return err
+			}
+		}
+	}
+	mbIndex := index(k, itemsByID(mbNew))
+	for _, v := range vpNew {
+		if taken[v.id] {
+			continue
+		}
+		if cands, _ := matchOne(k, v, mbIndex, nil); len(cands) > 0 {
+			// The Outlook side of this record was new too and has been
+			// handled above (paired, or held back as ambiguous).
+			continue
+		}
+		if err := e.createInMailbox(ctx, r, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func itemsByID(items []item) map[string]item {
+	m := make(map[string]item, len(items))
+	for _, it := range items {
+		m[it.id] = it
+	}
+	return m
+}
+
+// index maps match keys to item ids.
+func index(k kind, items map[string]item) map[string][]string {
+	idx := map[string][]string{}
+	for _, id := range sortedKeys(items) {
+		for _, key := range k.matchKeys(items[id]) {
+			if !contains(idx[key], id) {
+				idx[key] = append(idx[key], id)
+			}
+		}
+	}
+	return idx
+}
+
+// matchOne returns the candidates of the strongest key that has any.
+func matchOne(k kind, it item, idx map[string][]string, taken map[string]bool) ([]string, string) {
+	for _, key := range k.matchKeys(it) {
+		var cands []string
+		for _, id := range idx[key] {
+			if !taken[id] {
+				cands = append(cands, id)
+			}
+		}
+		if len(cands) > 0 {
+			return cands, key
+		}
+	}
+	return nil, ""
+}
+
+// pairMatched pairs two originals found to be the same thing; when their
+// content differs, sync.conflict decides which side's content both get.
+func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
+	p := store.Pairing{Type: r.k.name(), MailboxID: m.id, VPID: v.id, Origin: originBoth}
+	if err := e.step(r.k.name() + ":pair"); err != nil {
+		return err
+	}
+	if err := e.savePair(ctx, r, p, m, v); err != nil {
+		return err
+	}
+	r.byMB[m.id], r.byVP[v.id] = p, p
+	r.real++
+	p.MailboxVersion, p.VPVersion = m.hash(), v.hash()
+	if sameContent(m, v) {
+		return nil
+	}
+	if e.mailboxWins(m, v) {
+		return e.pushToVP(ctx, r, p, m)
+	}
+	return e.pushToMailbox(ctx, r, p, v)
+}
+
+// journaledCreate is the payload of a create's journal entry: the source
+// item, enough to find the created copy by its natural key after a crash.
+type journaledCreate struct {
+	ID     string            `json:"id"`
+	Label  string            `json:"label"`
+	Fields map[string]string `json:"fields"`
+}
+
+func (e *Engine) createInVP(ctx context.Context, r *kindRun, m item) error {
+	k := r.k
+	payload, _ := json.Marshal(journaledCreate{ID: m.id, Label: m.label, Fields: m.fields})
+	var jid int64
+	if err := e.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		jid, err = tx.AddJournal(store.JournalEntry{Type: k.name(), Op: "create-vp", Key: m.id, Payload: string(payload), Created: e.opts.Now()})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := e.step(k.name() + ":create-vp:journaled"); err != nil {
+		return err
+	}
+	v, err := k.createVP(ctx, m)
+	if err != nil {
+		if !errors.Is(err, ErrUnavailable) {
+			// Refused: nothing was created; forget the entry.
+			if derr := e.store.Update(ctx, func(tx *store.Tx) error { return tx.DeleteJournal(jid) }); derr != nil {
+				return derr
+			}
+		}
+		return e.itemFailed(ctx, r, SideVantagepoint, m, "create the Vantagepoint "+k.noun(), err)
+	}
+	if err := e.step(k.name() + ":create-vp:sent"); err != nil {
+		return err
+	}
+	p := store.Pairing{Type: k.name(), MailboxID: m.id, VPID: v.id, Origin: originMailbox,
+		MailboxVersion: m.hash(), VPVersion: v.hash(), Updated: e.opts.Now()}
+	if err := e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteJournal(jid); err != nil {
+			return err
+		}
+		if err := e.itemDone(tx, r, SideMailbox, m); err != nil {
+			return err
+		}
+		return tx.PutPairing(p)
+	}); err != nil {
+		return err
+	}
+	r.byMB[m.id], r.byVP[v.id] = p, p
+	r.real++
+	r.counts.Created++
+	return e.step(k.name() + ":create-vp:committed")
+}
+
+func (e *Engine) createInMailbox(ctx context.Context, r *kindRun, v item) error {
+	k := r.k
+	payload, _ := json.Marshal(journaledCreate{ID: v.id, Label: v.label, Fields: v.fields})
+	var jid int64
+	if err := e.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		jid, err = tx.AddJournal(store.JournalEntry{Type: k.name(), Op: "create-mailbox", Key: v.id, Payload: string(payload), Created: e.opts.Now()})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := e.step(k.name() + ":create-mailbox:journaled"); err != nil {
+		return err
+	}
+	m, err := k.createMailbox(ctx, v)
+	if err != nil {
+		if !errors.Is(err, ErrUnavailable) {
+			if derr := e.store.Update(ctx, func(tx *store.Tx) error { return tx.DeleteJournal(jid) }); derr != nil {
+				return derr
+			}
+		}
+		return e.itemFailed(ctx, r, SideMailbox, v, "create the Outlook "+k.noun(), err)
+	}
+	if err := e.step(k.name() + ":create-mailbox:sent"); err != nil {
+		return err
+	}
+	p := store.Pairing{Type: k.name(), MailboxID: m.id, VPID: v.id, Origin: originVantagepoint,
+		MailboxVersion: m.hash(), VPVersion: v.hash(), Updated: e.opts.Now()}
+	if err := e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteJournal(jid); err != nil {
+			return err
+		}
+		if err := e.itemDone(tx, r, SideVantagepoint, v); err != nil {
+			return err
+		}
+		return tx.PutPairing(p)
+	}); err != nil {
+		return err
+	}
+	r.byMB[m.id], r.byVP[v.id] = p, p
+	r.real++
+	r.counts.Created++
+	return e.step(k.name() + ":create-mailbox:committed")
+}
+
+// recoverKind settles the creates a crash left unknown, by natural key.
+func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
+	k := r.k
+	var entries []store.JournalEntry
+	if err := e.store.View(ctx, func(tx *store.Tx) error { var err error; entries, err = tx.Journal(); return err }); err != nil {
+		return err
+	}
+	for _, j := range entries {
+		if j.Type != k.name() || (j.Op != "create-vp" && j.Op != "create-mailbox") {
+			continue
+		}
+		var src journaledCreate
+		if err := json.Unmarshal([]byte(j.Payload), &src); err != nil {
+			return fmt.Errorf("read journal entry %d: %w", j.ID, err)
+		}
+		srcItem := item{id: src.ID, label: src.Label, fields: src.Fields}
+		var (
+			found item
+			ok    bool
+			err   error
+			p     store.Pairing
+		)
+		if j.Op == "create-vp" {
+			found, ok, err = k.findVP(ctx, srcItem, func(id string) bool { _, paired := r.byVP[id]; return paired })
+			p = store.Pairing{Type: k.name(), MailboxID: src.ID, VPID: found.id, Origin: originMailbox,
+				MailboxVersion: srcItem.hash(), VPVersion: found.hash()}
+		} else {
+			found, ok, err = k.findMailbox(ctx, src.ID)
+			p = store.Pairing{Type: k.name(), MailboxID: found.id, VPID: src.ID, Origin: originVantagepoint,
+				MailboxVersion: found.hash(), VPVersion: srcItem.hash()}
+		}
+		if err != nil {
+			if errors.Is(err, ErrAuthRejected) {
+				return err
+			}
+			// Never create blindly: keep the entry for the next batch.
+			r.b.issue(k.name(), SideVantagepoint, src.Label, fmt.Sprintf("could not check whether an interrupted create happened: %v", err))
+			return fmt.Errorf("check an interrupted %s create: %w", k.noun(), err)
+		}
+		if err := e.store.Update(ctx, func(tx *store.Tx) error {
+			if err := tx.DeleteJournal(j.ID); err != nil {
+				return err
+			}
+			if !ok {
+				return nil // never arrived: the listing brings the source again
+			}
+			p.Updated = e.opts.Now()
+			return tx.PutPairing(p)
+		}); err != nil {
+			return err
+		}
+		if ok {
+			r.byMB[p.MailboxID], r.byVP[p.VPID] = p, p
+			r.real++
+			r.counts.Created++
+		}
+	}
+	return nil
+}
+
+// applyDeletes applies deletions, unless the empty-side guard holds them
+// back: a side that had guardMinimum or more pairings and lists none, or
+// loses more than half in one batch, looks like a broken listing, not like
+// a user who deleted everything (SPEC §4.4).
+func (e *Engine) applyDeletes(ctx context.Context, r *kindRun, deletes []pendingDelete, mbListedNone, vpListedNone bool) error {
+	if len(deletes) == 0 {
+		return nil
+	}
+	k := r.k
+	perSide := map[string]int{}
+	for _, d := range deletes {
+		perSide[d.side]++
+	}
+	var confirmed string
+	if err := e.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		confirmed, err = tx.Meta("confirm_deletes:" + k.name())
+		return err
+	}); err != nil {
+		return err
+	}
+	for side, n := range perSide {
+		listedNone := (side == SideMailbox && mbListedNone) || (side == SideVantagepoint && vpListedNone)
+		if r.real >= guardMinimum && (listedNone || 2*n > r.real) && confirmed == "" {
+			where := "Outlook"
+			if side == SideVantagepoint {
+				where = "Vantagepoint"
+			}
+			r.b.issue(k.name(), side, "deletions held back",
+				fmt.Sprintf("%d of %d synced %ss disappeared from %s in one batch; no deletion was applied. If this is intended, confirm it in Sync Options.", n, r.real, k.noun(), where))
+			var keep []pendingDelete
+			for _, d := range deletes {
+				if d.side != side {
+					keep = append(keep, d)
+				}
+			}
+			deletes = keep
+		}
+	}
+	if confirmed != "" {
+		if err := e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+k.name(), "") }); err != nil {
+			return err
+		}
+	}
+	for _, d := range deletes {
+		if err := e.applyDelete(ctx, r, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyDelete: deleting an original deletes the agent's copy; deleting a
+// copy, or one of two matched originals, only unlinks (SPEC §4.4).
+func (e *Engine) applyDelete(ctx context.Context, r *kindRun, d pendingDelete) error {
+	k, p := r.k, d.p
+	copyOnOtherSide := (d.side == SideMailbox && p.Origin == originMailbox) || (d.side == SideVantagepoint && p.Origin == originVantagepoint)
+	if copyOnOtherSide {
+		if err := e.step(k.name() + ":delete:send"); err != nil {
+			return err
+		}
+		var err error
+		if d.side == SideMailbox {
+			err = k.deleteVP(ctx, p.VPID)
+		} else {
+			err = k.deleteMailbox(ctx, p.MailboxID)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			other := SideVantagepoint
+			if d.side == SideVantagepoint {
+				other = SideMailbox
+			}
+			id := p.VPID
+			if other == SideMailbox {
+				id = p.MailboxID
+			}
+			return e.itemFailed(ctx, r, other, item{id: id}, "delete the copy of a deleted "+k.noun(), err)
+		}
+		if err := e.step(k.name() + ":delete:sent"); err != nil {
+			return err
+		}
+		r.counts.Deleted++
+		if err := e.store.Update(ctx, func(tx *store.Tx) error { return tx.DeletePairing(k.name(), p.MailboxID) }); err != nil {
+			return err
+		}
+		delete(r.byMB, p.MailboxID)
+		delete(r.byVP, p.VPID)
+		r.real--
+		return nil
+	}
+	// Unlink: keep a marker so the surviving original is not copied again.
+	u := p
+	u.Origin, u.Updated = originUnlinked, e.opts.Now()
+	if d.side == SideMailbox {
+		u.MailboxID = "gone:" + p.MailboxID
+	} else {
+		u.VPID = "gone:" + p.VPID
+	}
+	if err := e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.DeletePairing(k.name(), p.MailboxID); err != nil {
+			return err
+		}
+		return tx.PutPairing(u)
+	}); err != nil {
+		return err
+	}
+	delete(r.byMB, p.MailboxID)
+	delete(r.byVP, p.VPID)
+	r.byMB[u.MailboxID], r.byVP[u.VPID] = u, u
+	r.real--
+	r.counts.Unlinked++
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ConfirmDeletes lets the next batch apply the deletions of a type that the
+// empty-side guard held back (the user confirmed them in Sync Options).
+func (e *Engine) ConfirmDeletes(ctx context.Context, typ string) error {
+	return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+typ, "yes") })
+}
