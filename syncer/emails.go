@@ -310,6 +310,9 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 	}); err != nil {
 		return err
 	}
+	if err := e.step("emails:create:journaled"); err != nil {
+		return err
+	}
 	created, err := e.vp.CreateActivity(ctx, act)
 	if err != nil {
 		if errors.Is(err, ErrAuthRejected) {
@@ -327,6 +330,9 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 		// activity up before creating it again.
 		return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, track, fmt.Errorf("create the activity: %w", err))
 	}
+	if err := e.step("emails:create:sent"); err != nil {
+		return err
+	}
 	if err := e.store.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteJournal(journalID); err != nil {
 			return err
@@ -338,6 +344,9 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 	counts.Created++
 	r.b.resolve(TypeEmails, SideVantagepoint, subject)
 	e.log.Info("e-mail filed", "activity", created.ID)
+	if err := e.step("emails:create:committed"); err != nil {
+		return err
+	}
 	return e.setCategories(ctx, r, messageID, internetMessageID, msg.Categories, true)
 }
 
@@ -424,7 +433,13 @@ func (e *Engine) setCategories(ctx context.Context, r *emailRun, messageID, inte
 		return nil
 	}
 	ck, err := e.mailbox.SetMessageCategories(ctx, messageID, want)
+	if err == nil {
+		err = e.step("emails:category:sent")
+	}
 	if err != nil {
+		if errors.Is(err, errKilled) {
+			return err
+		}
 		if errors.Is(err, ErrAuthRejected) {
 			return fmt.Errorf("set the category of a message: %w", err)
 		}

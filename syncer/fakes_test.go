@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // The engine's rules are tested against two small in-memory services that
@@ -36,6 +35,7 @@ type fakeMailbox struct {
 	fail      map[string][]error
 	forgetAll bool // the next delta round with a cursor answers ErrResyncRequired
 	patches   int
+	twoWay    *fakeTwoWay
 }
 
 type fakeRemoval struct {
@@ -142,7 +142,7 @@ func (m *fakeMailbox) MessageChanges(ctx context.Context, folderID, cursor strin
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if after > 0 {
+	if cursor != "" {
 		for _, r := range m.removed {
 			if r.folder == folderID && r.seq > after {
 				out = append(out, MessageChange{ID: r.id, Removed: true})
@@ -218,9 +218,12 @@ type fakeVP struct {
 	// lostReplies makes the next creates happen but answer ErrUnavailable,
 	// like a reply lost on the network.
 	lostReplies   int
-	contactLists  int
+	contactLists  int // listings of contacts with an e-mail (the batch's index)
 	findRequests  int
 	createCounter int
+	firms         []Firm
+	clock         int
+	writes        int // creates, updates, deletes of contacts and meetings
 }
 
 func newFakeVP() *fakeVP {
@@ -230,7 +233,8 @@ func newFakeVP() *fakeVP {
 			{ID: "C-ALICE", ClientID: "F-FABRIKAM", FirstName: "Alice", LastName: "Ng", Email: "alice@fabrikam.com", Status: "A"},
 			{ID: "C-BOB", ClientID: "F-NORTHWIND", FirstName: "Bob", LastName: "Ray", Email: "Bob@Northwind.example", Status: "A"},
 		},
-		fail: map[string][]error{},
+		firms: []Firm{{ID: "F-FABRIKAM", Name: "Fabrikam"}, {ID: "F-NORTHWIND", Name: "Northwind Traders"}},
+		fail:  map[string][]error{},
 	}
 }
 
@@ -258,12 +262,20 @@ func (v *fakeVP) EmployeesByEmail(ctx context.Context, email string) ([]Employee
 func (v *fakeVP) Contacts(ctx context.Context, q ContactQuery, page func([]Contact) error) error {
 	v.mu.Lock()
 	v.requests++
-	v.contactLists++
+	if q.WithEmail {
+		v.contactLists++
+	}
 	if err := v.injected("Contacts"); err != nil {
 		v.mu.Unlock()
 		return err
 	}
-	out := append([]Contact(nil), v.contacts...)
+	var out []Contact
+	for _, c := range v.contacts {
+		if (!q.WithEmail || c.Email != "") && (q.Owner == "" || c.Owner == q.Owner) && (!q.ActiveOnly || c.Status == "A") &&
+			(q.ModifiedSince.IsZero() || c.ModDate.After(q.ModifiedSince)) {
+			out = append(out, c)
+		}
+	}
 	v.mu.Unlock()
 	return page(out)
 }
@@ -281,8 +293,11 @@ func (v *fakeVP) CreateActivity(ctx context.Context, a Activity) (Activity, erro
 	}
 	v.createCounter++
 	a.ID = fmt.Sprintf("A%031d", v.createCounter)
-	a.ModDate = time.Now()
+	a.ModDate = v.tick()
 	v.activities = append(v.activities, a)
+	if err := v.injected("CreateActivity:lost"); err != nil {
+		return Activity{}, err
+	}
 	if v.lostReplies > 0 {
 		v.lostReplies--
 		return Activity{}, fmt.Errorf("POST activity: connection reset: %w", ErrUnavailable)

@@ -313,9 +313,10 @@ func (e *Engine) loadRetries(ctx context.Context, r *kindRun, mb, vp map[string]
 	return nil
 }
 
-// itemFailed records a failed item: an issue for the user, and a retry
-// entry so that the next batch takes it up even if nothing changes.
-func (e *Engine) itemFailed(ctx context.Context, r *kindRun, side string, it item, what string, cause error) error {
+// itemFailed records a failed item: an issue for the user on the side that
+// failed, and a retry entry for the item (which lives on itemSide) so that
+// the next batch takes it up even if nothing changes.
+func (e *Engine) itemFailed(ctx context.Context, r *kindRun, side, itemSide string, it item, what string, cause error) error {
 	if errors.Is(cause, ErrAuthRejected) || errors.Is(cause, errKilled) || ctx.Err() != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -328,7 +329,7 @@ func (e *Engine) itemFailed(ctx context.Context, r *kindRun, side string, it ite
 		label = it.id
 	}
 	r.b.issue(r.k.name(), side, label, fmt.Sprintf("%s: %v", what, cause))
-	key := retryKey(side, it.id)
+	key := retryKey(itemSide, it.id)
 	r.failedNow[key] = true
 	if _, ok := r.retries[key]; ok {
 		return nil
@@ -348,7 +349,10 @@ func (e *Engine) itemDone(tx *store.Tx, r *kindRun, side string, it item) error 
 	if label == "" {
 		label = it.id
 	}
-	r.b.resolve(r.k.name(), side, label)
+	// A failure may have been reported on either side (a create fails on
+	// the side it writes to): close both.
+	r.b.resolve(r.k.name(), SideMailbox, label)
+	r.b.resolve(r.k.name(), SideVantagepoint, label)
 	return nil
 }
 
@@ -363,8 +367,8 @@ func (e *Engine) clearRetries(ctx context.Context, r *kindRun) error {
 			if err := tx.DeleteJournal(j.ID); err != nil {
 				return err
 			}
-			side, _, _ := strings.Cut(key, ":")
-			r.b.resolve(r.k.name(), side, j.Payload)
+			r.b.resolve(r.k.name(), SideMailbox, j.Payload)
+			r.b.resolve(r.k.name(), SideVantagepoint, j.Payload)
 			delete(r.retries, key)
 		}
 		return nil
@@ -403,7 +407,7 @@ func (e *Engine) reconcile(ctx context.Context, r *kindRun, mb, vp map[string]it
 			// left its window, and a folder delta items moved elsewhere.
 			cur, found, err := k.mailboxGet(ctx, id)
 			if err != nil {
-				if err := e.itemFailed(ctx, r, SideMailbox, it, "check whether it was deleted", err); err != nil {
+				if err := e.itemFailed(ctx, r, SideMailbox, SideMailbox, it, "check whether it was deleted", err); err != nil {
 					return err
 				}
 				continue
@@ -468,7 +472,7 @@ func (e *Engine) reconcile(ctx context.Context, r *kindRun, mb, vp map[string]it
 			}
 			_, found, err := k.vpGet(ctx, vpID)
 			if err != nil {
-				if err := e.itemFailed(ctx, r, SideVantagepoint, item{id: vpID}, "check whether it was deleted", err); err != nil {
+				if err := e.itemFailed(ctx, r, SideVantagepoint, SideVantagepoint, item{id: vpID}, "check whether it was deleted", err); err != nil {
 					return err
 				}
 				continue
@@ -492,7 +496,7 @@ func (e *Engine) reconcile(ctx context.Context, r *kindRun, mb, vp map[string]it
 			}
 			_, found, err := k.mailboxGet(ctx, mbID)
 			if err != nil {
-				if err := e.itemFailed(ctx, r, SideMailbox, item{id: mbID}, "check whether it was deleted", err); err != nil {
+				if err := e.itemFailed(ctx, r, SideMailbox, SideMailbox, item{id: mbID}, "check whether it was deleted", err); err != nil {
 					return err
 				}
 				continue
@@ -584,7 +588,7 @@ func (e *Engine) pushToVP(ctx context.Context, r *kindRun, p store.Pairing, m it
 		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideVantagepoint, p: p}}, false, false)
 	}
 	if err != nil {
-		return e.itemFailed(ctx, r, SideVantagepoint, m, "update the Vantagepoint "+r.k.noun(), err)
+		return e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "update the Vantagepoint "+r.k.noun(), err)
 	}
 	if err := e.step(r.k.name() + ":update-vp:sent"); err != nil {
 		return err
@@ -602,7 +606,7 @@ func (e *Engine) pushToMailbox(ctx context.Context, r *kindRun, p store.Pairing,
 		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideMailbox, p: p}}, false, false)
 	}
 	if err != nil {
-		return e.itemFailed(ctx, r, SideMailbox, v, "update the Outlook "+r.k.noun(), err)
+		return e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "update the Outlook "+r.k.noun(), err)
 	}
 	if err := e.step(r.k.name() + ":update-mailbox:sent"); err != nil {
 		return err
@@ -763,7 +767,7 @@ func (e *Engine) createInVP(ctx context.Context, r *kindRun, m item) error {
 				return derr
 			}
 		}
-		return e.itemFailed(ctx, r, SideVantagepoint, m, "create the Vantagepoint "+k.noun(), err)
+		return e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "create the Vantagepoint "+k.noun(), err)
 	}
 	if err := e.step(k.name() + ":create-vp:sent"); err != nil {
 		return err
@@ -808,7 +812,7 @@ func (e *Engine) createInMailbox(ctx context.Context, r *kindRun, v item) error 
 				return derr
 			}
 		}
-		return e.itemFailed(ctx, r, SideMailbox, v, "create the Outlook "+k.noun(), err)
+		return e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "create the Outlook "+k.noun(), err)
 	}
 	if err := e.step(k.name() + ":create-mailbox:sent"); err != nil {
 		return err
@@ -968,7 +972,7 @@ func (e *Engine) applyDelete(ctx context.Context, r *kindRun, d pendingDelete) e
 			if other == SideMailbox {
 				id = p.MailboxID
 			}
-			return e.itemFailed(ctx, r, other, item{id: id}, "delete the copy of a deleted "+k.noun(), err)
+			return e.itemFailed(ctx, r, other, other, item{id: id}, "delete the copy of a deleted "+k.noun(), err)
 		}
 		if err := e.step(k.name() + ":delete:sent"); err != nil {
 			return err
