@@ -82,7 +82,9 @@ func findVP(e *env, email string) []Contact {
 }
 
 func TestInitializationCreatesTheFolderAndMarksTheMailbox(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Mark = MailboxMark{URL: "https://vp.example/api", Database: "PROD", Employee: "E001"} })
+	e := newEnv(t, func(o *Options) {
+		o.Mark = MailboxMark{URL: "https://vp.example/api", Database: "PROD", Employee: "E001"}
+	})
 	var folders []ContactFolder
 	for _, f := range e.mb.tw().contactFolders {
 		folders = append(folders, f)
@@ -246,7 +248,7 @@ func TestContactChangesFlowBothWays(t *testing.T) {
 func TestNewVersionWithSameFieldsIsNoChange(t *testing.T) {
 	e, o, v := pairedContact(t, originVantagepoint)
 	e.editOutlookContact(o.ID, func(c *MailboxContact) {}) // new changeKey only
-	e.vp.editContact(v.ID, func(c *Contact) {})             // new ModDate only
+	e.vp.editContact(v.ID, func(c *Contact) {})            // new ModDate only
 	e.quiet()
 }
 
@@ -295,11 +297,11 @@ func TestContactDeletes(t *testing.T) {
 		outlook, vp bool
 		counts      store.Counts
 	}{
-		{originVantagepoint, SideVantagepoint, false, false, store.Counts{Deleted: 1}},  // original deleted → copy deleted
-		{originVantagepoint, SideMailbox, false, true, store.Counts{Unlinked: 1}},       // copy deleted → original unlinked
-		{originMailbox, SideMailbox, false, false, store.Counts{Deleted: 1}},            // original deleted → copy deleted
-		{originMailbox, SideVantagepoint, true, false, store.Counts{Unlinked: 1}},       // copy deleted → original unlinked
-		{originBoth, SideMailbox, false, true, store.Counts{Unlinked: 1}},               // matched originals: unlink only
+		{originVantagepoint, SideVantagepoint, false, false, store.Counts{Deleted: 1}}, // original deleted → copy deleted
+		{originVantagepoint, SideMailbox, false, true, store.Counts{Unlinked: 1}},      // copy deleted → original unlinked
+		{originMailbox, SideMailbox, false, false, store.Counts{Deleted: 1}},           // original deleted → copy deleted
+		{originMailbox, SideVantagepoint, true, false, store.Counts{Unlinked: 1}},      // copy deleted → original unlinked
+		{originBoth, SideMailbox, false, true, store.Counts{Unlinked: 1}},              // matched originals: unlink only
 		{originBoth, SideVantagepoint, true, false, store.Counts{Unlinked: 1}},
 	}
 	for _, c := range cases {

@@ -215,11 +215,10 @@ func (e *Engine) considerMessage(ctx context.Context, r *emailRun, c MessageChan
 		return e.markCopy(ctx, r, c)
 	}
 	if known && state.State == store.EmailSynced {
+		// Filed already: this is a copy in another folder, or the mark
+		// was not set (the process stopped between the two writes).
 		r.handled[c.InternetMessageID] = true
-		if state.MessageID != c.ID {
-			return e.markCopy(ctx, r, c)
-		}
-		return nil
+		return e.markCopy(ctx, r, c)
 	}
 	if known && state.State == store.EmailPending {
 		// A create whose outcome is unknown; recovery decides it.

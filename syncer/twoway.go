@@ -716,25 +716,40 @@ func matchOne(k kind, it item, idx map[string][]string, taken map[string]bool) (
 }
 
 // pairMatched pairs two originals found to be the same thing; when their
-// content differs, sync.conflict decides which side's content both get.
+// content differs, sync.conflict decides which side's content both get. The
+// write comes before the pairing: a crash between the two leaves two
+// unpaired items with the same content, which the next batch matches again.
 func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
-	p := store.Pairing{Type: r.k.name(), MailboxID: m.id, VPID: v.id, Origin: originBoth}
-	if err := e.step(r.k.name() + ":pair"); err != nil {
-		return err
+	k := r.k
+	if !sameContent(m, v) {
+		if err := e.step(k.name() + ":match-update:send"); err != nil {
+			return err
+		}
+		if e.mailboxWins(m, v) {
+			got, err := k.updateVP(ctx, v.id, m)
+			if err != nil {
+				return e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "update the matching Vantagepoint "+k.noun(), err)
+			}
+			v = got
+		} else {
+			got, err := k.updateMailbox(ctx, m.id, v)
+			if err != nil {
+				return e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "update the matching Outlook "+k.noun(), err)
+			}
+			m = got
+		}
+		r.counts.Updated++
+		if err := e.step(k.name() + ":match-update:sent"); err != nil {
+			return err
+		}
 	}
+	p := store.Pairing{Type: k.name(), MailboxID: m.id, VPID: v.id, Origin: originBoth}
 	if err := e.savePair(ctx, r, p, m, v); err != nil {
 		return err
 	}
 	r.byMB[m.id], r.byVP[v.id] = p, p
 	r.real++
-	p.MailboxVersion, p.VPVersion = m.hash(), v.hash()
-	if sameContent(m, v) {
-		return nil
-	}
-	if e.mailboxWins(m, v) {
-		return e.pushToVP(ctx, r, p, m)
-	}
-	return e.pushToMailbox(ctx, r, p, v)
+	return e.step(k.name() + ":paired")
 }
 
 // journaledCreate is the payload of a create's journal entry: the source
