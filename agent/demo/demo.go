@@ -145,13 +145,18 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		return nil, err
 	}
 	d.engine = syncer.New(mailbox, vp, d.store, syncer.Options{
-		Category:     cfg.Sync.Category,
-		EmailType:    cfg.Sync.EmailType,
-		MailFolders:  cfg.Sync.MailFolders,
-		LookbackDays: cfg.Sync.LookbackDays,
-		Employee:     d.Employee.ID,
-		Now:          opts.Now,
-		Logger:       log,
+		Category:      cfg.Sync.Category,
+		EmailType:     cfg.Sync.EmailType,
+		MailFolders:   cfg.Sync.MailFolders,
+		LookbackDays:  cfg.Sync.LookbackDays,
+		Employee:      d.Employee.ID,
+		ContactFolder: cfg.Sync.ContactFolder,
+		DaysAhead:     cfg.Sync.DaysAhead,
+		CalendarTypes: cfg.Sync.CalendarTypes,
+		Conflict:      cfg.Sync.Conflict,
+		Mark:          syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: d.Employee.ID},
+		Now:           opts.Now,
+		Logger:        log,
 	})
 	if err := d.engine.Prepare(ctx); err != nil {
 		return nil, err
