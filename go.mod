@@ -8,6 +8,7 @@ require (
 	github.com/microsoftgraph/msgraph-sdk-go v1.89.0
 	github.com/zalando/go-keyring v0.2.8
 	golang.org/x/oauth2 v0.37.0
+	golang.org/x/term v0.34.0
 	modernc.org/sqlite v1.61.1
 )
 

@@ -1,3 +1,48 @@
 // Package auth signs the user in to Microsoft 365 and Vantagepoint and keeps
 // the resulting refresh tokens in the operating system's keychain.
+//
+// # Microsoft 365
+//
+// vpconnect is a public native client (RFC 8252): [MicrosoftApp.SignIn]
+// runs the authorization code flow with PKCE (S256) through the system
+// browser and a loopback redirect on a free port, and falls back to the
+// device-code flow when no browser can be opened. The redirect URI is
+// http://127.0.0.1:<port>/ by default, as RFC 8252 §8.3 recommends; the app
+// registration then needs the redirect URI http://127.0.0.1 (add it in the
+// manifest: the portal's "Mobile and desktop applications" platform offers
+// http://localhost). Entra ID ignores the port of a loopback redirect URI, so
+// any free port matches. A registration that only has http://localhost works
+// with RedirectHost "localhost"; the listener then answers on 127.0.0.1 and
+// ::1, wherever the browser resolves localhost.
+//
+// # Vantagepoint
+//
+// [VantagepointApp.SignIn] uses the token endpoint's password grant
+// (database, Client_Id, client_secret from the configuration). The password
+// is kept only when the administrator allows it ([VantagepointApp.KeepPassword]);
+// the agent can then sign in again by itself when the refresh token is
+// refused.
+//
+// # What is kept, and where
+//
+// Only what is needed to resume goes to the keychain, one [Record] per
+// account: the refresh token and who signed in where. Access tokens stay in
+// memory. A record longer than one keychain entry allows (Windows: 2,560
+// bytes) is split over several entries; see [Store].
+//
+// A [TokenSource] serves access tokens for one account, refreshes them, and
+// saves a rotated refresh token before it hands out the new access token. A
+// lock file in the data dir and a re-read of the keychain before each refresh
+// make two processes (the agent and a CLI command, say) refreshing at once
+// safe: the second uses the refresh token the first saved.
+//
+// # Errors
+//
+// A definitive rejection (invalid_grant, a 401 after a refresh, a wrong
+// password, a disabled login) is a [*SignInRequiredError]; it matches
+// syncer.ErrAuthRejected, and the TokenSource keeps answering it without a
+// network call until the user signs in again. Network failures, 5xx and 429
+// are retried with a bounded backoff and then surface as
+// syncer.ErrUnavailable. A keychain that cannot be used (no Secret Service,
+// locked, no D-Bus session) is [ErrKeychainUnavailable].
 package auth

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"vpconnect/agent/config"
+	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph"
 	"vpconnect/syncer/graph/graphsim"
@@ -52,6 +52,10 @@ type Demo struct {
 	Config       config.Config
 	Employee     syncer.Employee
 	User         syncer.MailboxUser
+	// Keychain holds the demo's sign-ins (in memory only).
+	Keychain *auth.MemoryKeychain
+	// Accounts is the outcome of the demo's activation.
+	Accounts auth.Activated
 
 	engine *syncer.Engine
 	store  *store.Store
@@ -117,50 +121,60 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d.Config = cfg
 
-	// Tokens come from the simulators' own token endpoints through
-	// refresh grants, as they will from a signed-in account.
-	msTokens := (&oauth2.Config{
-		ClientID: demoClientID,
-		Endpoint: oauth2.Endpoint{TokenURL: cfg.Microsoft.AuthorityURL + "/" + cfg.Microsoft.Tenant + "/oauth2/v2.0/token", AuthStyle: oauth2.AuthStyleInParams},
-		Scopes:   []string{"offline_access", "Mail.ReadWrite", "User.Read"},
-	}).TokenSource(ctx, &oauth2.Token{RefreshToken: d.Graph.IssueRefreshToken()})
-	vpTokens := (&oauth2.Config{
-		ClientID: cfg.Vantagepoint.ClientID,
-		Endpoint: oauth2.Endpoint{TokenURL: cfg.Vantagepoint.APIURL + "/token", AuthStyle: oauth2.AuthStyleInParams},
-	}).TokenSource(ctx, &oauth2.Token{RefreshToken: d.Vantagepoint.IssueRefreshToken(demoVPUser)})
-
+	// The demo activates the way `vpconnect activate` does, through
+	// auth.Activation: Microsoft sign-in by authorization code + PKCE (the
+	// simulated authorize endpoint consents at once; the "browser" is an
+	// HTTP client that follows its redirect to the loopback listener),
+	// Vantagepoint by password grant, tokens in an in-memory keychain: the
+	// demo never touches the user's keychain.
 	log := slog.New(slog.DiscardHandler)
-	mailbox, err := graph.New(graph.Options{GraphURL: cfg.Microsoft.GraphURL, TokenSource: msTokens, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("set up the Graph client: %w", err)
-	}
-	vp, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vpTokens, ApplicationID: "vpconnect", Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("set up the Vantagepoint client: %w", err)
-	}
 	if d.store, err = store.Open(filepath.Join(d.DataDir, "sync.db")); err != nil {
 		return nil, err
 	}
-	if d.User, d.Employee, err = syncer.ResolveEmployee(ctx, mailbox, vp); err != nil {
-		return nil, err
+	d.Keychain = auth.NewMemoryKeychain()
+	act := auth.Activation{
+		Microsoft: auth.MicrosoftApp{ClientID: cfg.Microsoft.ClientID, Tenant: cfg.Microsoft.Tenant, AuthorityURL: cfg.Microsoft.AuthorityURL},
+		Vantagepoint: auth.VantagepointApp{APIURL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database,
+			ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret},
+		Store:  auth.NewStore(d.Keychain, d.DataDir),
+		SignIn: auth.SignInOptions{Browser: followRedirects, NoDeviceCode: true, Out: io.Discard},
+		Credentials: func(context.Context) (string, string, error) {
+			return demoVPUser, demoVPPassword, nil
+		},
+		Connect: func(ctx context.Context, ms, vpTokens *auth.TokenSource) (syncer.Mailbox, syncer.Vantagepoint, error) {
+			mailbox, err := graph.New(graph.Options{GraphURL: cfg.Microsoft.GraphURL, TokenSource: ms,
+				HTTPClient: &http.Client{Transport: ms.Transport(nil)}, Logger: log})
+			if err != nil {
+				return nil, nil, fmt.Errorf("set up the Graph client: %w", err)
+			}
+			vp, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vpTokens,
+				HTTPClient:    &http.Client{Transport: vpTokens.Transport(nil), Timeout: 60 * time.Second},
+				ApplicationID: "vpconnect", Logger: log})
+			if err != nil {
+				return nil, nil, fmt.Errorf("set up the Vantagepoint client: %w", err)
+			}
+			return mailbox, vp, nil
+		},
+		Initialize: func(ctx context.Context, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee) error {
+			d.engine = syncer.New(mailbox, vp, d.store, syncer.Options{
+				Category:      cfg.Sync.Category,
+				EmailType:     cfg.Sync.EmailType,
+				MailFolders:   cfg.Sync.MailFolders,
+				LookbackDays:  cfg.Sync.LookbackDays,
+				ContactFolder: cfg.Sync.ContactFolder,
+				Employee:      emp.ID,
+				Mark:          syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: emp.ID},
+				Now:           opts.Now,
+				Logger:        log,
+			})
+			return d.engine.Prepare(ctx)
+		},
 	}
-	d.engine = syncer.New(mailbox, vp, d.store, syncer.Options{
-		Category:      cfg.Sync.Category,
-		EmailType:     cfg.Sync.EmailType,
-		MailFolders:   cfg.Sync.MailFolders,
-		LookbackDays:  cfg.Sync.LookbackDays,
-		Employee:      d.Employee.ID,
-		ContactFolder: cfg.Sync.ContactFolder,
-		DaysAhead:     cfg.Sync.DaysAhead,
-		CalendarTypes: cfg.Sync.CalendarTypes,
-		Conflict:      cfg.Sync.Conflict,
-		Mark:          syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: d.Employee.ID},
-		Now:           opts.Now,
-		Logger:        log,
-	})
-	if err := d.engine.Prepare(ctx); err != nil {
-		return nil, err
+	res, err := act.Run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("activate against the simulators: %w", err)
 	}
+	d.User, d.Employee, d.Accounts = res.User, res.Employee, res
 	ok = true
 	return d, nil
 }
@@ -332,4 +346,24 @@ func (d *Demo) emailActivities() []shownActivity {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].when > out[j].when })
 	return out
+}
+
+// followRedirects is the demo's browser: it opens the sign-in address and
+// follows the redirects to the loopback listener, as a browser does after
+// the user consents.
+func followRedirects(ctx context.Context, address string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, address, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("follow the sign-in redirects: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the sign-in page ended with %s", resp.Status)
+	}
+	return nil
 }
