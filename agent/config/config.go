@@ -46,6 +46,10 @@ type Vantagepoint struct {
 	Database     string `json:"database"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
+	// SilentRelogin (policy only) true lets the agent keep the user's
+	// Vantagepoint password in the keychain and sign in again with it when
+	// the refresh token is refused. nil or false: the password is used once.
+	SilentRelogin *bool `json:"silentRelogin,omitempty" policy:"only"`
 }
 
 // Sync holds what is synchronized and how often (SPEC §4).
@@ -237,7 +241,17 @@ func (c Config) Clone() Config {
 		v := *c.UI.AllowPause
 		c.UI.AllowPause = &v
 	}
+	if c.Vantagepoint.SilentRelogin != nil {
+		v := *c.Vantagepoint.SilentRelogin
+		c.Vantagepoint.SilentRelogin = &v
+	}
 	return c
+}
+
+// PasswordKept says whether policy lets the agent keep the Vantagepoint
+// password (vantagepoint.silentRelogin).
+func (c Config) PasswordKept() bool {
+	return c.Vantagepoint.SilentRelogin != nil && *c.Vantagepoint.SilentRelogin
 }
 
 func cloneStrings(s []string) []string {

@@ -182,7 +182,7 @@ func TestPolicyOnlyKeys(t *testing.T) {
 			got = append(got, k)
 		}
 	}
-	want := []string{"sync.enabled", "localApi.autoApproveOrigins", "ui.allowPause"}
+	want := []string{"vantagepoint.silentRelogin", "sync.enabled", "localApi.autoApproveOrigins", "ui.allowPause"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("policy-only keys %v, want %v", got, want)
 	}

@@ -24,6 +24,7 @@ func Save(path string, c Config) error {
 	c.Sync.Enabled = nil
 	c.UI.AllowPause = nil
 	c.LocalAPI.AutoApproveOrigins = nil
+	c.Vantagepoint.SilentRelogin = nil
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("save config %s: invalid: %w", path, err)
 	}

@@ -98,9 +98,9 @@ func apps(cfg config.Config) (auth.MicrosoftApp, auth.VantagepointApp) {
 			AuthorityURL: cfg.Microsoft.AuthorityURL, HTTPClient: hc},
 		auth.VantagepointApp{APIURL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database,
 			ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret, HTTPClient: hc,
-			// No policy key allows keeping the password yet: it is used once
-			// and forgotten (SPEC §6).
-			KeepPassword: false}
+			// Only the administrator's policy may let the password be kept
+			// (SPEC §6); otherwise it is used once and forgotten.
+			KeepPassword: cfg.PasswordKept()}
 }
 
 // connect builds the real Graph and Vantagepoint clients over the token
