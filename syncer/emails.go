@@ -69,7 +69,10 @@ func (e *Engine) syncEmails(ctx context.Context, b *batchRun) error {
 			return err
 		}
 	}
-	return e.retryEmails(ctx, r)
+	if err := e.retryEmails(ctx, r); err != nil {
+		return err
+	}
+	return e.retryMarks(ctx, r)
 }
 
 // mailboxUser reads the signed-in user once per engine: it does not change
@@ -429,7 +432,7 @@ func (e *Engine) setCategories(ctx context.Context, r *emailRun, messageID, inte
 	}
 	want = append(want, add)
 	if hasCategory(cats, add) && !hasCategory(cats, drop) {
-		return nil
+		return e.store.Update(ctx, func(tx *store.Tx) error { return clearMarks(tx, internetMessageID) })
 	}
 	ck, err := e.mailbox.SetMessageCategories(ctx, messageID, want)
 	if err == nil {
@@ -446,12 +449,87 @@ func (e *Engine) setCategories(ctx context.Context, r *emailRun, messageID, inte
 			return nil
 		}
 		// The activity exists; only the visible mark is missing. Report it
-		// so the user knows, without failing the e-mail.
+		// so the user knows, and queue the mark for the next batch (the
+		// message may never change again to bring it back).
 		r.b.issue(TypeEmails, SideMailbox, internetMessageID, fmt.Sprintf("set the %q category: %v", add, err))
-		return nil
+		return e.store.Update(ctx, func(tx *store.Tx) error {
+			j, err := tx.Journal()
+			if err != nil {
+				return err
+			}
+			for _, x := range j {
+				if x.Type == TypeEmails && x.Op == "mark" && x.Key == internetMessageID {
+					return nil
+				}
+			}
+			_, err = tx.AddJournal(store.JournalEntry{Type: TypeEmails, Op: "mark", Key: internetMessageID, Payload: messageID, Created: e.opts.Now()})
+			return err
+		})
 	}
 	r.b.resolve(TypeEmails, SideMailbox, internetMessageID)
-	return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetAgentChangeKey(messageID, ck) })
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := clearMarks(tx, internetMessageID); err != nil {
+			return err
+		}
+		return tx.SetAgentChangeKey(messageID, ck)
+	})
+}
+
+// clearMarks drops the queued category writes of an e-mail.
+func clearMarks(tx *store.Tx, internetMessageID string) error {
+	j, err := tx.Journal()
+	if err != nil {
+		return err
+	}
+	for _, x := range j {
+		if x.Type == TypeEmails && x.Op == "mark" && x.Key == internetMessageID {
+			if err := tx.DeleteJournal(x.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// retryMarks sets the categories whose write failed in an earlier batch,
+// from the e-mail's recorded state.
+func (e *Engine) retryMarks(ctx context.Context, r *emailRun) error {
+	var marks []store.JournalEntry
+	if err := e.store.View(ctx, func(tx *store.Tx) error {
+		j, err := tx.Journal()
+		for _, x := range j {
+			if x.Type == TypeEmails && x.Op == "mark" {
+				marks = append(marks, x)
+			}
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, m := range marks {
+		var st store.Email
+		if err := e.store.View(ctx, func(tx *store.Tx) error { var err error; st, _, err = tx.Email(m.Key); return err }); err != nil {
+			return err
+		}
+		msg, err := e.mailbox.Message(ctx, m.Payload)
+		if errors.Is(err, ErrNotFound) {
+			if err := e.store.Update(ctx, func(tx *store.Tx) error { return clearMarks(tx, m.Key) }); err != nil {
+				return err
+			}
+			r.b.resolve(TypeEmails, SideMailbox, m.Key)
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, ErrAuthRejected) {
+				return err
+			}
+			continue // still unreachable: the next batch tries again
+		}
+		if err := e.setCategories(ctx, r, m.Payload, m.Key, msg.Categories, st.State == store.EmailSynced); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // issueItem names an e-mail in the issues list: its subject for the user,

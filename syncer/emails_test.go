@@ -469,15 +469,25 @@ func TestMissingConfiguredFolderIsAnIssue(t *testing.T) {
 
 func TestCategoryWriteFailureKeepsTheActivity(t *testing.T) {
 	e := newEnv(t)
-	e.mb.add("inbox", tagged("One", "alice@fabrikam.com"))
+	id := e.mb.add("inbox", tagged("One", "alice@fabrikam.com"))
 	e.mb.fail["SetMessageCategories"] = []error{fmt.Errorf("PATCH: %w", ErrUnavailable)}
 	b := e.run()
 	if len(e.vp.all()) != 1 || b.Outcome != OutcomeIssues || b.Issues[0].Side != SideMailbox {
 		t.Fatalf("batch = %+v", b)
 	}
-	e.run()
+	b = e.run()
 	if len(e.vp.all()) != 1 {
 		t.Fatal("the activity was created again")
+	}
+	// The mark is set again by the next batch, though the message did not
+	// change, and the issue closes.
+	if cats := e.mb.get(id).Categories; !hasCategory(cats, "Vantagepoint: Synced") {
+		t.Errorf("categories after the retry = %v", cats)
+	}
+	var open []store.Issue
+	e.st.View(context.Background(), func(tx *store.Tx) error { open, _ = tx.OpenIssues(); return nil })
+	if len(open) != 0 || b.Outcome != OutcomeOK {
+		t.Errorf("after the retry: outcome %s, open issues %+v", b.Outcome, open)
 	}
 }
 
