@@ -470,7 +470,7 @@ func TestMissingConfiguredFolderIsAnIssue(t *testing.T) {
 func TestCategoryWriteFailureKeepsTheActivity(t *testing.T) {
 	e := newEnv(t)
 	id := e.mb.add("inbox", tagged("One", "alice@fabrikam.com"))
-	e.mb.fail["SetMessageCategories"] = []error{fmt.Errorf("PATCH: %w", ErrUnavailable)}
+	e.mb.fail["SetMessageCategories"] = []error{fmt.Errorf("PATCH: %w", ErrUnavailable), fmt.Errorf("PATCH again: %w", ErrUnavailable)}
 	b := e.run()
 	if len(e.vp.all()) != 1 || b.Outcome != OutcomeIssues || b.Issues[0].Side != SideMailbox {
 		t.Fatalf("batch = %+v", b)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,12 +242,20 @@ func (b *batchRun) count(typ string) *store.Counts {
 	return c
 }
 
+// issue and resolve keep the last word per item: an item that fails and
+// then succeeds within one batch (a retry) has no issue, and the reverse
+// has one.
 func (b *batchRun) issue(typ, side, item, reason string) {
+	k := issueKey{typ, side, item}
+	b.resolved = slices.DeleteFunc(b.resolved, func(x issueKey) bool { return x == k })
+	b.issues = slices.DeleteFunc(b.issues, func(i store.Issue) bool { return issueKey{i.Type, i.Side, i.Item} == k })
 	b.issues = append(b.issues, store.Issue{Type: typ, Side: side, Item: item, Reason: reason})
 }
 
 func (b *batchRun) resolve(typ, side, item string) {
-	b.resolved = append(b.resolved, issueKey{typ, side, item})
+	k := issueKey{typ, side, item}
+	b.issues = slices.DeleteFunc(b.issues, func(i store.Issue) bool { return issueKey{i.Type, i.Side, i.Item} == k })
+	b.resolved = append(b.resolved, k)
 }
 
 // Run runs one batch and records it. The returned batch is what was
