@@ -77,10 +77,10 @@ func TestFaultsDuringALargeSyncConverge(t *testing.T) {
 	}
 	// Faults everywhere, at random.
 	for _, f := range []graphsim.Fault{
-		{Status: 503, Probability: 0.02},
-		{Status: 429, RetryAfter: 20 * time.Millisecond, Probability: 0.02},
-		{ResetConnection: true, Probability: 0.01},
-		{Malformed: true, Method: "GET", Probability: 0.01},
+		{Status: 503, RetryAfter: 10 * time.Millisecond, Probability: 0.01},
+		{Status: 429, RetryAfter: 20 * time.Millisecond, Probability: 0.01},
+		{ResetConnection: true, Probability: 0.005},
+		{Malformed: true, Method: "GET", Probability: 0.005},
 		{Latency: 30 * time.Millisecond, Probability: 0.01},
 	} {
 		g.InjectFault(f)
