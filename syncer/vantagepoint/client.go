@@ -61,6 +61,10 @@ type Client struct {
 	base     *url.URL
 	opts     Options
 	requests atomic.Int64
+	// pageCap is the most records the server was seen to answer per page
+	// (0 until known): a server that caps pages below PageSize must not
+	// make a short page look like the end of a listing.
+	pageCap atomic.Int64
 }
 
 var _ syncer.Vantagepoint = (*Client)(nil)

@@ -466,3 +466,67 @@ func TestTokenErrorFixtures(t *testing.T) {
 		t.Fatalf("firm fixture: %v %v", rs, err)
 	}
 }
+
+// A server that caps pages below the client's page size must not cut a
+// listing short: an incomplete listing read as complete looks like
+// deletions to the engine.
+func TestServerPageCapDoesNotCutListings(t *testing.T) {
+	sim := vpsim.New(vpsim.Options{PageSizeMax: 40})
+	if _, err := sim.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sim.AddUser("jdoe", "pw", "E001")
+	for i := range 130 {
+		sim.AddContact(vpsim.Contact{LastName: fmt.Sprintf("Capped%03d", i), Owner: "E001"})
+	}
+	c, err := New(Options{APIURL: sim.APIURL(), PageSize: 100,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe"), TokenType: "bearer"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		n := 0
+		if err := c.Contacts(ctx, syncer.ContactQuery{Owner: "E001"}, func(cs []syncer.Contact) error { n += len(cs); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 130 {
+		t.Fatalf("listed %d of 130 contacts under a page cap of 40", n)
+	}
+	// Once the cap is known, a listing costs no probe: 130/40 → 4 pages.
+	before := c.Requests()
+	if n := count(); n != 130 {
+		t.Fatalf("second listing: %d of 130", n)
+	}
+	if got := c.Requests() - before; got != 4 {
+		t.Errorf("second listing took %d requests, want 4", got)
+	}
+	// On an uncapped server, a short listing costs one probe until a full
+	// page has shown that the server honours the page size.
+	e := newEnv(t, 100)
+	for i := range 30 {
+		e.sim.AddContact(vpsim.Contact{LastName: fmt.Sprintf("Few%02d", i), Owner: "E001"})
+	}
+	list := func() int64 {
+		before := e.c.Requests()
+		e.c.Contacts(ctx, syncer.ContactQuery{Owner: "E001"}, func([]syncer.Contact) error { return nil })
+		return e.c.Requests() - before
+	}
+	if first := list(); first != 2 {
+		t.Errorf("first short listing: %d requests, want 2 (one probe)", first)
+	}
+	for i := range 100 {
+		e.sim.AddContact(vpsim.Contact{LastName: fmt.Sprintf("More%03d", i), Owner: "E001"})
+	}
+	if full := list(); full != 2 {
+		t.Errorf("listing of 130: %d requests, want 2", full)
+	}
+	e.sim.AddContact(vpsim.Contact{LastName: "Other", Owner: "E777"})
+	before = e.c.Requests()
+	e.c.Contacts(ctx, syncer.ContactQuery{Owner: "E777"}, func([]syncer.Contact) error { return nil })
+	if n := e.c.Requests() - before; n != 1 {
+		t.Errorf("a short listing after a full page took %d requests, want 1", n)
+	}
+}

@@ -189,8 +189,57 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 			}
 		}
 		offset += len(recs)
-		if len(recs) < size || (q.Limit > 0 && offset >= q.Limit) {
+		if len(recs) == 0 || (q.Limit > 0 && offset >= q.Limit) {
 			return nil
+		}
+		if len(recs) < size {
+			// A short page ends the listing only when the server is known
+			// to fill pages up to more than this. Otherwise ask once more:
+			// an empty answer confirms the end (and that the server honours
+			// our page size); records mean the server caps pages here.
+			if known := c.pageCap.Load(); known > int64(len(recs)) {
+				return nil
+			}
+			return c.probeEnd(ctx, hub, v, size, offset, len(recs), page)
+		}
+		if int64(size) > c.pageCap.Load() {
+			c.pageCap.Store(int64(size))
+		}
+	}
+}
+
+// probeEnd asks for the page after a short one: empty means the listing
+// ended; records mean the server caps pages at got, and the rest is listed.
+func (c *Client) probeEnd(ctx context.Context, hub string, v url.Values, size, offset, got int, page func([]Record) error) error {
+	pageParams(v, size, offset)
+	var recs []Record
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true, decode: recordsInto(&recs)}); err != nil {
+		return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
+	}
+	if len(recs) == 0 {
+		// The end: all this shows is that the server answers at least got
+		// records per page.
+		if int64(got) > c.pageCap.Load() {
+			c.pageCap.Store(int64(got))
+		}
+		return nil
+	}
+	c.pageCap.Store(int64(got))
+	c.opts.Logger.Info("the Vantagepoint server caps listing pages", "hub", hub, "records", got)
+	for {
+		if len(recs) > 0 {
+			if err := page(recs); err != nil {
+				return err
+			}
+		}
+		offset += len(recs)
+		if len(recs) < got {
+			return nil
+		}
+		pageParams(v, size, offset)
+		recs = nil
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true, decode: recordsInto(&recs)}); err != nil {
+			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
 		}
 	}
 }
