@@ -111,6 +111,25 @@ func seedWorld(g *graphsim.Server, v *vpsim.Server, now time.Time) {
 	}
 	v.AddProject(vpsim.Project{WBS1: "2026001.00", Name: "Riverside Pump Station", ClientID: "RIVERSIDE", Status: "A"})
 	v.AddProject(vpsim.Project{WBS1: "2026014.00", Name: "Northwind Clinic Expansion", ClientID: "NORTHWIND", Status: "A"})
+	// Meetings planned in Vantagepoint: they appear in Outlook's calendar.
+	day := now.Truncate(24 * time.Hour)
+	contactIDs := map[string]string{}
+	for _, c := range v.Contacts() {
+		contactIDs[c.LastName] = c.ContactID
+	}
+	for _, m := range []struct {
+		subject, location, contact, client, wbs1 string
+		start                                    time.Time
+	}{
+		{"Riverside: pump station design review", "Riverside Water Authority, board room", "Martin", "RIVERSIDE", "2026001.00", day.Add(24*time.Hour + 14*time.Hour)},
+		{"Northwind: clinic site walk", "Northwind Hospital, east wing", "Rossi", "NORTHWIND", "2026014.00", day.Add(3*24*time.Hour + 9*time.Hour)},
+		{"Fabrikam: fee negotiation", "Fabrikam HQ", "Ng", "FABRIKAM", "", day.Add(5*24*time.Hour + 11*time.Hour)},
+	} {
+		v.AddActivity(vpsim.Activity{Type: "Meeting", Subject: m.subject, Location: m.location,
+			StartDate: vpsim.FormatDate(m.start), EndDate: vpsim.FormatDate(m.start.Add(time.Hour)),
+			Notes: "Agenda to follow.", PrivateInd: "N", AllDayEventInd: "N",
+			Owner: demoEmployee, Employee: demoEmployee, ContactID: contactIDs[m.contact], ClientID: m.client, WBS1: m.wbs1})
+	}
 
 	me := graphsim.Recipient{Name: "Dana Whitfield", Address: demoUserMail}
 	for i, m := range seedMessages {
