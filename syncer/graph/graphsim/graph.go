@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -71,6 +72,44 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rid string) {
 		s.serveCategories(w, r)
 	case seg(0) == "outlook" && seg(1) == "mastercategories" && len(segs) == 2 && r.Method == http.MethodPost:
 		s.postCategory(w, r)
+	case seg(0) == "outlook" && seg(1) == "mastercategories" && len(segs) == 3 && r.Method == http.MethodDelete:
+		s.deleteCategory(w, r, segs[2])
+	case seg(0) == "contactfolders" && len(segs) == 1 && get:
+		s.serveContactFolders(w, r, q)
+	case seg(0) == "contactfolders" && len(segs) == 1 && r.Method == http.MethodPost:
+		s.postContactFolder(w, r)
+	case seg(0) == "contactfolders" && len(segs) == 2 && get:
+		s.serveContactFolder(w, r, q, segs[1])
+	case seg(0) == "contactfolders" && len(segs) == 2 && r.Method == http.MethodPatch:
+		s.patchContactFolder(w, r, segs[1])
+	case seg(0) == "contactfolders" && len(segs) == 2 && r.Method == http.MethodDelete:
+		s.deleteContactFolder(w, r, segs[1])
+	case seg(0) == "contactfolders" && len(segs) == 3 && seg(2) == "contacts" && get:
+		s.serveContacts(w, r, q, segs[1])
+	case seg(0) == "contactfolders" && len(segs) == 3 && seg(2) == "contacts" && r.Method == http.MethodPost:
+		s.postContact(w, r, segs[1])
+	case seg(0) == "contactfolders" && len(segs) == 4 && seg(2) == "contacts" && isDelta(segs[3]) && get:
+		s.serveContactDelta(w, r, q, prefs, segs[1])
+	case seg(0) == "contactfolders" && len(segs) == 4 && seg(2) == "contacts":
+		s.contactItem(w, r, q, segs[1], segs[3])
+	case seg(0) == "contacts" && len(segs) == 1 && r.Method == http.MethodPost:
+		s.postContact(w, r, "")
+	case seg(0) == "contacts" && len(segs) == 2:
+		s.contactItem(w, r, q, "", segs[1])
+	case seg(0) == "calendarview" && len(segs) == 2 && isDelta(segs[1]) && get:
+		s.serveCalendarViewDelta(w, r, q, prefs)
+	case seg(0) == "events" && len(segs) == 1 && get:
+		s.serveEvents(w, r, q, prefs)
+	case seg(0) == "events" && len(segs) == 1 && r.Method == http.MethodPost:
+		s.postEvent(w, r, prefs)
+	case seg(0) == "events" && len(segs) == 2 && get:
+		s.serveEvent(w, r, q, prefs, segs[1])
+	case seg(0) == "events" && len(segs) == 2 && r.Method == http.MethodPatch:
+		s.patchEvent(w, r, prefs, segs[1])
+	case seg(0) == "events" && len(segs) == 2 && r.Method == http.MethodDelete:
+		s.deleteEventHTTP(w, r, segs[1])
+	case seg(0) == "translateexchangeids" && len(segs) == 1 && r.Method == http.MethodPost:
+		s.translateExchangeIDs(w, r)
 	default:
 		if len(segs) > 0 && !knownSegment(seg(0)) {
 			s.graphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[0]))
@@ -82,7 +121,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rid string) {
 
 func knownSegment(s string) bool {
 	switch s {
-	case "mailfolders", "messages", "outlook":
+	case "mailfolders", "messages", "outlook", "contactfolders", "contacts", "calendarview", "events", "translateexchangeids":
 		return true
 	}
 	return false
@@ -170,12 +209,15 @@ func parseSelect(v string, props []string, typ string) (selection, error) {
 
 func (sel selection) has(p string) bool { return sel == nil || sel[p] }
 
-func (sel selection) String() string {
+func (sel selection) String() string { return sel.join(messageProps) }
+
+// join lists the selected properties in the order of props.
+func (sel selection) join(props []string) string {
 	if sel == nil {
 		return ""
 	}
 	var ps []string
-	for _, p := range messageProps {
+	for _, p := range props {
 		if sel[p] {
 			ps = append(ps, p)
 		}
@@ -789,12 +831,69 @@ func decodeBody(r *http.Request, v any) error {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return err
 	}
-	for k := range m {
-		if strings.Contains(k, "@") {
-			delete(m, k)
-		}
-	}
+	stripAnnotations(m)
 	dec := json.NewDecoder(bytes.NewReader(mustJSON(m)))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// stripAnnotations removes instance annotations ("@odata.type") at every
+// level: the SDK's models may put them on nested objects too.
+func stripAnnotations(m map[string]json.RawMessage) {
+	for k, v := range m {
+		if strings.Contains(k, "@") {
+			delete(m, k)
+			continue
+		}
+		if t := bytes.TrimSpace(v); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+			m[k] = stripValue(t)
+		}
+	}
+}
+
+func stripValue(v json.RawMessage) json.RawMessage {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(v, &obj) == nil {
+		stripAnnotations(obj)
+		return mustJSON(obj)
+	}
+	var arr []json.RawMessage
+	if json.Unmarshal(v, &arr) == nil {
+		for i, x := range arr {
+			if t := bytes.TrimSpace(x); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+				arr[i] = stripValue(t)
+			}
+		}
+		return mustJSON(arr)
+	}
+	return v
+}
+
+// contactItem answers GET, PATCH and DELETE of one contact.
+func (s *Server) contactItem(w http.ResponseWriter, r *http.Request, q query, folderID, id string) {
+	switch r.Method {
+	case http.MethodGet:
+		s.serveContact(w, r, q, folderID, id)
+	case http.MethodPatch:
+		s.patchContact(w, r, folderID, id)
+	case http.MethodDelete:
+		s.deleteContact(w, r, folderID, id)
+	default:
+		s.graphError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", "The simulator does not serve this request.")
+	}
+}
+
+// deleteCategory answers DELETE /me/outlook/masterCategories/{id}: 204, or
+// 404 for an unknown id. Items keep the category name, as in Outlook.
+func (s *Server) deleteCategory(w http.ResponseWriter, r *http.Request, id string) {
+	s.mu.Lock()
+	n := len(s.cats)
+	s.cats = slices.DeleteFunc(s.cats, func(c Category) bool { return c.ID == id })
+	found := len(s.cats) < n
+	s.mu.Unlock()
+	if !found {
+		s.notFound(w, r)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

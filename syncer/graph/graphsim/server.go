@@ -107,13 +107,24 @@ type Server struct {
 	opts Options
 	now  func() time.Time
 
-	mu       sync.Mutex
-	user     User
-	root     string // id of the (hidden) root folder, parent of the top level
-	folders  map[string]*folder
-	order    []*folder // creation order, for listings
-	msgs     map[string]*msgRec
-	cats     []Category
+	mu      sync.Mutex
+	user    User
+	root    string // id of the (hidden) root folder, parent of the top level
+	folders map[string]*folder
+	order   []*folder // creation order, for listings
+	msgs    map[string]*msgRec
+	cats    []Category
+	// contacts (contacts.go)
+	contactsRoot string // the default Contacts folder
+	cfolders     map[string]*contactFolderRec
+	cforder      []*contactFolderRec
+	contacts     map[string]*contactRec
+	cindex       propIndex // contacts by extended property
+	fxindex      propIndex // contact folders by extended property
+	// the default calendar (calendar.go)
+	events   map[string]*eventRec
+	cal      changeLog
+	eindex   propIndex // events by extended property
 	seq      uint64
 	epoch    uint64
 	nextID   uint64
@@ -141,7 +152,9 @@ func New(o Options) *Server {
 	if o.DeviceCodeInterval < time.Second {
 		o.DeviceCodeInterval = 5 * time.Second
 	}
-	s := &Server{opts: o, now: o.Now, folders: map[string]*folder{}, msgs: map[string]*msgRec{}}
+	s := &Server{opts: o, now: o.Now, folders: map[string]*folder{}, msgs: map[string]*msgRec{},
+		cfolders: map[string]*contactFolderRec{}, contacts: map[string]*contactRec{}, cindex: propIndex{},
+		fxindex: propIndex{}, events: map[string]*eventRec{}, eindex: propIndex{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -166,6 +179,11 @@ func New(o Options) *Server {
 	} {
 		s.addFolder(wk.display, wk.name)
 	}
+	// The default Contacts folder is the parent of the listed contact
+	// folders, not one of them.
+	root := &contactFolderRec{f: ContactFolder{ID: s.newFolderID(), DisplayName: "Contacts", ParentFolderID: s.root}}
+	s.contactsRoot = root.f.ID
+	s.cfolders[root.f.ID] = root
 	return s
 }
 

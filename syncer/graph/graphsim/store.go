@@ -376,11 +376,21 @@ type Seed struct {
 		Messages []Message `json:"messages"`
 	} `json:"folders"`
 	Categories []Category `json:"categories"`
+	// ContactFolders are created under the default Contacts folder (or
+	// found by display name) with their contacts.
+	ContactFolders []struct {
+		Name     string    `json:"name"`
+		Contacts []Contact `json:"contacts"`
+	} `json:"contactFolders"`
+	// Events go to the default calendar; "recurrence" makes a series.
+	Events []Event `json:"events"`
 }
 
-// LoadSeed adds the user, folders, messages and categories of a JSON seed
-// file: {"user":{...},"folders":[{"name":"inbox","messages":[...]}],
-// "categories":[...]}. Message fields are Message's JSON names; body
+// LoadSeed adds the user, folders, messages, categories, contact folders
+// with contacts, and events of a JSON seed file: {"user":{...},
+// "folders":[{"name":"inbox","messages":[...]}], "categories":[...],
+// "contactFolders":[{"name":"Vantagepoint","contacts":[...]}],
+// "events":[...]}. Message fields are Message's JSON names; body
 // content is "body", its type "bodyType".
 func (s *Server) LoadSeed(r io.Reader) error {
 	var seed Seed
@@ -422,6 +432,28 @@ func (s *Server) LoadSeed(r io.Reader) error {
 	}
 	for _, c := range seed.Categories {
 		s.addCategoryLocked(c)
+	}
+	for _, fs := range seed.ContactFolders {
+		var f *contactFolderRec
+		for _, x := range s.cforder {
+			if strings.EqualFold(x.f.DisplayName, fs.Name) {
+				f = x
+				break
+			}
+		}
+		if f == nil {
+			f = s.addContactFolderLocked(fs.Name)
+		}
+		for _, c := range fs.Contacts {
+			if _, err := s.addContactLocked(f.f.ID, c); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range seed.Events {
+		if _, err := s.addEventLocked(e); err != nil {
+			return err
+		}
 	}
 	return nil
 }
