@@ -217,38 +217,38 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("start the demo: %w", err)
 	}
 	defer d.Close()
-	if !opts.Once {
-		d.announce()
-	}
-	if _, err := d.Batch(ctx, syncer.TriggerStartup); err != nil && !opts.Once {
-		fmt.Fprintf(d.opts.Err, "batch failed: %v\n", err)
-	} else if err != nil {
+	if opts.Once {
+		_, err := d.Batch(ctx, syncer.TriggerStartup)
 		return err
 	}
-	if opts.Once {
-		return nil
-	}
-	toTag := untaggedToTag()
-	tick := time.NewTicker(d.opts.Interval)
-	defer tick.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(d.opts.Err, "demo stopped; the simulated services and the data dir are gone")
-			return nil
-		case <-tick.C:
-		}
-		if n%2 == 1 && len(toTag) > 0 {
+	d.announce()
+	// The real agent runs the batches (startup, then every interval) and
+	// serves the Sync Options page; the demo only plays the user.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	user := make(chan struct{})
+	go func() {
+		defer close(user)
+		toTag := untaggedToTag()
+		tick := time.NewTicker(2 * d.opts.Interval)
+		defer tick.Stop()
+		for len(toTag) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
 			d.tagInOutlook(toTag[0])
 			toTag = toTag[1:]
 		}
-		if _, err := d.Batch(ctx, syncer.TriggerSchedule); err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			fmt.Fprintf(d.opts.Err, "batch failed: %v\n", err)
-		}
-	}
+	}()
+	err = d.Serve(ctx, d.opts.Interval, func(u string) {
+		fmt.Fprintf(d.opts.Err, "  Sync Options           %s  (one-time address, valid 2 minutes)\n\n", u)
+	})
+	cancel()
+	<-user
+	fmt.Fprintln(d.opts.Err, "demo stopped; the simulated services and the data dir are gone")
+	return err
 }
 
 // tagInOutlook adds the Vantagepoint category to a message, as the user

@@ -114,8 +114,11 @@ func TestDemoFilesTheTaggedEmailsLinkedToTheirContacts(t *testing.T) {
 	if n := len(d.Vantagepoint.Activities()); n != before || b2.Counts[syncer.TypeEmails] != (store.Counts{}) {
 		t.Errorf("second batch: %d → %d activities, %+v", before, n, b2)
 	}
-	if b2.Requests["graph"] != 2 || b2.Requests["vantagepoint"] != 0 {
-		t.Errorf("no-change batch requests = %v, want graph 2 (one per folder), vantagepoint 0", b2.Requests)
+	// One request per collection per side (SPEC §4.6): the delta links of
+	// Inbox, Sent Items, the contact folder and the calendar; Vantagepoint's
+	// contacts and meetings changed since the last batch.
+	if b2.Requests["graph"] != 4 || b2.Requests["vantagepoint"] != 2 {
+		t.Errorf("no-change batch requests = %v, want graph 4, vantagepoint 2 (one per collection)", b2.Requests)
 	}
 }
 

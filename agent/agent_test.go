@@ -1,0 +1,478 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"vpconnect/agent/config"
+	"vpconnect/auth"
+	"vpconnect/syncer"
+	"vpconnect/syncer/store"
+)
+
+// fakeSyncer plays the engine: each Run answers what next says, numbered
+// like the store numbers batches.
+type fakeSyncer struct {
+	mu     sync.Mutex
+	id     int64
+	runs   []syncer.Trigger
+	next   func(n int, trigger syncer.Trigger) (store.Batch, error)
+	block  chan struct{} // when set, Run waits on it (or ctx)
+	tracks map[string]store.Track
+}
+
+func (f *fakeSyncer) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	f.mu.Lock()
+	f.id++
+	n := len(f.runs)
+	f.runs = append(f.runs, trigger)
+	id, next, block := f.id, f.next, f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return store.Batch{ID: id, Trigger: string(trigger), Outcome: syncer.OutcomeFailed, Error: ctx.Err().Error()}, ctx.Err()
+		}
+	}
+	b, err := store.Batch{Outcome: syncer.OutcomeOK}, error(nil)
+	if next != nil {
+		b, err = next(n, trigger)
+	}
+	b.ID, b.Trigger = id, string(trigger)
+	if err != nil {
+		b.Outcome, b.Error = syncer.OutcomeFailed, err.Error()
+	}
+	return b, err
+}
+
+func (f *fakeSyncer) TrackEmail(ctx context.Context, t store.Track) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tracks == nil {
+		f.tracks = map[string]store.Track{}
+	}
+	t.State = store.TrackQueued
+	f.tracks[t.MessageID] = t
+	return nil
+}
+
+func (f *fakeSyncer) TrackStatus(ctx context.Context, id string) (store.Track, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tracks[id]
+	return t, ok, nil
+}
+
+func (f *fakeSyncer) triggers() []syncer.Trigger {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]syncer.Trigger(nil), f.runs...)
+}
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+type harness struct {
+	a     *Agent
+	clock *FakeClock
+	sync  *fakeSyncer
+	sub   <-chan Status
+	stop  func()
+	done  chan error
+}
+
+func boolp(b bool) *bool { return &b }
+
+// startAgent runs an activated agent over a fake syncer and a fake clock.
+// rand is fixed at 0.5: no jitter, and the first poll 30 s after start.
+func startAgent(t *testing.T, mutate func(*Options)) *harness {
+	t.Helper()
+	h := &harness{clock: NewFakeClock(t0), sync: &fakeSyncer{}, done: make(chan error, 1)}
+	opts := Options{
+		Config:        config.Default(),
+		Syncer:        h.sync,
+		Tracker:       h.sync,
+		MailboxStatus: syncer.MailboxInitialized,
+		Accounts: Accounts{Microsoft: MicrosoftAccount{User: "dana@example.com"},
+			Vantagepoint: VantagepointAccount{URL: "https://vp.example/api", Database: "VP", Employee: "E1"}},
+		Clock:   h.clock,
+		Rand:    func() float64 { return 0.5 },
+		DataDir: t.TempDir(),
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.a = a
+	sub, unsub := a.Subscribe()
+	h.sub = sub
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { h.done <- a.Run(ctx) }()
+	h.stop = func() {
+		cancel()
+		<-h.done
+		unsub()
+	}
+	t.Cleanup(func() {
+		select {
+		case <-a.stopped:
+		default:
+			h.stop()
+		}
+	})
+	// Wait for Run to have taken over (its first snapshot has a planned
+	// next batch or a final state).
+	h.waitFor(t, "started", func(s Status) bool { return s.Seq >= 2 })
+	return h
+}
+
+// waitFor waits for a snapshot that satisfies ok. It waits on the agent's
+// notifications, never on the wall clock, but gives up after 10 s.
+func (h *harness) waitFor(t *testing.T, what string, ok func(Status) bool) Status {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	var last Status
+	for {
+		select {
+		case s := <-h.sub:
+			last = s
+			if ok(s) {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("waiting for %s; last status: %+v", what, last)
+		}
+	}
+}
+
+func (h *harness) batches(t *testing.T, n int) Status {
+	t.Helper()
+	return h.waitFor(t, fmt.Sprintf("batch %d", n), func(s Status) bool {
+		return s.LastBatch != nil && s.LastBatch.ID >= int64(n) && !s.Running
+	})
+}
+
+func TestStartupBatchWaitsForTheFirstPollDelayThenRunsOnTheInterval(t *testing.T) {
+	h := startAgent(t, nil)
+	s := h.a.Status()
+	if s.State != StateActive || s.NextBatchAt == nil || !s.NextBatchAt.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("at start: state %q next %v; want Active, next at +30s (rand 0.5 of 60s)", s.State, s.NextBatchAt)
+	}
+	if h.sync.triggers() != nil {
+		t.Fatal("a batch ran before the first-poll delay")
+	}
+	h.clock.Advance(30 * time.Second)
+	s = h.batches(t, 1)
+	if got := h.sync.triggers(); len(got) != 1 || got[0] != syncer.TriggerStartup {
+		t.Fatalf("triggers %v; want [startup]", got)
+	}
+	if s.NextBatchAt == nil || !s.NextBatchAt.Equal(t0.Add(30*time.Second+2*time.Minute)) {
+		t.Fatalf("next batch at %v; want +2m after the first", s.NextBatchAt)
+	}
+	h.clock.Advance(2 * time.Minute)
+	h.batches(t, 2)
+	if got := h.sync.triggers(); got[1] != syncer.TriggerSchedule {
+		t.Fatalf("triggers %v", got)
+	}
+	// Between batches exactly one timer is pending: no busy loop.
+	if n := h.clock.Pending(); n != 1 {
+		t.Fatalf("%d timers pending between batches; want 1", n)
+	}
+}
+
+func TestSyncNowNeverWaitsAndReturnsTheBatch(t *testing.T) {
+	h := startAgent(t, nil)
+	tk, err := h.a.SyncNow(context.Background(), syncer.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-tk.Done
+	if r.Err != nil || r.Batch.ID != tk.Batch || r.Batch.Trigger != string(syncer.TriggerManual) {
+		t.Fatalf("result %+v, ticket %d", r, tk.Batch)
+	}
+}
+
+func TestRejectedTokenSuspendsUntilReauthorized(t *testing.T) {
+	var reauth []string
+	h := startAgent(t, func(o *Options) {
+		o.Hooks.Reauthorize = func(ctx context.Context, acc string, c Credentials) error {
+			reauth = append(reauth, acc)
+			return nil
+		}
+	})
+	h.sync.next = func(n int, _ syncer.Trigger) (store.Batch, error) {
+		if n == 0 {
+			// What auth's token source answers after invalid_grant.
+			return store.Batch{}, fmt.Errorf("list contacts: %w", &auth.SignInRequiredError{Account: auth.Vantagepoint, Reason: "the refresh token was revoked"})
+		}
+		return store.Batch{Outcome: syncer.OutcomeOK}, nil
+	}
+	h.clock.Advance(30 * time.Second)
+	s := h.batches(t, 1)
+	if s.State != StateSuspended || !s.Accounts.Vantagepoint.SignInNeeded || s.Accounts.Microsoft.SignInNeeded || s.NextBatchAt != nil {
+		t.Fatalf("after a rejected token: %+v", s)
+	}
+	// Scheduled sync stopped: time passes, no batch, no timer.
+	h.clock.Advance(time.Hour)
+	if n := len(h.sync.triggers()); n != 1 || h.clock.Pending() != 0 {
+		t.Fatalf("%d batches, %d timers while suspended", n, h.clock.Pending())
+	}
+	if err := h.a.Reauthorize(context.Background(), auth.Vantagepoint, Credentials{Username: "dana", Password: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s = h.batches(t, 2)
+	if s.State != StateActive || s.Accounts.Vantagepoint.SignInNeeded || len(reauth) != 1 {
+		t.Fatalf("after re-authorizing: %+v", s)
+	}
+}
+
+func TestTenFailedBatchesSuspendUntilResume(t *testing.T) {
+	h := startAgent(t, nil)
+	fail := true
+	var mu sync.Mutex
+	h.sync.next = func(n int, _ syncer.Trigger) (store.Batch, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return store.Batch{}, fmt.Errorf("list messages: %w: 503", syncer.ErrUnavailable)
+		}
+		return store.Batch{Outcome: syncer.OutcomeOK}, nil
+	}
+	h.clock.Advance(30 * time.Second)
+	var s Status
+	backoffs := []time.Duration{}
+	for i := 1; i <= MaxConsecutiveFailures; i++ {
+		s = h.batches(t, i)
+		if i < MaxConsecutiveFailures {
+			if s.State != StateWithIssues || s.NextBatchAt == nil {
+				t.Fatalf("after %d failures: %+v", i, s)
+			}
+			d := s.NextBatchAt.Sub(s.LastBatch.Finished)
+			if s.LastBatch.Finished.IsZero() {
+				d = s.NextBatchAt.Sub(h.clock.Now())
+			}
+			backoffs = append(backoffs, d)
+			h.clock.Advance(d)
+		}
+	}
+	if s.State != StateSuspended || s.NextBatchAt != nil || s.MailboxStatus != syncer.MailboxConnectionLost {
+		t.Fatalf("after %d failures: %+v", MaxConsecutiveFailures, s)
+	}
+	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute}
+	for i, w := range want {
+		if backoffs[i] != w {
+			t.Fatalf("backoffs %v; want to start %v", backoffs, want)
+		}
+	}
+	h.clock.Advance(time.Hour)
+	if n := len(h.sync.triggers()); n != MaxConsecutiveFailures {
+		t.Fatalf("%d batches while suspended", n)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	if err := h.a.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = h.batches(t, MaxConsecutiveFailures+1)
+	if s.State != StateActive || s.ConsecutiveFailures != 0 || s.MailboxStatus != syncer.MailboxInitialized {
+		t.Fatalf("after Resume: %+v", s)
+	}
+}
+
+func TestIssuesThenCleanBatch(t *testing.T) {
+	h := startAgent(t, nil)
+	h.sync.next = func(n int, _ syncer.Trigger) (store.Batch, error) {
+		if n == 0 {
+			return store.Batch{Outcome: syncer.OutcomeIssues, Issues: []store.Issue{{Type: "emails", Side: "vantagepoint", Item: "x", Reason: "400"}}}, nil
+		}
+		return store.Batch{Outcome: syncer.OutcomeOK}, nil
+	}
+	h.clock.Advance(30 * time.Second)
+	if s := h.batches(t, 1); s.State != StateWithIssues {
+		t.Fatalf("state %q; want With Issues", s.State)
+	}
+	h.clock.Advance(2 * time.Minute)
+	if s := h.batches(t, 2); s.State != StateActive {
+		t.Fatalf("state %q; want Active", s.State)
+	}
+}
+
+func TestPauseStopsScheduleAndSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	h := startAgent(t, func(o *Options) { o.DataDir = dir })
+	if err := h.a.Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := h.waitFor(t, "paused", func(s Status) bool { return s.State == StatePaused })
+	if s.SyncStatus != SyncDisabled || s.NextBatchAt != nil {
+		t.Fatalf("paused: %+v", s)
+	}
+	h.clock.Advance(time.Hour)
+	if len(h.sync.triggers()) != 0 {
+		t.Fatal("a batch ran while paused")
+	}
+	h.stop()
+	h2 := startAgent(t, func(o *Options) { o.DataDir = dir })
+	if s := h2.a.Status(); s.State != StatePaused {
+		t.Fatalf("after restart: %q; want Paused", s.State)
+	}
+	if err := h2.a.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h2.batches(t, 1)
+}
+
+func TestPolicyDisabledCannotBeUndone(t *testing.T) {
+	h := startAgent(t, func(o *Options) { o.Config.Sync.Enabled = boolp(false) })
+	s := h.a.Status()
+	if s.State != StateDisabled || s.SyncStatus != SyncDisabled || s.PauseAllowed || s.NextBatchAt != nil {
+		t.Fatalf("disabled by policy: %+v", s)
+	}
+	ctx := context.Background()
+	for name, err := range map[string]error{"pause": h.a.Pause(ctx), "resume": h.a.Resume(ctx),
+		"track": h.a.Track(ctx, TrackRequest{MessageID: "m"})} {
+		if !errors.Is(err, ErrDisabledByPolicy) {
+			t.Errorf("%s: %v; want ErrDisabledByPolicy", name, err)
+		}
+	}
+	if _, err := h.a.SyncNow(ctx, syncer.TriggerManual); !errors.Is(err, ErrDisabledByPolicy) {
+		t.Errorf("sync: %v", err)
+	}
+	h.clock.Advance(time.Hour)
+	if len(h.sync.triggers()) != 0 {
+		t.Fatal("a batch ran while disabled")
+	}
+}
+
+func TestPauseForbiddenByPolicy(t *testing.T) {
+	h := startAgent(t, func(o *Options) {
+		o.Config.UI.AllowPause = boolp(false)
+		o.PolicyErrors = []error{errors.New("policy sync.interval: 5s is below 1m")}
+	})
+	if err := h.a.Pause(context.Background()); !errors.Is(err, ErrPauseNotAllowed) {
+		t.Fatalf("pause: %v", err)
+	}
+	if s := h.a.Status(); s.PauseAllowed || len(s.PolicyErrors) != 1 || s.State != StateActive {
+		t.Fatalf("status: %+v", s)
+	}
+}
+
+func TestNotActivatedIsNotConfigured(t *testing.T) {
+	h := startAgent(t, func(o *Options) { o.Syncer, o.Tracker = nil, nil })
+	if s := h.a.Status(); s.State != StateNotConfigured || s.NextBatchAt != nil {
+		t.Fatalf("%+v", s)
+	}
+	if _, err := h.a.SyncNow(context.Background(), syncer.TriggerManual); !errors.Is(err, ErrNotConfigured) {
+		t.Fatalf("sync: %v", err)
+	}
+}
+
+func TestTrackPushesAtOnceWithTranslatedID(t *testing.T) {
+	var sources []string
+	h := startAgent(t, func(o *Options) {
+		o.Hooks.TranslateIDs = func(ctx context.Context, ids []string, src string) (map[string]string, error) {
+			sources = append(sources, src)
+			return map[string]string{ids[0]: "IMM-" + ids[0]}, nil
+		}
+	})
+	ctx := context.Background()
+	if err := h.a.Track(ctx, TrackRequest{MessageID: "AAMk/ews+id==", Project: "P1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.batches(t, 1)
+	if got := h.sync.triggers(); len(got) != 1 || got[0] != syncer.TriggerTrack {
+		t.Fatalf("triggers %v; want [track] without waiting for the schedule", got)
+	}
+	tr, ok, err := h.a.TrackStatus(ctx, "AAMk/ews+id==")
+	if err != nil || !ok || tr.MessageID != "IMM-AAMk/ews+id==" || tr.Project != "P1" {
+		t.Fatalf("track status %+v %v %v", tr, ok, err)
+	}
+	if len(sources) != 1 || sources[0] != "ewsId" {
+		t.Fatalf("translations %v; want one ewsId (the second is cached)", sources)
+	}
+}
+
+func TestWakeFromSleepRunsABatch(t *testing.T) {
+	h := startAgent(t, nil)
+	h.clock.Advance(30 * time.Second)
+	h.batches(t, 1)
+	h.clock.Sleep(3 * time.Hour)
+	// The next timer after the wake notices the wall clock's jump: the
+	// batch due then runs, and the wake asks for one more at once.
+	h.clock.Advance(2 * time.Minute)
+	h.batches(t, 3)
+	found := false
+	for _, tr := range h.sync.triggers() {
+		found = found || tr == syncer.TriggerWake
+	}
+	if !found {
+		t.Fatalf("no wake batch: %v", h.sync.triggers())
+	}
+}
+
+func TestGracefulStopLetsTheBatchFinishOrCancelsIt(t *testing.T) {
+	h := startAgent(t, func(o *Options) { o.StopTimeout = time.Minute })
+	h.sync.block = make(chan struct{})
+	h.clock.Advance(30 * time.Second)
+	h.waitFor(t, "running", func(s Status) bool { return s.Running })
+	go h.stop()
+	// Past the stop timeout the batch is cancelled; Run returns.
+	for {
+		select {
+		case <-h.a.stopped:
+			return
+		default:
+			h.clock.Advance(time.Minute)
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func TestForceDeleteForgetsLocalState(t *testing.T) {
+	dir := t.TempDir()
+	db := dir + "/sync.db"
+	secret := dir + "/localapi.secret"
+	for _, f := range []string{db, db + "-wal", secret} {
+		if err := config.WriteFile(dir, f[len(dir)+1:], []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var forgot, closed, uninit bool
+	h := startAgent(t, func(o *Options) {
+		o.DataDir = dir
+		o.StateFiles = []string{db, secret}
+		o.Hooks.ForgetTokens = func(context.Context) error { forgot = true; return nil }
+		o.Hooks.CloseState = func() error { closed = true; return nil }
+		o.Hooks.Uninitialize = func(context.Context) error { uninit = true; return errors.New("mailbox unreachable") }
+	})
+	ctx := context.Background()
+	if err := h.a.Deactivate(ctx, false); err == nil || forgot || !uninit {
+		t.Fatalf("Delete with an unreachable mailbox: %v (forgot %v)", err, forgot)
+	}
+	if s := h.a.Status(); s.State != StateActive {
+		t.Fatalf("after a refused Delete: %q", s.State)
+	}
+	if err := h.a.Deactivate(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if !forgot || !closed {
+		t.Fatalf("forgot %v closed %v", forgot, closed)
+	}
+	for _, f := range []string{db, db + "-wal", secret} {
+		if fileExists(f) {
+			t.Errorf("%s still exists", f)
+		}
+	}
+	s := h.waitFor(t, "not configured", func(s Status) bool { return s.State == StateNotConfigured })
+	if s.LastBatch != nil {
+		t.Fatal("the last batch survived deactivation")
+	}
+}

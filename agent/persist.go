@@ -1,0 +1,74 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"vpconnect/agent/config"
+	"vpconnect/syncer/store"
+)
+
+// agentStateFile keeps the little the agent itself must remember across
+// restarts: the user's pause. A user who paused sync expects it to stay
+// paused after a reboot.
+const agentStateFile = "agent.json"
+
+type persisted struct {
+	Paused bool `json:"paused"`
+}
+
+func (a *Agent) loadPaused() bool {
+	if a.opts.DataDir == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(a.opts.DataDir, agentStateFile))
+	if err != nil {
+		return false
+	}
+	var p persisted
+	if json.Unmarshal(b, &p) != nil {
+		a.log.Warn("ignoring an unreadable agent state file", "file", agentStateFile)
+		return false
+	}
+	return p.Paused
+}
+
+func (a *Agent) savePaused(paused bool) error {
+	if a.opts.DataDir == "" {
+		return nil
+	}
+	b, _ := json.Marshal(persisted{Paused: paused})
+	return config.WriteFile(a.opts.DataDir, agentStateFile, b)
+}
+
+// StoreHistory reads batches and issues from the state store.
+func StoreHistory(st *store.Store) History { return storeHistory{st} }
+
+type storeHistory struct{ st *store.Store }
+
+func (h storeHistory) LastBatch(ctx context.Context) (b store.Batch, ok bool, err error) {
+	err = h.st.View(ctx, func(tx *store.Tx) error {
+		b, ok, err = tx.LastBatch()
+		return err
+	})
+	return b, ok, err
+}
+
+func (h storeHistory) OpenIssues(ctx context.Context) (is []store.Issue, err error) {
+	err = h.st.View(ctx, func(tx *store.Tx) error {
+		is, err = tx.OpenIssues()
+		return err
+	})
+	return is, err
+}
+
+func (h storeHistory) Batches(ctx context.Context, since time.Time) (bs []store.Batch, err error) {
+	err = h.st.View(ctx, func(tx *store.Tx) error {
+		bs, err = tx.Batches(since)
+		return err
+	})
+	return bs, err
+}
