@@ -572,8 +572,11 @@ func (l *loop) startProbe() {
 	}
 	l.running = true
 	a := l.a
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancelBatch = cancel
 	go func() {
-		changed, err := p.MailboxChanged(context.Background())
+		defer cancel()
+		changed, err := p.MailboxChanged(ctx)
 		if err != nil {
 			a.log.Warn("mailbox probe failed", "err", err)
 		}
@@ -637,6 +640,7 @@ func (l *loop) batchDone(r batchResult) {
 	l.running = false
 	now := l.a.clock.Now()
 	if r.probe {
+		l.cancelBatch = nil
 		l.sched.probed(now)
 		if r.changed && l.scheduling() {
 			l.request(syncer.TriggerSchedule, nil)

@@ -476,3 +476,66 @@ func TestForceDeleteForgetsLocalState(t *testing.T) {
 		t.Fatal("the last batch survived deactivation")
 	}
 }
+
+// probingSyncer is a fakeSyncer whose mailbox can be probed for changes.
+type probingSyncer struct {
+	*fakeSyncer
+	mu      sync.Mutex
+	changed bool
+	probes  int
+}
+
+func (p *probingSyncer) MailboxChanged(ctx context.Context) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.probes++
+	c := p.changed
+	p.changed = false
+	return c, nil
+}
+
+func (p *probingSyncer) probeCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.probes
+}
+
+// An Outlook change reaches Vantagepoint within the mailbox interval (30 s),
+// not the Vantagepoint interval (2 min): the mailbox is probed between
+// batches, and only a change starts one.
+func TestMailboxProbeStartsABatchOnlyOnAChange(t *testing.T) {
+	var p *probingSyncer
+	h := startAgent(t, func(o *Options) {
+		p = &probingSyncer{fakeSyncer: &fakeSyncer{}}
+		o.Syncer, o.Tracker = p, p
+	})
+	h.clock.Advance(30 * time.Second)
+	h.batches(t, 1)
+	if n := p.probeCount(); n != 0 {
+		t.Fatalf("%d probes by the time the startup batch ran; a batch lists the mailbox itself", n)
+	}
+	// Quiet mailbox: probes every 30 s, no batch before the 2-minute poll
+	// (due 2m30 after start).
+	for i := 1; i <= 2; i++ {
+		h.clock.Advance(30 * time.Second)
+		h.waitFor(t, fmt.Sprintf("probe %d", i), func(Status) bool { return p.probeCount() >= i })
+	}
+	if got := p.fakeSyncer.triggers(); len(got) != 1 {
+		t.Fatalf("batches %v after quiet probes; want only the startup batch", got)
+	}
+	p.mu.Lock()
+	p.changed = true
+	p.mu.Unlock()
+	h.clock.Advance(30 * time.Second) // 2m00 after start: a probe, before the 2m30 poll
+	s := h.batches(t, 2)
+	if got := p.fakeSyncer.triggers(); len(got) != 2 || p.probeCount() != 3 {
+		t.Fatalf("batches %v after %d probes; want a second one started by the third probe", got, p.probeCount())
+	}
+	if !h.clock.Now().Equal(t0.Add(2 * time.Minute)) {
+		t.Fatalf("the batch ran at %v", h.clock.Now())
+	}
+	// The next Vantagepoint poll is planned from the batch the probe started.
+	if s.NextBatchAt == nil || !s.NextBatchAt.Equal(t0.Add(4*time.Minute)) {
+		t.Errorf("next batch at %v; want 2 minutes after the probe's batch", s.NextBatchAt)
+	}
+}

@@ -80,6 +80,7 @@ type scheduler struct {
 	firstPoll   bool      // nextVP is the startup poll
 	quietSince  time.Time // last change seen, or last user activity
 	backoff     time.Duration
+	probing     bool // the mailbox is probed between batches
 }
 
 func newScheduler(cfg Schedule, rnd func() float64, idle func() bool) *scheduler {
@@ -102,6 +103,7 @@ func (s *scheduler) start(now time.Time, probe bool) {
 	s.nextVP = now.Add(time.Duration(s.rand() * float64(s.cfg.FirstPollMax)))
 	s.firstPoll = true
 	s.backoff = 0
+	s.probing = probe
 	if probe {
 		s.nextMailbox = now.Add(s.jittered(s.cfg.MailboxInterval))
 	}
@@ -142,6 +144,9 @@ func (s *scheduler) due(now time.Time) (batch, probe bool) {
 func (s *scheduler) batchStarted() {
 	s.nextVP = time.Time{}
 	s.firstPoll = false
+	// A batch lists the mailbox too: no probe while it runs, and the next
+	// one a whole interval after it.
+	s.nextMailbox = time.Time{}
 }
 
 // batchEnded plans after a batch: a backoff retry when a service could not be
@@ -149,6 +154,9 @@ func (s *scheduler) batchStarted() {
 // regular poll.
 func (s *scheduler) batchEnded(now time.Time, changed, unreachable bool) {
 	s.firstPoll = false
+	if s.probing && !unreachable {
+		s.nextMailbox = now.Add(s.jittered(s.cfg.MailboxInterval))
+	}
 	if changed {
 		s.quietSince = now
 	}

@@ -113,9 +113,20 @@ func TestDueAndNext(t *testing.T) {
 	if b, p := s.due(t0.Add(30 * time.Second)); !b || p {
 		t.Fatalf("due %v %v", b, p)
 	}
+	// A batch lists the mailbox itself: the next probe is a mailbox
+	// interval after it ends, not at once.
 	s.batchStarted()
 	s.batchEnded(t0.Add(31*time.Second), false, false)
-	if b, p := s.due(t0.Add(31 * time.Second)); b || !p {
-		t.Fatalf("probe not due: %v %v", b, p)
+	if b, p := s.due(t0.Add(31 * time.Second)); b || p {
+		t.Fatalf("due right after a batch: %v %v", b, p)
+	}
+	if b, p := s.due(t0.Add(61 * time.Second)); b || !p {
+		t.Fatalf("probe not due a mailbox interval after the batch: %v %v", b, p)
+	}
+	// While a service is unreachable only the backoff retry runs.
+	s.batchStarted()
+	s.batchEnded(t0.Add(62*time.Second), false, true)
+	if !s.nextMailbox.IsZero() {
+		t.Errorf("a probe is planned while the service is unreachable: %v", s.nextMailbox)
 	}
 }

@@ -18,6 +18,12 @@ func (b batcher) Run(ctx context.Context, t syncer.Trigger) (store.Batch, error)
 	return b.d.Batch(ctx, t)
 }
 
+// MailboxChanged lets the agent probe the mailbox between batches, as it
+// does with the real engine.
+func (b batcher) MailboxChanged(ctx context.Context) (bool, error) {
+	return b.d.engine.MailboxChanged(ctx)
+}
+
 // Serve runs the real agent over the demo's engine, with its loopback API
 // and Sync Options page on localApi.port (or the next free port), until ctx
 // ends. The agent's scheduler runs the batches, every interval; ready
