@@ -71,6 +71,10 @@ type Hooks struct {
 	// Reauthorize signs an account in again (auth.Microsoft with the
 	// browser; auth.Vantagepoint with the credentials).
 	Reauthorize func(ctx context.Context, account string, cred Credentials) error
+	// ConfirmDeletes lets the next batch apply the deletions of an item
+	// type that the empty-side guard held back (the engine's
+	// ConfirmDeletes: SPEC §4.4).
+	ConfirmDeletes func(ctx context.Context, typ string) error
 	// TranslateIDs is Graph's translateExchangeIds: Office.js ids (EWS or
 	// REST form) to the immutable REST ids the engine keys e-mails by.
 	TranslateIDs func(ctx context.Context, ids []string, sourceType string) (map[string]string, error)
@@ -917,6 +921,22 @@ func (a *Agent) translate(ctx context.Context, id string) (string, error) {
 	a.idMap[id] = out
 	a.idMu.Unlock()
 	return out, nil
+}
+
+// ConfirmDeletes is the user's answer to the empty-side guard (SPEC §4.4):
+// the deletions of typ that were held back are intended. A batch runs at
+// once to apply them.
+func (a *Agent) ConfirmDeletes(ctx context.Context, typ string) (Ticket, error) {
+	if typ != syncer.TypeContacts && typ != syncer.TypeEvents {
+		return Ticket{}, fmt.Errorf("%w: deletions are held back only for contacts and events, not %q", ErrInvalid, typ)
+	}
+	if a.opts.Hooks.ConfirmDeletes == nil || a.deactivated.Load() {
+		return Ticket{}, ErrNotConfigured
+	}
+	if err := a.opts.Hooks.ConfirmDeletes(ctx, typ); err != nil {
+		return Ticket{}, fmt.Errorf("confirm the deletions of %s: %w", typ, err)
+	}
+	return a.SyncNow(ctx, syncer.TriggerManual)
 }
 
 // Reauthorize signs an account in again and lifts its suspension.

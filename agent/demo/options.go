@@ -32,6 +32,7 @@ func (d *Demo) Serve(ctx context.Context, interval time.Duration, ready func(opt
 	a, err := agent.New(agent.Options{
 		Config: d.Config, Syncer: batcher{d}, Tracker: d.engine, MailboxStatus: syncer.MailboxInitialized,
 		History: agent.StoreHistory(d.store), DataDir: d.DataDir,
+		Hooks: agent.Hooks{ConfirmDeletes: d.engine.ConfirmDeletes},
 		Accounts: agent.Accounts{
 			Microsoft:    agent.MicrosoftAccount{User: d.User.Mail},
 			Vantagepoint: agent.VantagepointAccount{URL: d.Config.Vantagepoint.APIURL, Database: d.Config.Vantagepoint.Database, Employee: d.Employee.ID},

@@ -11,10 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"vpconnect/agent"
+	"vpconnect/syncer/store"
 )
 
 // addinPage is the stand-in for the Outlook add-in: a page that pairs with
@@ -170,4 +173,59 @@ func TestSyncOptionsPageInChromium(t *testing.T) {
 	shot := filepath.Join(dir, "sync-options.png")
 	b.screenshot(t, shot)
 	t.Logf("screenshot: %s", shot)
+}
+
+// guardHistory plays the state store after the empty-side guard held back
+// the deletions of contacts, until the user confirms them.
+type guardHistory struct {
+	mu        sync.Mutex
+	confirmed bool
+}
+
+func (g *guardHistory) LastBatch(ctx context.Context) (store.Batch, bool, error) {
+	return store.Batch{}, false, nil
+}
+
+func (g *guardHistory) OpenIssues(ctx context.Context) ([]store.Issue, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.confirmed {
+		return nil, nil
+	}
+	return []store.Issue{{Type: "contacts", Side: "mailbox", Item: "deletions held back", Attempts: 1, FirstSeen: time.Now().UTC(),
+		Reason: "12 of 14 synced contacts disappeared from Outlook in one batch; no deletion was applied."}}, nil
+}
+
+func (g *guardHistory) Batches(ctx context.Context, since time.Time) ([]store.Batch, error) {
+	return nil, nil
+}
+
+func TestConfirmDeletionsInChromium(t *testing.T) {
+	chromiumPath(t)
+	g := &guardHistory{}
+	var confirmed atomic.Value
+	e := startEnv(t, func(a *agent.Options, _ *Options) {
+		a.History = g
+		a.Hooks.ConfirmDeletes = func(ctx context.Context, typ string) error {
+			confirmed.Store(typ)
+			g.mu.Lock()
+			g.confirmed = true
+			g.mu.Unlock()
+			return nil
+		}
+	})
+	b := startBrowser(t)
+	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.navigate(t, u)
+	b.waitJS(t, `document.getElementById("state-badge").textContent !== ""`, 10*time.Second)
+	b.waitJS(t, `[...document.querySelectorAll("#issues button")].some(b => b.textContent === "Confirm these deletions")`, 10*time.Second)
+	// The page asks before it deletes; the test answers yes.
+	b.eval(t, `window.confirm = () => true, [...document.querySelectorAll("#issues button")].find(b => b.textContent === "Confirm these deletions").click(), true`, nil)
+	b.waitJS(t, `document.querySelectorAll("#issues li").length === 0`, 10*time.Second)
+	if got, _ := confirmed.Load().(string); got != "contacts" {
+		t.Fatalf("confirmed %q; want contacts", got)
+	}
 }

@@ -615,3 +615,63 @@ func TestSyncOptionsSessionAndCSRF(t *testing.T) {
 	resp, body = e.do(t, req{path: "/ui/state", header: map[string]string{"Cookie": cookie}})
 	wantCode(t, resp, body, http.StatusOK, "")
 }
+
+// pageSession opens the Sync Options page through its one-time address and
+// returns the session cookie and the page's CSRF token.
+func (e *env) pageSession(t *testing.T) (cookie, csrf string) {
+	t.Helper()
+	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := e.do(t, req{path: strings.TrimPrefix(u, e.base)})
+	ck := resp.Cookies()
+	if len(ck) != 1 {
+		t.Fatalf("open: %d, cookies %v", resp.StatusCode, ck)
+	}
+	cookie = ck[0].Name + "=" + ck[0].Value
+	_, body := e.do(t, req{path: "/", header: map[string]string{"Cookie": cookie}})
+	const marker = `name="csrf-token" content="`
+	i := strings.Index(body, marker)
+	if i < 0 {
+		t.Fatal("the page carries no CSRF token")
+	}
+	csrf = body[i+len(marker):]
+	return cookie, csrf[:strings.Index(csrf, `"`)]
+}
+
+// The empty-side guard's held-back deletions are applied only when the user
+// confirms them on the page, for the type named, and a batch runs at once.
+func TestConfirmDeletesFromThePage(t *testing.T) {
+	var confirmed []string
+	e := startEnv(t, func(a *agent.Options, _ *Options) {
+		a.Hooks.ConfirmDeletes = func(ctx context.Context, typ string) error {
+			confirmed = append(confirmed, typ)
+			return nil
+		}
+	})
+	cookie, csrf := e.pageSession(t)
+	h := map[string]string{"Cookie": cookie, "X-CSRF-Token": csrf}
+	resp, body := e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: `{"action":"confirm-deletes","type":"emails"}`, header: h})
+	wantCode(t, resp, body, http.StatusBadRequest, "invalid_request")
+	if len(confirmed) != 0 {
+		t.Fatalf("deletions of e-mails confirmed: %v", confirmed)
+	}
+	before := e.agent.Status().LastBatch
+	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: `{"action":"confirm-deletes","type":"contacts"}`, header: h})
+	wantCode(t, resp, body, http.StatusOK, "")
+	if len(confirmed) != 1 || confirmed[0] != "contacts" {
+		t.Fatalf("confirmed %v; want [contacts]", confirmed)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := e.agent.Status()
+		if s.LastBatch != nil && (before == nil || s.LastBatch.ID > before.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no batch ran after the confirmation")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

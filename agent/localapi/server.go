@@ -40,6 +40,7 @@ type Backend interface {
 	TrackStatus(ctx context.Context, messageID string) (store.Track, bool, error)
 	Deactivate(ctx context.Context, force bool) error
 	Reauthorize(ctx context.Context, account string, cred agent.Credentials) error
+	ConfirmDeletes(ctx context.Context, typ string) (agent.Ticket, error)
 }
 
 // Files the server keeps in the data dir, all 0600.

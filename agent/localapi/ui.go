@@ -224,6 +224,8 @@ type ActionRequest struct {
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
 	Force    bool   `json:"force,omitempty"`
+	// Type names the item type of "confirm-deletes".
+	Type string `json:"type,omitempty"`
 }
 
 // action runs a page button. It needs the session cookie (SameSite=Strict,
@@ -261,6 +263,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		err = b.Reauthorize(ctx, req.Account, agent.Credentials{Username: req.Username, Password: req.Password})
 	case "deactivate":
 		err = b.Deactivate(ctx, req.Force)
+	case "confirm-deletes":
+		_, err = b.ConfirmDeletes(ctx, req.Type)
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_request", "unknown action")
 		return

@@ -124,6 +124,7 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 		w.opts.Hooks.TranslateIDs = tr.TranslateIDs
 	}
 	w.opts.Hooks.Uninitialize = eng.Deactivate
+	w.opts.Hooks.ConfirmDeletes = eng.ConfirmDeletes
 	w.opts.Hooks.CloseState = db.Close
 	w.opts.Hooks.ForgetTokens = func(ctx context.Context) error {
 		return errors.Join(st.Delete(ctx, auth.Microsoft), st.Delete(ctx, auth.Vantagepoint))

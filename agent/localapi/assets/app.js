@@ -59,14 +59,30 @@
     }
 
     const issues = s.openIssues || [];
-    $("issues").replaceChildren(...issues.map((i) =>
-      li(i.type + " · " + i.item + " (" + i.side + "): " + i.reason + " — " + i.attempts + " attempt(s) since " + when(i.firstSeen))));
+    $("issues").replaceChildren(...issues.map(issueItem));
     $("no-issues").hidden = issues.length > 0;
     $("btn-retry").hidden = issues.length === 0;
 
     $("pairings").replaceChildren(...ps.pairings.map(pairingItem));
     $("no-pairings").hidden = ps.pairings.length > 0;
     $("origins").textContent = ps.allowedOrigins.length ? ps.allowedOrigins.join(", ") : "(none configured)";
+  }
+
+  function issueItem(i) {
+    const e = li(i.type + " · " + i.item + " (" + i.side + "): " + i.reason + " — " + i.attempts + " attempt(s) since " + when(i.firstSeen));
+    // The empty-side guard held deletions back: only the user can say they
+    // were intended.
+    if (i.item === "deletions held back") {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "danger"; b.textContent = "Confirm these deletions";
+      b.addEventListener("click", () => {
+        if (confirm("Apply the held-back deletions of " + i.type + "? The matching items on the other side will be deleted.")) {
+          act_("confirm-deletes", { type: i.type });
+        }
+      });
+      e.append(" "); e.appendChild(b);
+    }
+    return e;
   }
 
   function li(t) { const e = document.createElement("li"); e.textContent = t; return e; }
