@@ -329,7 +329,16 @@ func (e *Engine) itemFailed(ctx context.Context, r *kindRun, side, itemSide stri
 		label = it.id
 	}
 	r.b.issue(r.k.name(), side, label, fmt.Sprintf("%s: %v", what, cause))
-	key := retryKey(itemSide, it.id)
+	return e.retryLater(ctx, r, itemSide, it.id, label)
+}
+
+// retryLater brings an item back in the next batch even if it does not
+// change. Every item in scope that a batch leaves unpaired gets one: the
+// delta cursor moves past it, and matching before a create looks at this
+// batch's new items and these, so its twin on the other side would
+// otherwise be copied next to it.
+func (e *Engine) retryLater(ctx context.Context, r *kindRun, itemSide, id, label string) error {
+	key := retryKey(itemSide, id)
 	r.failedNow[key] = true
 	if _, ok := r.retries[key]; ok {
 		return nil
@@ -655,6 +664,9 @@ func (e *Engine) pairNew(ctx context.Context, r *kindRun, mbNew, vpNew []item) e
 			_, what, _ := strings.Cut(key, ":")
 			r.b.issue(k.name(), SideMailbox, m.label, fmt.Sprintf("%d Vantagepoint %ss match %s: nothing was created; make the match unique",
 				len(cands), k.noun(), what))
+			if err := e.retryLater(ctx, r, SideMailbox, m.id, m.label); err != nil {
+				return err
+			}
 		default:
 			if err := e.createInVP(ctx, r, m); err != nil {
 				return err
@@ -725,16 +737,24 @@ func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
 		if err := e.step(k.name() + ":match-update:send"); err != nil {
 			return err
 		}
+		// A failed write leaves both unpaired: both come back next batch
+		// to be matched again.
 		if e.mailboxWins(m, v) {
 			got, err := k.updateVP(ctx, v.id, m)
 			if err != nil {
-				return e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "update the matching Vantagepoint "+k.noun(), err)
+				if err := e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "update the matching Vantagepoint "+k.noun(), err); err != nil {
+					return err
+				}
+				return e.retryLater(ctx, r, SideVantagepoint, v.id, v.label)
 			}
 			v = got
 		} else {
 			got, err := k.updateMailbox(ctx, m.id, v)
 			if err != nil {
-				return e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "update the matching Outlook "+k.noun(), err)
+				if err := e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "update the matching Outlook "+k.noun(), err); err != nil {
+					return err
+				}
+				return e.retryLater(ctx, r, SideMailbox, m.id, m.label)
 			}
 			m = got
 		}

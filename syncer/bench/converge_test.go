@@ -22,8 +22,15 @@ import (
 // SPEC §8: faults from the simulators at random during a large sync —
 // 5xx, 429 with Retry-After, connection resets, slow and malformed answers,
 // 410 — and still: it converges, nothing is lost, nothing is duplicated.
+// The sync has 2,000 tagged e-mails, and contacts and meetings created on
+// both sides (some of them present on both, to be matched, not copied).
 func TestFaultsDuringALargeSyncConverge(t *testing.T) {
-	const messages = 2000
+	const (
+		messages = 2000
+		contacts = 200 // per side, of which `shared` exist on both
+		meetings = 150 // per side, of which `shared` exist on both
+		shared   = 20
+	)
 	ctx := context.Background()
 	now := time.Now().UTC()
 
@@ -75,6 +82,47 @@ func TestFaultsDuringALargeSyncConverge(t *testing.T) {
 	if err := eng.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Contacts and meetings on both sides; the first `shared` of each exist
+	// on both sides already and must be paired, not copied.
+	var folder string
+	for _, f := range g.ContactFolders() {
+		if f.DisplayName == "Vantagepoint" {
+			folder = f.ID
+		}
+	}
+	if folder == "" {
+		t.Fatal("initialization made no contact folder")
+	}
+	wantContacts := map[string]bool{}   // e-mail addresses
+	wantMeetings := map[string]bool{}   // subjects
+	day := now.Truncate(24 * time.Hour) // inside the window: the next days
+	for i := range contacts {
+		addr := fmt.Sprintf("vp%03d@partner.example", i)
+		v.AddContact(vpsim.Contact{ClientID: "F1", FirstName: "Vee", LastName: fmt.Sprintf("Pee%03d", i), Email: addr,
+			Title: "Engineer", ContactStatus: "A", Owner: benchEmployee})
+		wantContacts[addr] = true
+		if i >= shared {
+			addr = fmt.Sprintf("ol%03d@partner.example", i)
+			wantContacts[addr] = true
+		}
+		g.AddContact(folder, graphsim.Contact{GivenName: "Oh", Surname: fmt.Sprintf("El%03d", i), CompanyName: "Firm One",
+			EmailAddresses: []graphsim.Recipient{{Address: addr}}, JobTitle: "Engineer"})
+	}
+	for i := range meetings {
+		start := day.Add(time.Duration(24+i) * time.Hour)
+		subject := fmt.Sprintf("VP meeting %03d", i)
+		v.AddActivity(vpsim.Activity{Type: "Meeting", Subject: subject, StartDate: vpsim.FormatDate(start),
+			EndDate: vpsim.FormatDate(start.Add(time.Hour)), Notes: "Agenda", PrivateInd: "N", AllDayEventInd: "N",
+			Owner: benchEmployee, Employee: benchEmployee})
+		wantMeetings[subject] = true
+		if i >= shared {
+			start = start.Add(30 * time.Minute)
+			subject = fmt.Sprintf("Outlook meeting %03d", i)
+			wantMeetings[subject] = true
+		}
+		g.AddEvent(graphsim.Event{Subject: subject, BodyType: "text", Body: "Agenda", Start: start, End: start.Add(time.Hour),
+			Categories: []string{"Vantagepoint"}, Type: "singleInstance"})
+	}
 	// Faults everywhere, at random.
 	for _, f := range []graphsim.Fault{
 		{Status: 503, RetryAfter: 10 * time.Millisecond, Probability: 0.01},
@@ -103,7 +151,7 @@ func TestFaultsDuringALargeSyncConverge(t *testing.T) {
 			g.ClearFaults()
 			v.ClearFaults()
 		}
-		if i > 12 && b.Outcome == syncer.OutcomeOK && b.Counts[syncer.TypeEmails].Created == 0 {
+		if i > 12 && b.Outcome == syncer.OutcomeOK && !wrote(b) {
 			break
 		}
 		if i > 40 {
@@ -114,6 +162,9 @@ func TestFaultsDuringALargeSyncConverge(t *testing.T) {
 	// Nothing lost, nothing duplicated.
 	perMessage := map[string]int{}
 	for _, a := range v.Activities() {
+		if a.Type != "EMail" {
+			continue
+		}
 		i := strings.Index(a.Notes, "Message-ID: ")
 		if i < 0 {
 			t.Fatalf("activity %s without a message reference", a.ActivityID)
@@ -136,6 +187,57 @@ func TestFaultsDuringALargeSyncConverge(t *testing.T) {
 	}
 	if unmarked > 0 {
 		t.Errorf("%d messages are not marked Synced", unmarked)
+	}
+
+	// Contacts and meetings: each exactly once on each side.
+	vpContacts, olContacts := map[string]int{}, map[string]int{}
+	for _, c := range v.Contacts() {
+		if c.Owner == benchEmployee {
+			vpContacts[strings.ToLower(c.Email)]++
+		}
+	}
+	for _, c := range g.Contacts(folder) {
+		for _, a := range c.EmailAddresses[:1] {
+			olContacts[strings.ToLower(a.Address)]++
+		}
+	}
+	exactlyOnce(t, "Vantagepoint contacts", wantContacts, vpContacts)
+	exactlyOnce(t, "Outlook contacts", wantContacts, olContacts)
+	vpMeetings, olMeetings := map[string]int{}, map[string]int{}
+	for _, a := range v.Activities() {
+		if a.Type == "Meeting" {
+			vpMeetings[a.Subject]++
+		}
+	}
+	for _, ev := range g.Events() {
+		olMeetings[ev.Subject]++
+	}
+	exactlyOnce(t, "Vantagepoint meetings", wantMeetings, vpMeetings)
+	exactlyOnce(t, "Outlook meetings", wantMeetings, olMeetings)
+}
+
+func wrote(b store.Batch) bool {
+	for _, c := range b.Counts {
+		if c.Created+c.Updated+c.Deleted+c.Unlinked > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// exactlyOnce checks that every wanted key is present once and nothing else
+// is.
+func exactlyOnce(t *testing.T, where string, want map[string]bool, got map[string]int) {
+	t.Helper()
+	for k := range want {
+		if got[k] != 1 {
+			t.Errorf("%s: %q is there %d times, want once", where, k, got[k])
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("%s: unexpected %q", where, k)
+		}
 	}
 }
 
