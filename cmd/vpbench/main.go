@@ -15,12 +15,13 @@ import (
 func main() {
 	serve := flag.Bool("serve", false, "run the simulated services (the child process)")
 	messages := flag.Int("messages", 10000, "messages in the mailbox; every tenth is tagged")
-	contacts := flag.Int("contacts", 5000, "Vantagepoint contacts")
+	contacts := flag.Int("contacts", 5000, "the user's contacts, half in Vantagepoint and half in Outlook")
+	events := flag.Int("events", 5000, "meetings, half in Vantagepoint and half in Outlook")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *serve {
-		if err := bench.Serve(ctx, *messages, *contacts, os.Stdout); err != nil {
+		if err := bench.Serve(ctx, *messages, *contacts, *events, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "vpbench serve:", err)
 			os.Exit(1)
 		}
@@ -31,7 +32,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vpbench:", err)
 		os.Exit(1)
 	}
-	r, err := bench.Run(ctx, self, []string{"-serve", "-messages", fmt.Sprint(*messages), "-contacts", fmt.Sprint(*contacts)})
+	r, err := bench.Run(ctx, self, []string{"-serve", "-messages", fmt.Sprint(*messages), "-contacts", fmt.Sprint(*contacts), "-events", fmt.Sprint(*events)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vpbench:", err)
 		os.Exit(1)
