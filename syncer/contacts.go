@@ -80,7 +80,7 @@ func (k *contactKind) fromMailbox(c MailboxContact) item {
 		"email": normalizeAddress(c.Email), "phone": norm(c.BusinessPhone), "cell": norm(c.MobilePhone),
 		"title": norm(c.JobTitle), "company": norm(c.CompanyName),
 	}
-	return item{id: c.ID, modified: c.LastModified, fields: f, label: contactLabel(c.GivenName, c.Surname, c.Email), raw: c}
+	return item{id: c.ID, modified: c.LastModified, fields: f, label: contactLabel(c.GivenName, c.Surname, c.Email), raw: c, version: c.ChangeKey}
 }
 
 func (k *contactKind) loadFirms(ctx context.Context) error {
@@ -230,13 +230,30 @@ func (k *contactKind) createVP(ctx context.Context, src item) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
+	k.e.indexContact(got)
 	return k.fromVP(ctx, got)
 }
 
-func (k *contactKind) updateVP(ctx context.Context, vpID string, src item) (item, error) {
+func (k *contactKind) updateVP(ctx context.Context, vpID, base string, src item) (item, error) {
 	cur, err := k.vp.Contact(ctx, vpID)
 	if err != nil {
 		return item{}, err
+	}
+	if base != "" {
+		// Vantagepoint has no concurrency token (see Update in
+		// syncer/vantagepoint): the record the write starts from is the
+		// check, at no extra request. Only an edit between this read and
+		// the PUT can still be overwritten.
+		was, err := k.fromVP(ctx, cur)
+		if err != nil {
+			return item{}, err
+		}
+		if was.hash() != base {
+			if sameContent(was, src) {
+				return was, nil // nothing left to write
+			}
+			return item{}, fmt.Errorf("Vantagepoint contact %s: %w", vpID, ErrConflict)
+		}
 	}
 	if err := k.applyToVP(ctx, &cur, src); err != nil {
 		return item{}, err
@@ -248,6 +265,7 @@ func (k *contactKind) updateVP(ctx context.Context, vpID string, src item) (item
 	if got.ID == "" {
 		got = cur
 	}
+	k.e.indexContact(got)
 	return k.fromVP(ctx, got)
 }
 
@@ -275,9 +293,9 @@ func (k *contactKind) createMailbox(ctx context.Context, src item) (item, error)
 	return k.fromMailbox(got), nil
 }
 
-func (k *contactKind) updateMailbox(ctx context.Context, mbID string, src item) (item, error) {
+func (k *contactKind) updateMailbox(ctx context.Context, mbID, version string, src item) (item, error) {
 	c := toMailboxContact(src)
-	c.ID = mbID
+	c.ID, c.ChangeKey = mbID, version
 	got, err := k.mb.UpdateContact(ctx, c)
 	if err != nil {
 		return item{}, err

@@ -102,7 +102,7 @@ func (k *eventKind) fromMailbox(ev MailboxEvent) item {
 	}
 	f := map[string]string{"subject": norm(ev.Subject), "start": s, "end": e, "allDay": yesNo(ev.AllDay),
 		"location": norm(ev.Location), "notes": norm(stripAttendees(norm(body)))}
-	it := item{id: ev.ID, modified: ev.LastModified, fields: f, label: eventLabel(ev.Subject, ev.Start), raw: ev}
+	it := item{id: ev.ID, modified: ev.LastModified, fields: f, label: eventLabel(ev.Subject, ev.Start), raw: ev, version: ev.ChangeKey}
 	me, _ := k.e.mailboxUser(context.Background())
 	switch {
 	case ev.SeriesMasterID != "" || ev.Type == "seriesMaster" || ev.Type == "occurrence" || ev.Type == "exception":
@@ -267,10 +267,17 @@ func (k *eventKind) createVP(ctx context.Context, src item) (item, error) {
 	return k.fromVP(got), nil
 }
 
-func (k *eventKind) updateVP(ctx context.Context, vpID string, src item) (item, error) {
+func (k *eventKind) updateVP(ctx context.Context, vpID, base string, src item) (item, error) {
 	cur, err := k.vp.Activity(ctx, vpID)
 	if err != nil {
 		return item{}, err
+	}
+	if was := k.fromVP(cur); base != "" && was.hash() != base {
+		// Edited since the decision was made; see contactKind.updateVP.
+		if sameContent(was, src) {
+			return was, nil
+		}
+		return item{}, fmt.Errorf("Vantagepoint activity %s: %w", vpID, ErrConflict)
 	}
 	if err := k.applyToVP(ctx, &cur, src); err != nil {
 		return item{}, err
@@ -321,12 +328,12 @@ func (k *eventKind) createMailbox(ctx context.Context, src item) (item, error) {
 	return k.fromMailbox(got), nil
 }
 
-func (k *eventKind) updateMailbox(ctx context.Context, mbID string, src item) (item, error) {
+func (k *eventKind) updateMailbox(ctx context.Context, mbID, version string, src item) (item, error) {
 	ev, err := k.toMailboxEvent(ctx, src)
 	if err != nil {
 		return item{}, err
 	}
-	ev.ID = mbID
+	ev.ID, ev.ChangeKey = mbID, version
 	ev.Categories = nil // an update leaves the user's categories alone
 	got, err := k.mb.UpdateEvent(ctx, ev)
 	if err != nil {
@@ -394,4 +401,24 @@ func (e *Engine) contactIndex(ctx context.Context) (byEmail, byID map[string]Con
 	}
 	e.contacts, e.contactsByID = byEmail, byID
 	return byEmail, byID, nil
+}
+
+// indexContact keeps the batch's contact index current after the engine
+// writes a contact, so a meeting later in the same batch links to a contact
+// created from Outlook moments before (without listing them all again).
+func (e *Engine) indexContact(c Contact) {
+	if e.contacts == nil || c.ID == "" {
+		return
+	}
+	if old, ok := e.contactsByID[c.ID]; ok {
+		if addr := normalizeAddress(old.Email); addr != "" && e.contacts[addr].ID == c.ID {
+			delete(e.contacts, addr)
+		}
+	}
+	e.contactsByID[c.ID] = c
+	if addr := normalizeAddress(c.Email); addr != "" {
+		if prev, dup := e.contacts[addr]; !dup || prev.Status != "A" || prev.ID == c.ID {
+			e.contacts[addr] = c
+		}
+	}
 }

@@ -216,3 +216,28 @@ func TestEventLeavingTheWindowIsNotADeletion(t *testing.T) {
 		t.Fatalf("an event that left the window was deleted: %+v", b.Counts[TypeEvents])
 	}
 }
+
+// A contact added in Outlook and a meeting with that person, tagged in the
+// same minute, arrive in one batch: the meeting links to the contact the
+// batch has just created, not to nobody. A tagged e-mail in the batch makes
+// the engine index the Vantagepoint contacts before the new one exists.
+func TestMeetingLinksAContactCreatedInTheSameBatch(t *testing.T) {
+	e := newEnv(t)
+	e.run()
+	e.mb.add("inbox", tagged("Hi", "alice@fabrikam.com"))
+	e.outlookContact(MailboxContact{GivenName: "Nora", Surname: "Quinn", Email: "nora@northwind.example", CompanyName: "Northwind Traders"})
+	start := now.Add(50 * time.Hour).Truncate(time.Hour)
+	e.outlookMeeting("Kick-off with Nora", start, func(ev *MailboxEvent) {
+		ev.Attendees = []Address{{Address: "Nora@Northwind.example"}}
+	})
+	e.run()
+	nora := findVP(e, "nora@northwind.example")
+	if len(nora) != 1 {
+		t.Fatalf("Vantagepoint contacts for Nora = %+v", nora)
+	}
+	got := meetingsNamed(e, "Kick-off with Nora")
+	if len(got) != 1 || got[0].ContactID != nora[0].ID || got[0].ClientID != "F-NORTHWIND" {
+		t.Fatalf("meeting = %+v, want it linked to contact %s of firm F-NORTHWIND", got, nora[0].ID)
+	}
+	e.quiet()
+}

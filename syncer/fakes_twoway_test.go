@@ -33,6 +33,7 @@ type fakeTwoWay struct {
 	eRemoved       []fakeRemoval
 	nextID         int
 	writes         int // creates, updates, deletes of contacts and events
+	conflicts      int // updates refused because their changeKey was not the item's
 }
 
 func (m *fakeMailbox) tw() *fakeTwoWay {
@@ -186,6 +187,11 @@ func (m *fakeMailbox) UpdateContact(ctx context.Context, c MailboxContact) (Mail
 	if !ok {
 		return MailboxContact{}, fmt.Errorf("contact %s: %w", c.ID, ErrNotFound)
 	}
+	if c.ChangeKey != "" && c.ChangeKey != cur.ChangeKey {
+		// If-Match, as Graph: 412 ErrorIrresolvableConflict.
+		t.conflicts++
+		return MailboxContact{}, fmt.Errorf("contact %s has changeKey %s, not %s: %w", c.ID, cur.ChangeKey, c.ChangeKey, ErrConflict)
+	}
 	t.writes++
 	c.VPID = cur.VPID
 	return m.putContact(cur.folder, c), nil
@@ -332,6 +338,10 @@ func (m *fakeMailbox) UpdateEvent(ctx context.Context, ev MailboxEvent) (Mailbox
 	cur, ok := t.events[ev.ID]
 	if !ok {
 		return MailboxEvent{}, fmt.Errorf("event %s: %w", ev.ID, ErrNotFound)
+	}
+	if ev.ChangeKey != "" && ev.ChangeKey != cur.ChangeKey {
+		t.conflicts++
+		return MailboxEvent{}, fmt.Errorf("event %s has changeKey %s, not %s: %w", ev.ID, cur.ChangeKey, ev.ChangeKey, ErrConflict)
 	}
 	t.writes++
 	next := cur.MailboxEvent

@@ -210,6 +210,12 @@ var (
 	ErrAuthRejected = errors.New("the service rejected the credentials")
 	// ErrNotFound: the item does not exist (any more).
 	ErrNotFound = errors.New("not found")
+	// ErrConflict: the item changed since the version an update was based
+	// on, so nothing was written (Graph answers 412 Precondition Failed when
+	// an If-Match no longer matches). The caller reads the item again and
+	// decides anew; it never retries blindly, or it would overwrite a change
+	// it has not seen (SPEC §4.4).
+	ErrConflict = errors.New("the item changed since the version the update was based on")
 	// ErrUnavailable: throttled, 5xx, network failure; worth retrying later.
 	ErrUnavailable = errors.New("the service is unavailable")
 	// ErrInvalid: the service refused the request as invalid.
@@ -241,7 +247,10 @@ type MailboxContacts interface {
 	// twice.
 	CreateContact(ctx context.Context, folderID string, c MailboxContact) (MailboxContact, error)
 	// UpdateContact writes the mapped fields of a contact and returns it
-	// with its new changeKey.
+	// with its new changeKey. A non-empty c.ChangeKey is the version the
+	// update is based on: the contact is written only if it still has that
+	// changeKey, else ErrConflict and nothing is written. An empty one
+	// writes unconditionally.
 	UpdateContact(ctx context.Context, c MailboxContact) (MailboxContact, error)
 	// DeleteContact deletes a contact; ErrNotFound when it is gone already.
 	DeleteContact(ctx context.Context, id string) error
@@ -261,7 +270,9 @@ type MailboxCalendar interface {
 	// attendees: that would send invitations), stamping VPID like
 	// CreateContact.
 	CreateEvent(ctx context.Context, e MailboxEvent) (MailboxEvent, error)
-	// UpdateEvent writes the mapped fields of an event.
+	// UpdateEvent writes the mapped fields of an event and returns it with
+	// its new changeKey; e.ChangeKey is the version the update is based on,
+	// as for UpdateContact (ErrConflict when the event has changed since).
 	UpdateEvent(ctx context.Context, e MailboxEvent) (MailboxEvent, error)
 	// DeleteEvent deletes an event; ErrNotFound when it is gone already.
 	DeleteEvent(ctx context.Context, id string) error
@@ -281,7 +292,9 @@ type ContactFolder struct {
 // MailboxContact is a contact of the mailbox, reduced to the fields SPEC
 // §4.2 maps. When Removed is set only ID is meaningful.
 type MailboxContact struct {
-	ID            string
+	ID string
+	// ChangeKey is the item's version (Graph's @odata.etag is W/"changeKey");
+	// in an update, the version the update is based on.
 	ChangeKey     string
 	Removed       bool
 	GivenName     string
@@ -303,7 +316,8 @@ type MailboxContact struct {
 // SPEC §4.3 maps and the ones its scope rules need. When Removed is set only
 // ID is meaningful.
 type MailboxEvent struct {
-	ID          string
+	ID string
+	// ChangeKey is the event's version, as for MailboxContact.
 	ChangeKey   string
 	Removed     bool
 	Subject     string
@@ -334,7 +348,10 @@ type VantagepointRecords interface {
 	Contact(ctx context.Context, id string) (Contact, error)
 	// CreateContact creates a contact and returns it with its ContactID.
 	CreateContact(ctx context.Context, c Contact) (Contact, error)
-	// UpdateContact writes the mapped fields of a contact.
+	// UpdateContact writes the mapped fields of a contact. Vantagepoint's
+	// REST API has no concurrency token (no ETag, no If-Match): the engine
+	// compares the record it reads just before the write with the version
+	// its decision was based on (see kind.updateVP).
 	UpdateContact(ctx context.Context, c Contact) (Contact, error)
 	// DeleteContact deletes a contact.
 	DeleteContact(ctx context.Context, id string) error
@@ -345,7 +362,8 @@ type VantagepointRecords interface {
 	ListActivities(ctx context.Context, q ActivityListQuery, page func([]Activity) error) error
 	// Activity reads one activity; ErrNotFound when it does not exist.
 	Activity(ctx context.Context, id string) (Activity, error)
-	// UpdateActivity writes the mapped fields of an activity.
+	// UpdateActivity writes the mapped fields of an activity; unconditional,
+	// like UpdateContact.
 	UpdateActivity(ctx context.Context, a Activity) (Activity, error)
 	// DeleteActivity deletes an activity.
 	DeleteActivity(ctx context.Context, id string) error

@@ -62,6 +62,10 @@ type item struct {
 	issue, issueKey string
 	label           string // how issues name the item
 	raw             any    // the side's own type, for writes
+	// version is a mailbox item's changeKey: an update based on this
+	// listing sends it (If-Match), so that an edit made since is never
+	// overwritten unseen. Empty for Vantagepoint records, which have none.
+	version string
 }
 
 func (it item) hash() string {
@@ -93,10 +97,16 @@ type kind interface {
 	vpList(ctx context.Context, since time.Time, fn func(item) error) error
 	vpGet(ctx context.Context, id string) (item, bool, error)
 	createVP(ctx context.Context, src item) (item, error)
-	updateVP(ctx context.Context, vpID string, src item) (item, error)
+	// updateVP writes src's fields onto the record vpID. base is the hash
+	// of the record's content the decision was based on ("" for none): a
+	// record whose content differs is not written (ErrConflict).
+	updateVP(ctx context.Context, vpID, base string, src item) (item, error)
 	deleteVP(ctx context.Context, id string) error
 	createMailbox(ctx context.Context, src item) (item, error)
-	updateMailbox(ctx context.Context, mbID string, src item) (item, error)
+	// updateMailbox writes src's fields onto the item mbID, based on its
+	// version (changeKey; "" writes unconditionally): ErrConflict when the
+	// item has another version now, and nothing was written.
+	updateMailbox(ctx context.Context, mbID, version string, src item) (item, error)
 	deleteMailbox(ctx context.Context, id string) error
 	// findVP looks up the record a journaled create from src may have
 	// made; findMailbox the item a create from the record vpID may have
@@ -391,6 +401,7 @@ func (e *Engine) reconcile(ctx context.Context, r *kindRun, mb, vp map[string]it
 		mb, vp *item
 	}
 	changes := map[string]*change{} // by pairing's mailbox id
+	newKeys := map[string]string{}  // mailbox id → changeKey, for items whose content did not change
 	var mbNew, vpNew []item
 	var deletes []pendingDelete
 
@@ -438,7 +449,12 @@ func (e *Engine) reconcile(ctx context.Context, r *kindRun, mb, vp map[string]it
 				changes[p.MailboxID] = c
 			}
 			c.mb = &it
+		} else if it.version != "" && it.version != p.MailboxChangeKey {
+			newKeys[id] = it.version
 		}
+	}
+	if err := e.refreshChangeKeys(ctx, r, newKeys); err != nil {
+		return err
 	}
 	for _, id := range sortedKeys(vp) {
 		it := vp[id]
@@ -540,15 +556,35 @@ func (e *Engine) applyChange(ctx context.Context, r *kindRun, p store.Pairing, m
 			return e.savePair(ctx, r, p, *m, *v)
 		}
 		if e.mailboxWins(*m, *v) {
-			return e.pushToVP(ctx, r, p, *m)
+			return e.pushToVP(ctx, r, p, *m, v)
 		}
-		return e.pushToMailbox(ctx, r, p, *v)
+		return e.pushToMailbox(ctx, r, p, *v, m)
 	case m != nil:
-		return e.pushToVP(ctx, r, p, *m)
+		return e.pushToVP(ctx, r, p, *m, nil)
 	case v != nil:
-		return e.pushToMailbox(ctx, r, p, *v)
+		return e.pushToMailbox(ctx, r, p, *v, nil)
 	}
 	return nil
+}
+
+// refreshChangeKeys keeps the changeKey of paired items whose content did
+// not change (a category set, a flag, a move) as the version their next
+// update is based on, so that the update does not meet a 412 for nothing.
+func (e *Engine) refreshChangeKeys(ctx context.Context, r *kindRun, keys map[string]string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		for _, id := range sortedKeys(keys) {
+			p := r.byMB[id]
+			p.MailboxChangeKey = keys[id]
+			if err := tx.PutPairing(p); err != nil {
+				return err
+			}
+			r.byMB[p.MailboxID], r.byVP[p.VPID] = p, p
+		}
+		return nil
+	})
 }
 
 func sameContent(a, b item) bool {
@@ -577,6 +613,7 @@ func (e *Engine) mailboxWins(m, v item) bool {
 
 func (e *Engine) savePair(ctx context.Context, r *kindRun, p store.Pairing, m, v item) error {
 	p.MailboxVersion, p.VPVersion, p.Updated = m.hash(), v.hash(), e.opts.Now()
+	p.MailboxChangeKey = m.version
 	return e.store.Update(ctx, func(tx *store.Tx) error {
 		if err := e.itemDone(tx, r, SideMailbox, m); err != nil {
 			return err
@@ -588,13 +625,23 @@ func (e *Engine) savePair(ctx context.Context, r *kindRun, p store.Pairing, m, v
 	})
 }
 
-func (e *Engine) pushToVP(ctx context.Context, r *kindRun, p store.Pairing, m item) error {
+// pushToVP writes the Outlook item m onto its Vantagepoint record. v is the
+// record as this batch listed it, nil when it did not change: the write is
+// based on that version, or on the one last synced.
+func (e *Engine) pushToVP(ctx context.Context, r *kindRun, p store.Pairing, m item, v *item) error {
 	if err := e.step(r.k.name() + ":update-vp:send"); err != nil {
 		return err
 	}
-	got, err := r.k.updateVP(ctx, p.VPID, m)
+	base := p.VPVersion
+	if v != nil {
+		base = v.hash()
+	}
+	got, err := r.k.updateVP(ctx, p.VPID, base, m)
 	if errors.Is(err, ErrNotFound) {
 		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideVantagepoint, p: p}}, false, false)
+	}
+	if errors.Is(err, ErrConflict) {
+		return e.editedMeanwhile(ctx, r, p, m.label)
 	}
 	if err != nil {
 		return e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "update the Vantagepoint "+r.k.noun(), err)
@@ -606,13 +653,23 @@ func (e *Engine) pushToVP(ctx context.Context, r *kindRun, p store.Pairing, m it
 	return e.savePair(ctx, r, p, m, got)
 }
 
-func (e *Engine) pushToMailbox(ctx context.Context, r *kindRun, p store.Pairing, v item) error {
+// pushToMailbox writes the Vantagepoint record v onto its Outlook item. m is
+// the item as this batch listed it, nil when it did not change: the write
+// is based on that version, or on the one last synced.
+func (e *Engine) pushToMailbox(ctx context.Context, r *kindRun, p store.Pairing, v item, m *item) error {
 	if err := e.step(r.k.name() + ":update-mailbox:send"); err != nil {
 		return err
 	}
-	got, err := r.k.updateMailbox(ctx, p.MailboxID, v)
+	baseKey, baseHash := p.MailboxChangeKey, p.MailboxVersion
+	if m != nil {
+		baseKey, baseHash = m.version, m.hash()
+	}
+	got, err := e.updateMailboxBasedOn(ctx, r, p.MailboxID, baseKey, baseHash, v)
 	if errors.Is(err, ErrNotFound) {
 		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideMailbox, p: p}}, false, false)
+	}
+	if errors.Is(err, errEditedMeanwhile) {
+		return e.editedMeanwhile(ctx, r, p, v.label)
 	}
 	if err != nil {
 		return e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "update the Outlook "+r.k.noun(), err)
@@ -622,6 +679,58 @@ func (e *Engine) pushToMailbox(ctx context.Context, r *kindRun, p store.Pairing,
 	}
 	r.counts.Updated++
 	return e.savePair(ctx, r, p, got, v)
+}
+
+// errEditedMeanwhile: the Outlook item an update was to overwrite was
+// edited after the listing the decision was based on; nothing was written.
+var errEditedMeanwhile = errors.New("edited in Outlook since it was listed")
+
+// updateMailboxBasedOn writes src onto the Outlook item mbID, based on the
+// version of it the decision was made on: baseKey, its changeKey (sent as
+// If-Match), and baseHash, its content. When the item has another version
+// now (ErrConflict), it is read again: if its content is still baseHash
+// (only the changeKey moved: a category set, a flag, an echo the pairing
+// did not keep), the update is sent once more on the fresh version; if it
+// already has src's content, there is nothing to write; otherwise nothing
+// is written and errEditedMeanwhile says so. A second conflict is returned
+// as an error (the item keeps changing).
+func (e *Engine) updateMailboxBasedOn(ctx context.Context, r *kindRun, mbID, baseKey, baseHash string, src item) (item, error) {
+	got, err := r.k.updateMailbox(ctx, mbID, baseKey, src)
+	if !errors.Is(err, ErrConflict) {
+		return got, err
+	}
+	cur, found, rerr := r.k.mailboxGet(ctx, mbID)
+	switch {
+	case rerr != nil:
+		return item{}, fmt.Errorf("read the Outlook %s again after a conflict: %w", r.k.noun(), rerr)
+	case !found:
+		return item{}, fmt.Errorf("the Outlook %s is gone: %w", r.k.noun(), ErrNotFound)
+	case sameContent(cur, src):
+		return cur, nil // it already says what the update says (a retried write's lost answer, say)
+	case cur.hash() != baseHash:
+		return item{}, errEditedMeanwhile
+	}
+	got, err = r.k.updateMailbox(ctx, mbID, cur.version, src)
+	if errors.Is(err, ErrConflict) {
+		return item{}, fmt.Errorf("it changed again while it was being updated: %w", err)
+	}
+	return got, err
+}
+
+// editedMeanwhile leaves a pair alone whose target was edited between the
+// listing and the write: nothing is written and the pairing keeps the
+// versions last synced (the pair is not marked synced), so the edit is
+// never overwritten unseen. Both items come back in the next batch (a
+// retry entry each: the delta cursor and the Vantagepoint watermark move
+// past them), where the edit is a change like any other and, with the
+// other side's change, a conflict that sync.conflict decides.
+func (e *Engine) editedMeanwhile(ctx context.Context, r *kindRun, p store.Pairing, label string) error {
+	e.log.Info("edited during the batch: taken up again in the next batch", "type", r.k.name(), "item", label)
+	r.counts.Skipped++
+	if err := e.retryLater(ctx, r, SideMailbox, p.MailboxID, label); err != nil {
+		return err
+	}
+	return e.retryLater(ctx, r, SideVantagepoint, p.VPID, label)
 }
 
 // pairNew matches new items with each other and with the other side, and
@@ -740,7 +849,10 @@ func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
 		// A failed write leaves both unpaired: both come back next batch
 		// to be matched again.
 		if e.mailboxWins(m, v) {
-			got, err := k.updateVP(ctx, v.id, m)
+			got, err := k.updateVP(ctx, v.id, v.hash(), m)
+			if errors.Is(err, ErrConflict) {
+				return e.matchEditedMeanwhile(ctx, r, m, v)
+			}
 			if err != nil {
 				if err := e.itemFailed(ctx, r, SideVantagepoint, SideMailbox, m, "update the matching Vantagepoint "+k.noun(), err); err != nil {
 					return err
@@ -749,7 +861,10 @@ func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
 			}
 			v = got
 		} else {
-			got, err := k.updateMailbox(ctx, m.id, v)
+			got, err := e.updateMailboxBasedOn(ctx, r, m.id, m.version, m.hash(), v)
+			if errors.Is(err, errEditedMeanwhile) {
+				return e.matchEditedMeanwhile(ctx, r, m, v)
+			}
 			if err != nil {
 				if err := e.itemFailed(ctx, r, SideMailbox, SideVantagepoint, v, "update the matching Outlook "+k.noun(), err); err != nil {
 					return err
@@ -772,17 +887,31 @@ func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
 	return e.step(k.name() + ":paired")
 }
 
+// matchEditedMeanwhile leaves two matched items unpaired when the one to be
+// overwritten was edited since it was listed: both come back in the next
+// batch and are matched again, with the edit seen.
+func (e *Engine) matchEditedMeanwhile(ctx context.Context, r *kindRun, m, v item) error {
+	e.log.Info("edited during the batch: matched again in the next batch", "type", r.k.name(), "item", m.label)
+	r.counts.Skipped++
+	if err := e.retryLater(ctx, r, SideMailbox, m.id, m.label); err != nil {
+		return err
+	}
+	return e.retryLater(ctx, r, SideVantagepoint, v.id, v.label)
+}
+
 // journaledCreate is the payload of a create's journal entry: the source
 // item, enough to find the created copy by its natural key after a crash.
 type journaledCreate struct {
 	ID     string            `json:"id"`
 	Label  string            `json:"label"`
 	Fields map[string]string `json:"fields"`
+	// Version is the source's changeKey when it is an Outlook item.
+	Version string `json:"version,omitempty"`
 }
 
 func (e *Engine) createInVP(ctx context.Context, r *kindRun, m item) error {
 	k := r.k
-	payload, _ := json.Marshal(journaledCreate{ID: m.id, Label: m.label, Fields: m.fields})
+	payload, _ := json.Marshal(journaledCreate{ID: m.id, Label: m.label, Fields: m.fields, Version: m.version})
 	var jid int64
 	if err := e.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
@@ -808,7 +937,7 @@ func (e *Engine) createInVP(ctx context.Context, r *kindRun, m item) error {
 		return err
 	}
 	p := store.Pairing{Type: k.name(), MailboxID: m.id, VPID: v.id, Origin: originMailbox,
-		MailboxVersion: m.hash(), VPVersion: v.hash(), Updated: e.opts.Now()}
+		MailboxVersion: m.hash(), VPVersion: v.hash(), MailboxChangeKey: m.version, Updated: e.opts.Now()}
 	if err := e.store.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteJournal(jid); err != nil {
 			return err
@@ -853,7 +982,7 @@ func (e *Engine) createInMailbox(ctx context.Context, r *kindRun, v item) error 
 		return err
 	}
 	p := store.Pairing{Type: k.name(), MailboxID: m.id, VPID: v.id, Origin: originVantagepoint,
-		MailboxVersion: m.hash(), VPVersion: v.hash(), Updated: e.opts.Now()}
+		MailboxVersion: m.hash(), VPVersion: v.hash(), MailboxChangeKey: m.version, Updated: e.opts.Now()}
 	if err := e.store.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteJournal(jid); err != nil {
 			return err
@@ -886,7 +1015,7 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 		if err := json.Unmarshal([]byte(j.Payload), &src); err != nil {
 			return fmt.Errorf("read journal entry %d: %w", j.ID, err)
 		}
-		srcItem := item{id: src.ID, label: src.Label, fields: src.Fields}
+		srcItem := item{id: src.ID, label: src.Label, fields: src.Fields, version: src.Version}
 		var (
 			found item
 			ok    bool
@@ -896,11 +1025,11 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 		if j.Op == "create-vp" {
 			found, ok, err = k.findVP(ctx, srcItem, func(id string) bool { _, paired := r.byVP[id]; return paired })
 			p = store.Pairing{Type: k.name(), MailboxID: src.ID, VPID: found.id, Origin: originMailbox,
-				MailboxVersion: srcItem.hash(), VPVersion: found.hash()}
+				MailboxVersion: srcItem.hash(), VPVersion: found.hash(), MailboxChangeKey: srcItem.version}
 		} else {
 			found, ok, err = k.findMailbox(ctx, src.ID)
 			p = store.Pairing{Type: k.name(), MailboxID: found.id, VPID: src.ID, Origin: originVantagepoint,
-				MailboxVersion: found.hash(), VPVersion: srcItem.hash()}
+				MailboxVersion: found.hash(), VPVersion: srcItem.hash(), MailboxChangeKey: found.version}
 		}
 		if err != nil {
 			if errors.Is(err, ErrAuthRejected) {

@@ -233,9 +233,13 @@ func (c *Client) CreateEvent(ctx context.Context, e syncer.MailboxEvent) (syncer
 
 // UpdateEvent writes the mapped fields of an event (subject, body, start,
 // end, all-day, location); categories, attendees and sensitivity are left
-// as they are.
+// as they are. With e.ChangeKey the PATCH carries If-Match, as in
+// UpdateContact: syncer.ErrConflict when the event changed since.
 func (c *Client) UpdateEvent(ctx context.Context, e syncer.MailboxEvent) (syncer.MailboxEvent, error) {
 	cfg := &users.ItemEventsEventItemRequestBuilderPatchRequestConfiguration{Headers: headers("Prefer", textBody)}
+	if v := ifMatch(e.ChangeKey); v != "" {
+		cfg.Headers.Add("If-Match", v)
+	}
 	got, err := users.NewItemEventsEventItemRequestBuilder(c.rawURL("/me/events/"+url.PathEscape(e.ID), nil), c.adapter).Patch(ctx, eventBody(e), cfg)
 	if err != nil {
 		return syncer.MailboxEvent{}, wrap("updating event "+shortID(e.ID), err)

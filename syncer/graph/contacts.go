@@ -294,7 +294,9 @@ func (c *Client) CreateContact(ctx context.Context, folderID string, mc syncer.M
 
 // UpdateContact writes the mapped fields of a contact. It reads the
 // contact's e-mail addresses and business phones first, so that the ones
-// beyond the first, which are not mapped, are kept.
+// beyond the first, which are not mapped, are kept. With mc.ChangeKey the
+// PATCH carries If-Match: a contact changed since that version (by the user,
+// or between the read and the PATCH) is not written: syncer.ErrConflict.
 func (c *Client) UpdateContact(ctx context.Context, mc syncer.MailboxContact) (syncer.MailboxContact, error) {
 	item := c.rawURL("/me/contacts/"+url.PathEscape(mc.ID), nil)
 	cur, err := users.NewItemContactsContactItemRequestBuilder(c.rawURL("/me/contacts/"+url.PathEscape(mc.ID), url.Values{"$select": {"emailAddresses,businessPhones"}}), c.adapter).Get(ctx, nil)
@@ -304,7 +306,11 @@ func (c *Client) UpdateContact(ctx context.Context, mc syncer.MailboxContact) (s
 	if cur == nil {
 		return syncer.MailboxContact{}, wrap("reading contact "+shortID(mc.ID), errNoBody)
 	}
-	got, err := users.NewItemContactsContactItemRequestBuilder(item, c.adapter).Patch(ctx, contactBody(mc, cur.GetEmailAddresses(), cur.GetBusinessPhones()), nil)
+	var cfg *users.ItemContactsContactItemRequestBuilderPatchRequestConfiguration
+	if v := ifMatch(mc.ChangeKey); v != "" {
+		cfg = &users.ItemContactsContactItemRequestBuilderPatchRequestConfiguration{Headers: headers("If-Match", v)}
+	}
+	got, err := users.NewItemContactsContactItemRequestBuilder(item, c.adapter).Patch(ctx, contactBody(mc, cur.GetEmailAddresses(), cur.GetBusinessPhones()), cfg)
 	if err != nil {
 		return syncer.MailboxContact{}, wrap("updating contact "+shortID(mc.ID), err)
 	}

@@ -67,6 +67,26 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("graph: %s: %w: %v", op, syncer.ErrMalformed, err)
 }
 
+// conflictCode is Graph's error code, with 412 Precondition Failed, for an
+// update whose If-Match is not the item's version any more: "The send or
+// update operation could not be performed because the change key passed in
+// the request does not match the current change key for the item."
+// (microsoftgraph/msgraph-sdk-dotnet#1201, microsoft-graph-docs#2256).
+// Either the status or the code makes it syncer.ErrConflict.
+const conflictCode = "ErrorIrresolvableConflict"
+
+// ifMatch is the If-Match value of an update based on the version
+// changeKey: the item's @odata.etag, which Graph makes for Outlook items
+// as the weak etag of the changeKey (W/"<changeKey>", as in the fixtures'
+// message-get-response.json and event-create-response-singleinstance.json).
+// "" for no changeKey: the update is then unconditional.
+func ifMatch(changeKey string) string {
+	if changeKey == "" {
+		return ""
+	}
+	return `W/"` + changeKey + `"`
+}
+
 func statusError(op string, status int, code, msg string) error {
 	detail := fmt.Sprintf("HTTP %d", status)
 	if code != "" {
@@ -84,6 +104,8 @@ func statusError(op string, status int, code, msg string) error {
 		sentinel = syncer.ErrAuthRejected
 	case status == 404:
 		sentinel = syncer.ErrNotFound
+	case status == 412 || strings.EqualFold(code, conflictCode):
+		sentinel = syncer.ErrConflict
 	case status == 429 || status >= 500 || status == 408:
 		sentinel = syncer.ErrUnavailable
 	case status >= 400:

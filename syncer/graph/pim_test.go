@@ -402,3 +402,92 @@ func TestDeleteCategoriesAndTranslateIDs(t *testing.T) {
 		t.Fatalf("bad format: %v", err)
 	}
 }
+
+// Updates carry the version they were based on: If-Match with the item's
+// @odata.etag (W/"<changeKey>"). A contact or event changed since is not
+// written, and the 412 is syncer.ErrConflict.
+func TestUpdatesSendTheVersionTheyWereBasedOn(t *testing.T) {
+	e := newEnv(t, Options{})
+	ctx := context.Background()
+	f := e.sim.AddContactFolder("Vantagepoint")
+	sc := e.sim.AddContact(f.ID, graphsim.Contact{GivenName: "Ada", Surname: "Lane", JobTitle: "Engineer"})
+	day := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	se := e.sim.AddEvent(graphsim.Event{Subject: "Review", Start: day, End: day.Add(time.Hour), Categories: []string{"Vantagepoint"}})
+	listedC, err := e.client.Contact(ctx, sc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listedE, err := e.client.Event(ctx, se.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ifMatchOf returns the If-Match of the requests seen since the last
+	// call, for one method and item.
+	ifMatchOf := func(method, pathSuffix string) []string {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		var out []string
+		for _, ri := range e.seen {
+			if ri.Method == method && strings.HasSuffix(ri.Path, pathSuffix) {
+				out = append(out, ri.IfMatch)
+			}
+		}
+		e.seen = nil
+		return out
+	}
+
+	// The user edits both after the listing.
+	e.sim.UpdateContact(sc.ID, func(c *graphsim.Contact) { c.JobTitle = "Director" })
+	e.sim.UpdateEvent(se.ID, func(ev *graphsim.Event) { ev.Subject = "Review (moved)" })
+
+	upd := listedC
+	upd.JobTitle = "Agent title"
+	if _, err := e.client.UpdateContact(ctx, upd); !errors.Is(err, syncer.ErrConflict) {
+		t.Fatalf("stale contact update: %v; want ErrConflict", err)
+	}
+	if got := ifMatchOf("PATCH", sc.ID); !slices.Equal(got, []string{`W/"` + listedC.ChangeKey + `"`}) {
+		t.Errorf("contact PATCH If-Match = %q, want the listed @odata.etag", got)
+	}
+	if c, _ := e.sim.Contact(sc.ID); c.JobTitle != "Director" {
+		t.Fatalf("the user's edit was overwritten: %q", c.JobTitle)
+	}
+	updE := listedE
+	updE.Subject = "Agent subject"
+	if _, err := e.client.UpdateEvent(ctx, updE); !errors.Is(err, syncer.ErrConflict) {
+		t.Fatalf("stale event update: %v; want ErrConflict", err)
+	}
+	if got := ifMatchOf("PATCH", se.ID); !slices.Equal(got, []string{`W/"` + listedE.ChangeKey + `"`}) {
+		t.Errorf("event PATCH If-Match = %q", got)
+	}
+	if ev, _ := e.sim.Event(se.ID); ev.Subject != "Review (moved)" {
+		t.Fatalf("the user's edit was overwritten: %q", ev.Subject)
+	}
+
+	// Based on the current version, the update goes through.
+	cur, _ := e.client.Contact(ctx, sc.ID)
+	upd.ChangeKey = cur.ChangeKey
+	if got, err := e.client.UpdateContact(ctx, upd); err != nil || got.JobTitle != "Agent title" || got.ChangeKey == cur.ChangeKey {
+		t.Fatalf("current contact update: %+v %v", got, err)
+	}
+	curE, _ := e.client.Event(ctx, se.ID)
+	updE.ChangeKey = curE.ChangeKey
+	if got, err := e.client.UpdateEvent(ctx, updE); err != nil || got.Subject != "Agent subject" {
+		t.Fatalf("current event update: %+v %v", got, err)
+	}
+	// Without a version, no If-Match: unconditional.
+	ifMatchOf("PATCH", se.ID)
+	updE.ChangeKey, updE.Location = "", "Room 2"
+	if _, err := e.client.UpdateEvent(ctx, updE); err != nil {
+		t.Fatal(err)
+	}
+	if got := ifMatchOf("PATCH", se.ID); !slices.Equal(got, []string{""}) {
+		t.Errorf("unconditional PATCH If-Match = %q", got)
+	}
+
+	// Either sign of Graph's answer is ErrConflict.
+	for _, err := range []error{statusError("x", 412, "", ""), statusError("x", 412, "PreconditionFailed", ""), statusError("x", 409, conflictCode, "")} {
+		if !errors.Is(err, syncer.ErrConflict) {
+			t.Errorf("%v is not ErrConflict", err)
+		}
+	}
+}

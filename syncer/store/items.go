@@ -208,18 +208,22 @@ type Pairing struct {
 	MailboxVersion string
 	VPVersion      string
 	Hash           string
+	// MailboxChangeKey is the mailbox item's changeKey as last synced: the
+	// version an update of it is based on. Empty in pairings saved before
+	// it was kept, which are then updated unconditionally once.
+	MailboxChangeKey string
 	// Origin is the side the item was first created on; a deletion of the
 	// copy only unlinks the original (SPEC §4.4).
 	Origin  string
 	Updated time.Time
 }
 
-const pairingColumns = `type, mailbox_id, vp_id, mailbox_version, vp_version, hash, origin, updated`
+const pairingColumns = `type, mailbox_id, vp_id, mailbox_version, vp_version, hash, origin, updated, mailbox_change_key`
 
 func scanPairing(r scanner) (Pairing, error) {
 	var p Pairing
 	var updated string
-	err := r.Scan(&p.Type, &p.MailboxID, &p.VPID, &p.MailboxVersion, &p.VPVersion, &p.Hash, &p.Origin, &updated)
+	err := r.Scan(&p.Type, &p.MailboxID, &p.VPID, &p.MailboxVersion, &p.VPVersion, &p.Hash, &p.Origin, &updated, &p.MailboxChangeKey)
 	p.Updated = parseTime(updated)
 	return p, err
 }
@@ -229,8 +233,8 @@ func (t *Tx) PutPairing(p Pairing) error {
 	if _, err := t.exec(`DELETE FROM pairings WHERE type = ? AND (mailbox_id = ? OR vp_id = ?)`, p.Type, p.MailboxID, p.VPID); err != nil {
 		return fmt.Errorf("replace the pairing of %s %s: %w", p.Type, p.MailboxID, err)
 	}
-	_, err := t.exec(`INSERT INTO pairings(`+pairingColumns+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Type, p.MailboxID, p.VPID, p.MailboxVersion, p.VPVersion, p.Hash, p.Origin, fmtTime(p.Updated))
+	_, err := t.exec(`INSERT INTO pairings(`+pairingColumns+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Type, p.MailboxID, p.VPID, p.MailboxVersion, p.VPVersion, p.Hash, p.Origin, fmtTime(p.Updated), p.MailboxChangeKey)
 	if err != nil {
 		return fmt.Errorf("save the pairing of %s %s: %w", p.Type, p.MailboxID, err)
 	}

@@ -94,6 +94,9 @@ CREATE TABLE issues (
 	PRIMARY KEY (type, side, item)
 );
 `,
+	// 2: the changeKey of the mailbox item as last synced, the version an
+	// update of it is based on (sent as If-Match).
+	`ALTER TABLE pairings ADD COLUMN mailbox_change_key TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the number of migrations this build knows.

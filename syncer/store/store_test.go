@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,8 +78,9 @@ func TestFailedMigrationLeavesThePreviousSchema(t *testing.T) {
 	saved := migrations
 	defer func() { migrations = saved }()
 	migrations = append(append([]string{}, saved...), `CREATE TABLE extra(x); THIS IS NOT SQL;`)
-	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "schema version 2") {
-		t.Fatalf("Open with a broken migration: %v; want an error naming schema version 2", err)
+	want := fmt.Sprintf("schema version %d", len(saved)+1)
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open with a broken migration: %v; want an error naming %s", err, want)
 	}
 	migrations = saved
 	s, err := Open(path)
@@ -222,6 +224,45 @@ func TestPairingsAreOneToOne(t *testing.T) {
 		p, ok, _ := tx.PairingByVP("contacts", "V1")
 		if !ok || p.MailboxID != "M2" || p.Origin != "vantagepoint" {
 			t.Errorf("PairingByVP = %+v, %v", p, ok)
+		}
+		return nil
+	})
+}
+
+func TestPairingsOfTheFirstSchemaGainAnEmptyChangeKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sync.db")
+	saved := migrations
+	defer func() { migrations = saved }()
+	migrations = saved[:1]
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`INSERT INTO pairings(type, mailbox_id, vp_id, mailbox_version, vp_version, origin, updated)
+		VALUES('contacts', 'M1', 'V1', 'mh', 'vh', 'both', '2026-01-01T00:00:00Z')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	migrations = saved
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("Open after the upgrade: %v", err)
+	}
+	defer s.Close()
+	err = s.Update(ctx, func(tx *Tx) error {
+		p, ok, err := tx.PairingByMailbox("contacts", "M1")
+		if err != nil || !ok || p.MailboxVersion != "mh" || p.MailboxChangeKey != "" {
+			t.Errorf("upgraded pairing = %+v, %v, %v", p, ok, err)
+		}
+		p.MailboxChangeKey = "CK9"
+		return tx.PutPairing(p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.View(ctx, func(tx *Tx) error {
+		if p, _, _ := tx.PairingByVP("contacts", "V1"); p.MailboxChangeKey != "CK9" {
+			t.Errorf("change key not kept: %+v", p)
 		}
 		return nil
 	})

@@ -275,6 +275,20 @@ func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, erro
 
 // Update changes the fields present in r (PUT behaves as PATCH) and
 // returns the record as stored.
+//
+// The PUT is unconditional, and this is a choice, made here for every hub:
+// Vantagepoint's REST API documents no concurrency token (no ETag, no
+// If-Match, no version field to send back), so an update cannot say which
+// version it was based on, as the Graph side's does. Nor does the client
+// add a read of its own per update (SPEC §7: one write per updated record).
+// What guards a record against an edit the engine has not seen is in the
+// engine: it reads the record before writing it anyway (a PUT starts from
+// the record as stored), compares that read with the version its decision
+// was based on, and writes nothing when they differ (syncer: kind.updateVP);
+// an edit made after the write has a later ModDate, so the watermark brings
+// it back next batch, where the content hash makes it a change, or, with an
+// Outlook change, a conflict that sync.conflict decides. Only an edit in
+// the one round trip between that read and this PUT can be overwritten.
 func (c *Client) Update(ctx context.Context, hub, id string, r Record) (Record, error) {
 	var out Record
 	decode := func(b []byte) (err error) {

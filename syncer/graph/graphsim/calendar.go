@@ -1019,9 +1019,9 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 		s.notFound(w, r)
 		return
 	}
-	if m := ifMatch(r); m != "" && m != rec.e.ChangeKey {
+	if !ifMatches(r, rec.e.ChangeKey) {
 		s.mu.Unlock()
-		s.graphError(w, r, http.StatusPreconditionFailed, "ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.")
+		s.preconditionFailed(w, r)
 		return
 	}
 	e := cloneEvent(rec.e)

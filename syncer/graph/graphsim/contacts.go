@@ -896,9 +896,9 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, folderID, 
 		s.notFound(w, r)
 		return
 	}
-	if m := ifMatch(r); m != "" && m != rec.c.ChangeKey {
+	if !ifMatches(r, rec.c.ChangeKey) {
 		s.mu.Unlock()
-		s.graphError(w, r, http.StatusPreconditionFailed, "ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.")
+		s.preconditionFailed(w, r)
 		return
 	}
 	c := cloneContact(rec.c)
@@ -918,14 +918,32 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, folderID, 
 	writeBuffer(w, http.StatusOK, &b)
 }
 
-// ifMatch returns the changeKey of an If-Match etag (W/"…"), "" for none
-// or "*".
-func ifMatch(r *http.Request) string {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" || v == "*" {
-		return ""
+// ifMatches says whether a PATCH may change an item whose version is
+// changeKey. Graph gives an Outlook item's version as @odata.etag, the weak
+// etag of its changeKey (W/"<changeKey>"), and takes it back in If-Match;
+// the quoted etag without W/ and the bare changeKey are accepted too. No
+// If-Match, or "*", matches any version; a list matches when one entry
+// does.
+func ifMatches(r *http.Request, changeKey string) bool {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return true
 	}
-	return strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
+	for _, v := range strings.Split(h, ",") {
+		v = strings.TrimSpace(v)
+		if v == "*" || strings.Trim(strings.TrimPrefix(v, "W/"), `"`) == changeKey {
+			return true
+		}
+	}
+	return false
+}
+
+// preconditionFailed answers a PATCH whose If-Match is not the item's
+// version: 412 with the code and message Graph gives for Outlook items (see
+// graph's errors.go for where they are documented).
+func (s *Server) preconditionFailed(w http.ResponseWriter, r *http.Request) {
+	s.graphError(w, r, http.StatusPreconditionFailed, "ErrorIrresolvableConflict",
+		"The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.")
 }
 
 func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, folderID, id string) {

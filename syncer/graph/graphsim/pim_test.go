@@ -239,3 +239,71 @@ func status(t *testing.T, s *Server, tok, method, path string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// A PATCH with If-Match changes a contact or an event only at that version:
+// Graph's @odata.etag (W/"<changeKey>") as the client read it. A stale one
+// gets 412 with Graph's error envelope and leaves the item alone; no
+// If-Match (or "*") updates whatever the version.
+func TestPatchHonoursIfMatch(t *testing.T) {
+	s, tok := newTest(t)
+	f := s.AddContactFolder("Vantagepoint")
+	c := s.AddContact(f.ID, Contact{GivenName: "Ada", Surname: "Lane"})
+	ev := s.AddEvent(Event{Subject: "Review", Start: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)})
+	for _, tc := range []struct {
+		name, path, field string
+		userEdit          func()
+		current           func() (changeKey, value string)
+	}{
+		{"contact", "/v1.0/me/contacts/" + c.ID, "givenName",
+			func() { s.UpdateContact(c.ID, func(c *Contact) { c.GivenName = "User" }) },
+			func() (string, string) { got, _ := s.Contact(c.ID); return got.ChangeKey, got.GivenName }},
+		{"event", "/v1.0/me/events/" + ev.ID, "subject",
+			func() { s.UpdateEvent(ev.ID, func(e *Event) { e.Subject = "User" }) },
+			func() (string, string) { got, _ := s.Event(ev.ID); return got.ChangeKey, got.Subject }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			patch := func(ifMatch, value string) (*http.Response, map[string]any) {
+				hdr := map[string]string{"Content-Type": "application/json"}
+				if ifMatch != "" {
+					hdr["If-Match"] = ifMatch
+				}
+				return call(t, s, tok, "PATCH", tc.path, hdr, `{"`+tc.field+`":"`+value+`"}`)
+			}
+			_, read := call(t, s, tok, "GET", tc.path, nil, "")
+			etag, _ := read["@odata.etag"].(string)
+			if ck, _ := tc.current(); etag != `W/"`+ck+`"` {
+				t.Fatalf("@odata.etag %q for changeKey %q", etag, ck)
+			}
+			tc.userEdit()
+			resp, body := patch(etag, "Agent")
+			if resp.StatusCode != http.StatusPreconditionFailed {
+				t.Fatalf("stale If-Match: %d %v", resp.StatusCode, body)
+			}
+			e, _ := body["error"].(map[string]any)
+			if e["code"] != "ErrorIrresolvableConflict" || e["message"] == "" || e["innerError"] == nil {
+				t.Errorf("412 body %v", body)
+			}
+			if _, v := tc.current(); v != "User" {
+				t.Fatalf("a refused PATCH changed the %s: %q", tc.name, v)
+			}
+			// The current version, as the etag or the bare changeKey.
+			ck, _ := tc.current()
+			if resp, body := patch(`W/"`+ck+`"`, "Agent"); resp.StatusCode != 200 || body[tc.field] != "Agent" || body["changeKey"] == ck {
+				t.Fatalf("current etag: %d %v", resp.StatusCode, body)
+			}
+			ck, _ = tc.current()
+			if resp, _ := patch(ck, "Bare"); resp.StatusCode != 200 {
+				t.Fatalf("bare changeKey: %d", resp.StatusCode)
+			}
+			if resp, _ := patch("*", "Any"); resp.StatusCode != 200 {
+				t.Fatalf("If-Match *: %d", resp.StatusCode)
+			}
+			if resp, _ := patch("", "None"); resp.StatusCode != 200 {
+				t.Fatalf("no If-Match: %d", resp.StatusCode)
+			}
+			if _, v := tc.current(); v != "None" {
+				t.Fatalf("%s after the PATCHes: %q", tc.name, v)
+			}
+		})
+	}
+}

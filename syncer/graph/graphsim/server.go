@@ -99,6 +99,8 @@ type RequestInfo struct {
 	// InFlight is the number of Graph requests being served, this one
 	// included, when it arrived.
 	InFlight int64
+	// IfMatch is the If-Match header as sent ("" when absent).
+	IfMatch string
 }
 
 // Server is a simulated Microsoft Graph (v1.0, mail) and Microsoft identity
@@ -315,7 +317,7 @@ func (s *Server) serveGraphRequest(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if obs != nil {
 		obs(RequestInfo{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Prefer: preferences(r), Authorized: bearer(r) != "", InFlight: n})
+			Prefer: preferences(r), Authorized: bearer(r) != "", InFlight: n, IfMatch: r.Header.Get("If-Match")})
 	}
 	if !sleepCtx(r.Context(), s.opts.Latency) {
 		return
