@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"vpconnect/agent/config"
@@ -61,6 +63,12 @@ type Demo struct {
 	store  *store.Store
 	opts   Options
 	shown  map[string]bool // activities already printed
+	// contactFolder is the id of the synced Outlook contact folder.
+	contactFolder string
+	// mu keeps the demo's "user" out of a running batch, so that what a
+	// batch printed as its writes (a diff of both services around it) is
+	// what the agent wrote.
+	mu sync.Mutex
 }
 
 // Start starts the simulators on loopback, seeds them, and prepares the
@@ -162,6 +170,9 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 				MailFolders:   cfg.Sync.MailFolders,
 				LookbackDays:  cfg.Sync.LookbackDays,
 				ContactFolder: cfg.Sync.ContactFolder,
+				DaysAhead:     cfg.Sync.DaysAhead,
+				CalendarTypes: cfg.Sync.CalendarTypes,
+				Conflict:      cfg.Sync.Conflict,
 				Employee:      emp.ID,
 				Mark:          syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: emp.ID},
 				Now:           opts.Now,
@@ -175,8 +186,34 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		return nil, fmt.Errorf("activate against the simulators: %w", err)
 	}
 	d.User, d.Employee, d.Accounts = res.User, res.Employee, res
+
+	// Dana's contact folder exists now: activation initialized the mailbox
+	// (SPEC §4.5), which creates it. Her people are added to it after that,
+	// as she would add them once the agent made the folder, so the demo
+	// shows the product's path: the folder is the agent's, with its mark.
+	// (Seeding a folder of that name before activation would work too, as
+	// InitializeMailbox adopts an unmarked folder of its name, but that is
+	// the corner case of a pre-existing folder, not the newcomer's case.)
+	folders := d.outlookContactFolders()
+	if len(folders) != 1 {
+		return nil, fmt.Errorf("after activation the mailbox has %d contact folders named %q, want 1", len(folders), cfg.Sync.ContactFolder)
+	}
+	d.contactFolder = folders[0]
+	seedContactFolder(d.Graph, d.contactFolder)
 	ok = true
 	return d, nil
+}
+
+// outlookContactFolders lists the ids of the contact folders named like the
+// synced one.
+func (d *Demo) outlookContactFolders() []string {
+	var ids []string
+	for _, f := range d.Graph.ContactFolders() {
+		if strings.EqualFold(f.DisplayName, d.Config.Sync.ContactFolder) {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
 }
 
 // Close stops the simulators and removes the data dir.
@@ -195,12 +232,31 @@ func (d *Demo) Close() {
 	}
 }
 
-// Batch runs one batch and prints it.
+// Batch runs one batch and prints it, with the contacts and meetings it
+// wrote on each side.
 func (d *Demo) Batch(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
-	b, err := d.engine.Run(ctx, trigger)
-	if b.ID != 0 {
-		d.print(b)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var before world
+	var err error
+	if !d.opts.JSON {
+		if before, err = d.snapshot(ctx); err != nil {
+			return store.Batch{}, fmt.Errorf("look at the simulated services before the batch: %w", err)
+		}
 	}
+	b, err := d.engine.Run(ctx, trigger)
+	if b.ID == 0 {
+		return b, err
+	}
+	var lines []written
+	if !d.opts.JSON {
+		after, serr := d.snapshot(ctx)
+		if serr != nil {
+			return b, errors.Join(err, fmt.Errorf("look at the simulated services after the batch: %w", serr))
+		}
+		lines = d.changes(before, after)
+	}
+	d.print(b, lines)
 	return b, err
 }
 
@@ -229,17 +285,17 @@ func Run(ctx context.Context, opts Options) error {
 	user := make(chan struct{})
 	go func() {
 		defer close(user)
-		toTag := untaggedToTag()
+		actions := d.userActions()
 		tick := time.NewTicker(2 * d.opts.Interval)
 		defer tick.Stop()
-		for len(toTag) > 0 {
+		for len(actions) > 0 {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
 			}
-			d.tagInOutlook(toTag[0])
-			toTag = toTag[1:]
+			actions[0]()
+			actions = actions[1:]
 		}
 	}()
 	err = d.Serve(ctx, d.opts.Interval, func(u string) {
@@ -251,9 +307,68 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
+// userActions are what the demo's user does while it runs, one every two
+// intervals: she tags an e-mail in Outlook, and in between she alternately
+// edits a contact in Outlook and moves a meeting in Vantagepoint, so that
+// changes can be seen flowing both ways.
+func (d *Demo) userActions() []func() {
+	edits := []func(){
+		func() { d.editContactInOutlook(seedOutlookContacts[0].email, "Chief Facilities Officer") },
+		func() { d.moveMeetingInVantagepoint(seedMeetings[0].subject, 24*time.Hour) },
+		func() { d.editContactInOutlook(seedOutlookContacts[1].email, "Senior Site Superintendent") },
+		func() { d.moveMeetingInVantagepoint(seedMeetings[1].subject, 2*time.Hour) },
+	}
+	var out []func()
+	for i, subject := range untaggedToTag() {
+		out = append(out, func() { d.tagInOutlook(subject) })
+		if i < len(edits) {
+			out = append(out, edits[i])
+		}
+	}
+	return out
+}
+
+// editContactInOutlook gives the contact with this address in the synced
+// contact folder a new job title, as the user would in Outlook.
+func (d *Demo) editContactInOutlook(email, title string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.Graph.Contacts(d.contactFolder) {
+		if len(c.EmailAddresses) > 0 && strings.EqualFold(c.EmailAddresses[0].Address, email) {
+			d.Graph.UpdateContact(c.ID, func(c *graphsim.Contact) { c.JobTitle = title })
+			fmt.Fprintf(d.opts.Err, "\n(demo) Dana changes the job title of %s %s to %q in Outlook\n", c.GivenName, c.Surname, title)
+			return
+		}
+	}
+}
+
+// moveMeetingInVantagepoint moves the user's Vantagepoint meeting with
+// this subject by the given time, as the user would in Vantagepoint.
+func (d *Demo) moveMeetingInVantagepoint(subject string, by time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Subject != subject || !d.calendarType(a.Type) || a.Employee != d.Employee.ID {
+			continue
+		}
+		start, err1 := vpsim.ParseDate(a.StartDate)
+		end, err2 := vpsim.ParseDate(a.EndDate)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		d.Vantagepoint.UpdateActivity(a.ActivityID, func(a *vpsim.Activity) {
+			a.StartDate, a.EndDate = vpsim.FormatDate(start.Add(by)), vpsim.FormatDate(end.Add(by))
+		})
+		fmt.Fprintf(d.opts.Err, "\n(demo) Dana moves %q to %s in Vantagepoint\n", subject, when(start.Add(by)))
+		return
+	}
+}
+
 // tagInOutlook adds the Vantagepoint category to a message, as the user
 // would in Outlook.
 func (d *Demo) tagInOutlook(subject string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, f := range []string{"inbox", "sentitems"} {
 		for _, m := range d.Graph.Messages(d.Graph.FolderID(f)) {
 			if m.Subject == subject {
@@ -274,10 +389,11 @@ func (d *Demo) announce() {
 	fmt.Fprintf(w, "  Microsoft sign-in      %s/%s/oauth2/v2.0/authorize\n", d.Graph.AuthorityURL(), d.Config.Microsoft.Tenant)
 	fmt.Fprintf(w, "  Vantagepoint API       %s   database %s, employee %s\n", d.Vantagepoint.APIURL(), d.Config.Vantagepoint.Database, d.Employee.ID)
 	fmt.Fprintf(w, "  data dir               %s (removed on exit)\n", d.DataDir)
-	fmt.Fprintf(w, "  a batch every %s; now and then the demo tags an e-mail in Outlook, as Dana would\n\n", d.opts.Interval)
+	fmt.Fprintf(w, "  a batch every %s; now and then the demo tags an e-mail or edits a contact in Outlook, or moves a meeting\n", d.opts.Interval)
+	fmt.Fprintf(w, "  in Vantagepoint, as Dana would\n\n")
 }
 
-func (d *Demo) print(b store.Batch) {
+func (d *Demo) print(b store.Batch, lines []written) {
 	if d.opts.JSON {
 		line, _ := json.Marshal(b)
 		fmt.Fprintln(d.opts.Out, string(line))
@@ -285,12 +401,17 @@ func (d *Demo) print(b store.Batch) {
 	}
 	w := d.opts.Out
 	fmt.Fprintf(w, "batch %d (%s) %s in %s\n", b.ID, b.Trigger, b.Outcome, b.Finished.Sub(b.Started).Round(time.Millisecond))
-	types := make([]string, 0, len(b.Counts))
+	// The three types always, in this order (zero when a type did not run),
+	// then any other.
+	types := []string{syncer.TypeEmails, syncer.TypeContacts, syncer.TypeEvents}
+	var more []string
 	for t := range b.Counts {
-		types = append(types, t)
+		if t != syncer.TypeEmails && t != syncer.TypeContacts && t != syncer.TypeEvents {
+			more = append(more, t)
+		}
 	}
-	sort.Strings(types)
-	for _, t := range types {
+	sort.Strings(more)
+	for _, t := range append(types, more...) {
 		c := b.Counts[t]
 		fmt.Fprintf(w, "  %-8s scanned %d, created %d, updated %d, deleted %d, skipped %d, failed %d\n",
 			t, c.Scanned, c.Created, c.Updated, c.Deleted, c.Skipped, c.Failed)
@@ -308,6 +429,12 @@ func (d *Demo) print(b store.Batch) {
 		if !d.shown[a.id] {
 			d.shown[a.id] = true
 			fmt.Fprintf(w, "    new  %s  %-45s %s\n", a.when, a.subject, a.contact)
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintln(w, "  contacts and meetings:")
+		for _, l := range lines {
+			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
 	fmt.Fprintln(w)

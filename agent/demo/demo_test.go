@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"vpconnect/syncer"
+	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/store"
+	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
 // The demo is the end-to-end test of the walking skeleton: real Graph and
@@ -55,7 +61,9 @@ func TestDemoFilesTheTaggedEmailsLinkedToTheirContacts(t *testing.T) {
 	if len(want) < 8 {
 		t.Fatalf("the seed tags only %d e-mails", len(want))
 	}
-	if c := b.Counts[syncer.TypeEmails]; b.Outcome != "ok" || c.Created != len(want) || c.Skipped != 1 || c.Failed != 0 {
+	// The seed's tagged weekly series is the batch's one issue (SPEC §4.3:
+	// recurring meetings are not synced), so the outcome is "issues".
+	if c := b.Counts[syncer.TypeEmails]; b.Outcome != syncer.OutcomeIssues || len(b.Issues) != 1 || c.Created != len(want) || c.Skipped != 1 || c.Failed != 0 {
 		t.Fatalf("first batch = %+v", b)
 	}
 
@@ -105,20 +113,41 @@ func TestDemoFilesTheTaggedEmailsLinkedToTheirContacts(t *testing.T) {
 		}
 	}
 
-	// A second batch writes nothing.
+	// A second batch writes nothing, of any type. It settles the first:
+	// the contacts and meetings the agent wrote come back in both services'
+	// listings (the delta links and the ModDate watermark were taken before
+	// those writes), so it scans them, at most one per write, and finds no
+	// change.
 	before := len(d.Vantagepoint.Activities())
 	b2, err := d.Batch(ctx, syncer.TriggerSchedule)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(d.Vantagepoint.Activities()); n != before || b2.Counts[syncer.TypeEmails] != (store.Counts{}) {
+	if n := len(d.Vantagepoint.Activities()); n != before || b2.Outcome != syncer.OutcomeOK {
 		t.Errorf("second batch: %d → %d activities, %+v", before, n, b2)
 	}
-	// One request per collection per side (SPEC §4.6): the delta links of
-	// Inbox, Sent Items, the contact folder and the calendar; Vantagepoint's
+	for _, typ := range []string{syncer.TypeEmails, syncer.TypeContacts, syncer.TypeEvents} {
+		c, ok := b2.Counts[typ]
+		written := b.Counts[typ].Created + b.Counts[typ].Updated
+		if !ok || c.Scanned > written || (c != store.Counts{Scanned: c.Scanned}) {
+			t.Errorf("second batch counts %s = %+v (present %v), want nothing but at most %d echoes scanned", typ, c, ok, written)
+		}
+	}
+	// A third batch has nothing left to look at: all counts zero, and one
+	// request per collection per side (SPEC §4.6): the delta links of Inbox,
+	// Sent Items, the contact folder and the calendar; Vantagepoint's
 	// contacts and meetings changed since the last batch.
-	if b2.Requests["graph"] != 4 || b2.Requests["vantagepoint"] != 2 {
-		t.Errorf("no-change batch requests = %v, want graph 4, vantagepoint 2 (one per collection)", b2.Requests)
+	b3, err := d.Batch(ctx, syncer.TriggerSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{syncer.TypeEmails, syncer.TypeContacts, syncer.TypeEvents} {
+		if c, ok := b3.Counts[typ]; !ok || c != (store.Counts{}) {
+			t.Errorf("third batch counts %s = %+v (present %v), want all zero", typ, c, ok)
+		}
+	}
+	if b3.Outcome != syncer.OutcomeOK || b3.Requests["graph"] != 4 || b3.Requests["vantagepoint"] != 2 {
+		t.Errorf("no-change batch: outcome %s, requests = %v, want ok, graph 4, vantagepoint 2 (one per collection)", b3.Outcome, b3.Requests)
 	}
 }
 
@@ -158,7 +187,9 @@ func TestDemoOnceJSONPrintsTheBatchObject(t *testing.T) {
 			t.Errorf("batch JSON lacks %q", k)
 		}
 	}
-	if b["outcome"] != "ok" || b["trigger"] != "startup" {
+	// The seed's tagged weekly series is one issue (SPEC §4.3).
+	issues, _ := b["issues"].([]any)
+	if b["outcome"] != "issues" || b["trigger"] != "startup" || len(issues) != 1 {
 		t.Errorf("batch = %v", b)
 	}
 }
@@ -177,5 +208,296 @@ func TestDemoLeavesNoDataDirBehind(t *testing.T) {
 	d.Close()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("data dir %s still there after Close: %v", dir, err)
+	}
+}
+
+func TestDemoFirstBatchSyncsContactsBothWays(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	if _, err := d.Batch(context.Background(), syncer.TriggerStartup); err != nil {
+		t.Fatalf("first batch: %v\n%s", err, out.String())
+	}
+	if f := d.outlookContactFolders(); len(f) != 1 {
+		t.Fatalf("%d contact folders named %q, want 1", len(f), d.Config.Sync.ContactFolder)
+	}
+	firmName, firmID := map[string]string{}, map[string]string{}
+	for _, f := range seedFirms {
+		firmName[f.id], firmID[f.name] = f.name, f.id
+	}
+	vp := map[string][]vpsim.Contact{}
+	for _, c := range d.Vantagepoint.Contacts() {
+		vp[strings.ToLower(c.Email)] = append(vp[strings.ToLower(c.Email)], c)
+	}
+	outlook := map[string][]graphsim.Contact{}
+	for _, c := range d.Graph.Contacts(d.contactFolder) {
+		for _, a := range c.EmailAddresses[:min(1, len(c.EmailAddresses))] {
+			outlook[strings.ToLower(a.Address)] = append(outlook[strings.ToLower(a.Address)], c)
+		}
+	}
+
+	// Dana's Outlook people are Vantagepoint contacts she owns, at the firm
+	// their company name names; Grace Lee, known to both, is there once.
+	for _, s := range seedOutlookContacts {
+		got := vp[strings.ToLower(s.email)]
+		if len(got) != 1 {
+			t.Errorf("Outlook contact %s %s is %d times in Vantagepoint, want once", s.first, s.last, len(got))
+			continue
+		}
+		c := got[0]
+		if c.FirstName != s.first || c.LastName != s.last || c.Title != s.title || c.Owner != d.Employee.ID ||
+			c.ContactStatus != "A" || c.ClientID != firmID[s.company] {
+			t.Errorf("Vantagepoint contact of %s %s = %+v, want title %q, owner %s, firm %s", s.first, s.last, c, s.title, d.Employee.ID, firmID[s.company])
+		}
+	}
+	// Her Vantagepoint contacts are in the Outlook folder, with the firm's
+	// name as company.
+	for _, s := range seedContacts {
+		got := outlook[contactAddress(s)]
+		if len(got) != 1 {
+			t.Errorf("Vantagepoint contact %s %s is %d times in the Outlook folder, want once", s.first, s.last, len(got))
+			continue
+		}
+		c := got[0]
+		if c.GivenName != s.first || c.Surname != s.last || c.JobTitle != s.title || c.CompanyName != firmName[s.firm] {
+			t.Errorf("Outlook contact of %s %s = given %q surname %q title %q company %q, want company %q",
+				s.first, s.last, c.GivenName, c.Surname, c.JobTitle, c.CompanyName, firmName[s.firm])
+		}
+	}
+	want := len(seedContacts) + seedOutlookContactsNew
+	if n, m := len(d.Vantagepoint.Contacts()), len(d.Graph.Contacts(d.contactFolder)); n != want || m != want {
+		t.Errorf("%d contacts in Vantagepoint and %d in the Outlook folder, want %d on each side", n, m, want)
+	}
+	for _, line := range []string{
+		"contact → Vantagepoint  new      Ana Ruiz (Northwind Hospital Group)",
+		"contact → Outlook       new      Alice Ng (Fabrikam Developments)",
+		"contact ↔ both          paired   Grace Lee (Alpine Ski House)",
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("the summary lacks %q:\n%s", line, out.String())
+		}
+	}
+}
+
+func TestDemoFirstBatchSyncsMeetingsBothWays(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	b, err := d.Batch(context.Background(), syncer.TriggerStartup)
+	if err != nil {
+		t.Fatalf("first batch: %v\n%s", err, out.String())
+	}
+	contactID := map[string]string{}
+	for _, c := range d.Vantagepoint.Contacts() {
+		contactID[strings.ToLower(c.Email)] = c.ContactID
+	}
+	meetings := map[string][]vpsim.Activity{}
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Type == "Meeting" {
+			meetings[a.Subject] = append(meetings[a.Subject], a)
+		}
+	}
+	events := map[string][]graphsim.Event{}
+	for _, e := range d.Graph.Events() {
+		events[e.Subject] = append(events[e.Subject], e)
+	}
+
+	// Dana's tagged Outlook meetings are Vantagepoint meetings, linked to
+	// the first attendee; her series, private and untagged events are not.
+	synced := 0
+	for _, e := range seedEvents {
+		got := meetings[e.subject]
+		if !e.tagged || e.private || e.weekly > 0 {
+			if len(got) != 0 {
+				t.Errorf("%q (tagged %v, private %v, recurring %v) became %d Vantagepoint meetings, want none", e.subject, e.tagged, e.private, e.weekly > 0, len(got))
+			}
+			continue
+		}
+		synced++
+		if len(got) != 1 {
+			t.Errorf("%q is %d times in Vantagepoint, want once", e.subject, len(got))
+			continue
+		}
+		a, ev := got[0], events[e.subject][0]
+		start, _ := vpsim.ParseDate(a.StartDate)
+		end, _ := vpsim.ParseDate(a.EndDate)
+		first := seedContacts[e.attendees[0]]
+		if !start.Equal(ev.Start) || !end.Equal(ev.End) || a.Location != e.location || a.Employee != d.Employee.ID ||
+			a.Owner != d.Employee.ID || a.ContactID != contactID[contactAddress(first)] || a.ClientID != first.firm {
+			t.Errorf("Vantagepoint meeting %q = %+v; want %s–%s, employee %s, contact %s (%s %s) at %s",
+				e.subject, a, ev.Start, ev.End, d.Employee.ID, contactID[contactAddress(first)], first.first, first.last, first.firm)
+		}
+	}
+
+	// Her Vantagepoint meetings are in her Outlook calendar, tagged, with no
+	// attendees (they would get invitations).
+	for _, m := range seedMeetings {
+		got := events[m.subject]
+		if len(got) != 1 || len(meetings[m.subject]) != 1 {
+			t.Errorf("%q is %d times in Outlook and %d in Vantagepoint, want once each", m.subject, len(got), len(meetings[m.subject]))
+			continue
+		}
+		e, a := got[0], meetings[m.subject][0]
+		start, _ := vpsim.ParseDate(a.StartDate)
+		end, _ := vpsim.ParseDate(a.EndDate)
+		if e.Type != "singleInstance" || !e.Start.Equal(start) || !e.End.Equal(end) || e.Location != m.location ||
+			!slices.Contains(e.Categories, "Vantagepoint") || len(e.Attendees) != 0 {
+			t.Errorf("Outlook event %q = type %s %s–%s at %q, categories %v, attendees %v; want %s–%s, the category and no attendees",
+				m.subject, e.Type, e.Start, e.End, e.Location, e.Categories, e.Attendees, start, end)
+		}
+	}
+
+	// The series is one issue, not one per occurrence.
+	var series []store.Issue
+	for _, i := range b.Issues {
+		if i.Type == syncer.TypeEvents && i.Reason == "recurring meetings are not synced" {
+			series = append(series, i)
+		}
+	}
+	if len(series) != 1 || !strings.Contains(series[0].Item, "Northwind: weekly clinic coordination") || b.Outcome != syncer.OutcomeIssues {
+		t.Errorf("issues = %+v, outcome %s; want the one series, outcome issues", b.Issues, b.Outcome)
+	}
+	if c := b.Counts[syncer.TypeEvents]; c.Created != synced+len(seedMeetings) || c.Failed != 0 {
+		t.Errorf("events counts = %+v, want %d created", c, synced+len(seedMeetings))
+	}
+	for _, line := range []string{"meeting → Vantagepoint  new      Riverside: intake screen options", "meeting → Outlook       new      Fabrikam: fee negotiation"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("the summary lacks %q:\n%s", line, out.String())
+		}
+	}
+	for _, counts := range []string{"  emails   scanned", "  contacts scanned", "  events   scanned"} {
+		if !strings.Contains(out.String(), counts) {
+			t.Errorf("the summary lacks the counts line %q:\n%s", counts, out.String())
+		}
+	}
+}
+
+// What the running demo's user does flows to the other side in the next
+// batch: a job title edited in Outlook, a meeting moved in Vantagepoint.
+func TestDemoEditsFlowBothWaysNextBatch(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	ctx := context.Background()
+	if _, err := d.Batch(ctx, syncer.TriggerStartup); err != nil {
+		t.Fatal(err)
+	}
+	person, meeting := seedOutlookContacts[0], seedMeetings[0]
+	d.editContactInOutlook(person.email, "Chief Facilities Officer")
+	d.moveMeetingInVantagepoint(meeting.subject, 24*time.Hour)
+	out.Reset()
+	b, err := d.Batch(ctx, syncer.TriggerSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, e := b.Counts[syncer.TypeContacts], b.Counts[syncer.TypeEvents]; c.Updated != 1 || e.Updated != 1 || c.Created+e.Created+c.Deleted+e.Deleted != 0 {
+		t.Errorf("batch after the edits: contacts %+v, events %+v; want one update each", c, e)
+	}
+	var titles []string
+	for _, c := range d.Vantagepoint.Contacts() {
+		if strings.EqualFold(c.Email, person.email) {
+			titles = append(titles, c.Title)
+		}
+	}
+	if !slices.Equal(titles, []string{"Chief Facilities Officer"}) {
+		t.Errorf("Vantagepoint contacts of %s %s have titles %q, want once the one typed in Outlook", person.first, person.last, titles)
+	}
+	var moved *vpsim.Activity
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Subject == meeting.subject {
+			moved = &a
+		}
+	}
+	if moved == nil {
+		t.Fatalf("no Vantagepoint meeting %q", meeting.subject)
+	}
+	start, _ := vpsim.ParseDate(moved.StartDate)
+	end, _ := vpsim.ParseDate(moved.EndDate)
+	n := 0
+	for _, e := range d.Graph.Events() {
+		if e.Subject == meeting.subject {
+			n++
+			if !e.Start.Equal(start) || !e.End.Equal(end) {
+				t.Errorf("Outlook event %q at %s–%s, want it moved to %s–%s", e.Subject, e.Start, e.End, start, end)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%q is %d times in Outlook, want once", meeting.subject, n)
+	}
+	for _, line := range []string{
+		`contact → Vantagepoint  updated  Ana Ruiz (Northwind Hospital Group): job title "Chief Facilities Officer"`,
+		"meeting → Outlook       moved    " + meeting.subject,
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("the summary lacks %q:\n%s", line, out.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the demo's goroutines to write
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The running demo plays the user: over a few intervals a newcomer sees an
+// Outlook edit reach Vantagepoint and a Vantagepoint move reach Outlook,
+// and Ctrl-C stops it, the user's goroutine included.
+func TestDemoRunShowsChangesFlowingBothWays(t *testing.T) {
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Options{Interval: 50 * time.Millisecond, Out: &out, Err: &out}) }()
+	want := []string{
+		"(demo) Dana changes the job title of Ana Ruiz",
+		`contact → Vantagepoint  updated  Ana Ruiz (Northwind Hospital Group): job title "Chief Facilities Officer"`,
+		`(demo) Dana moves "Riverside: pump station design review"`,
+		"meeting → Outlook       moved    Riverside: pump station design review",
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended before %q: %v\n%s", missing, err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s the demo has not shown %q:\n%s", missing, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if !strings.Contains(out.String(), "demo stopped") {
+		t.Errorf("no stop note:\n%s", out.String())
 	}
 }

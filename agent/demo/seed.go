@@ -11,8 +11,11 @@ import (
 
 // The demo's world: Dana Whitfield, a project manager at Contoso Engineering,
 // her Vantagepoint employee record, four client firms with two contacts
-// each, two projects, and a mailbox of a few dozen messages of the last two
-// weeks, some of which she tagged with the Vantagepoint category.
+// each, two projects and three planned meetings; a mailbox of a few dozen
+// messages of the last two weeks, some of which she tagged with the
+// Vantagepoint category, and a calendar with meetings she tagged; and, once
+// the agent has made her Vantagepoint contact folder, four people she keeps
+// there (three new to Vantagepoint, one it knows already).
 
 const (
 	demoDomain     = "contoso.example"
@@ -96,6 +99,74 @@ var seedMessages = []seedMessage{
 	{folder: "inbox", subject: "Newsletter: engineering trends", with: -1, cc: -1, daysAgo: 13.0},
 }
 
+// seedMeeting is a meeting planned in Vantagepoint, an hour long.
+type seedMeeting struct {
+	subject, location string
+	contact           int // index into seedContacts
+	wbs1              string
+	day               int           // days from today (UTC)
+	at                time.Duration // time of day (UTC)
+}
+
+var seedMeetings = []seedMeeting{
+	{"Riverside: pump station design review", "Riverside Water Authority, board room", 2, "2026001.00", 1, 14 * time.Hour},
+	{"Northwind: clinic site walk", "Northwind Hospital, east wing", 4, "2026014.00", 3, 9 * time.Hour},
+	{"Fabrikam: fee negotiation", "Fabrikam HQ", 0, "", 5, 11 * time.Hour},
+}
+
+// seedOutlookContact is a person Dana keeps in her Outlook contact folder.
+type seedOutlookContact struct {
+	first, last, title, company, email, phone, mobile string
+}
+
+// seedOutlookContacts are added to the contact folder right after
+// activation. The first three are new to Vantagepoint; the last one is
+// Grace Lee, whom Vantagepoint knows already (her address typed in another
+// case): she must be paired with her Vantagepoint record, not copied.
+var seedOutlookContacts = []seedOutlookContact{
+	{first: "Ana", last: "Ruiz", title: "Director of Nursing Facilities", company: "Northwind Hospital Group",
+		email: "ana.ruiz@northwind-health.example", phone: "+1 555 0142", mobile: "+1 555 0199"},
+	{first: "Marcus", last: "Bell", title: "Site Superintendent", company: "Fabrikam Developments",
+		email: "marcus.bell@fabrikam.example", phone: "+1 555 0117"},
+	{first: "Priya", last: "Nair", title: "Water Quality Engineer", company: "Riverside Water Authority",
+		email: "priya.nair@riverside-water.example", mobile: "+1 555 0163"},
+	{first: "Grace", last: "Lee", title: "Owner", company: "Alpine Ski House",
+		email: "Grace.Lee@AlpineSkiHouse.example", phone: "+1 555 0100"},
+}
+
+// seedOutlookContactsNew is how many of seedOutlookContacts are new to
+// Vantagepoint (the first ones).
+const seedOutlookContactsNew = 3
+
+// seedEvent is an event of Dana's Outlook calendar.
+type seedEvent struct {
+	subject, location string
+	day               int           // days from today (UTC)
+	at                time.Duration // time of day (UTC)
+	length            time.Duration
+	attendees         []int // indexes into seedContacts
+	tagged            bool
+	private           bool
+	weekly            int // occurrences of a weekly series; 0 for a single event
+}
+
+// seedEvents: three tagged meetings with clients (one of them two days
+// ago, still inside the window), a tagged weekly series (one issue: not
+// synced in this version), a tagged private appointment (skipped) and an
+// untagged lunch (ignored).
+var seedEvents = []seedEvent{
+	{subject: "Riverside: intake screen options", location: "Teams", day: 2, at: 10 * time.Hour, length: time.Hour,
+		attendees: []int{3, 2}, tagged: true},
+	{subject: "Alpine: spa wing concept review", location: "Alpine Ski House, lodge", day: 4, at: 15 * time.Hour, length: 90 * time.Minute,
+		attendees: []int{6, 7}, tagged: true},
+	{subject: "Fabrikam tower: structural coordination", location: "Contoso office, room 4", day: -2, at: 13 * time.Hour, length: time.Hour,
+		attendees: []int{1}, tagged: true},
+	{subject: "Northwind: weekly clinic coordination", location: "Teams", day: 1, at: 8 * time.Hour, length: 30 * time.Minute,
+		attendees: []int{5, 4}, tagged: true, weekly: 8},
+	{subject: "Dentist", location: "Dr. Patel's practice", day: 2, at: 16 * time.Hour, length: time.Hour, tagged: true, private: true},
+	{subject: "Lunch with Sam", location: "Cafeteria", day: 1, at: 12 * time.Hour, length: time.Hour},
+}
+
 // seedWorld fills both simulated services.
 func seedWorld(g *graphsim.Server, v *vpsim.Server, now time.Time) {
 	v.AddEmployee(vpsim.Employee{Employee: demoEmployee, FirstName: "Dana", LastName: "Whitfield", EMail: demoUserMail, Status: "A"})
@@ -117,18 +188,38 @@ func seedWorld(g *graphsim.Server, v *vpsim.Server, now time.Time) {
 	for _, c := range v.Contacts() {
 		contactIDs[c.LastName] = c.ContactID
 	}
-	for _, m := range []struct {
-		subject, location, contact, client, wbs1 string
-		start                                    time.Time
-	}{
-		{"Riverside: pump station design review", "Riverside Water Authority, board room", "Martin", "RIVERSIDE", "2026001.00", day.Add(24*time.Hour + 14*time.Hour)},
-		{"Northwind: clinic site walk", "Northwind Hospital, east wing", "Rossi", "NORTHWIND", "2026014.00", day.Add(3*24*time.Hour + 9*time.Hour)},
-		{"Fabrikam: fee negotiation", "Fabrikam HQ", "Ng", "FABRIKAM", "", day.Add(5*24*time.Hour + 11*time.Hour)},
-	} {
+	for _, m := range seedMeetings {
+		start := day.AddDate(0, 0, m.day).Add(m.at)
+		c := seedContacts[m.contact]
 		v.AddActivity(vpsim.Activity{Type: "Meeting", Subject: m.subject, Location: m.location,
-			StartDate: vpsim.FormatDate(m.start), EndDate: vpsim.FormatDate(m.start.Add(time.Hour)),
+			StartDate: vpsim.FormatDate(start), EndDate: vpsim.FormatDate(start.Add(time.Hour)),
 			Notes: "Agenda to follow.", PrivateInd: "N", AllDayEventInd: "N",
-			Owner: demoEmployee, Employee: demoEmployee, ContactID: contactIDs[m.contact], ClientID: m.client, WBS1: m.wbs1})
+			Owner: demoEmployee, Employee: demoEmployee, ContactID: contactIDs[c.last], ClientID: c.firm, WBS1: m.wbs1})
+	}
+
+	for _, e := range seedEvents {
+		ev := graphsim.Event{Subject: e.subject, Location: e.location, BodyType: "text",
+			Body:  "Agenda: " + e.subject + ".",
+			Start: day.AddDate(0, 0, e.day).Add(e.at), Categories: []string{}}
+		ev.End = ev.Start.Add(e.length)
+		for _, i := range e.attendees {
+			c := seedContacts[i]
+			ev.Attendees = append(ev.Attendees, graphsim.Attendee{Type: "required", Name: c.first + " " + c.last,
+				Address: contactAddress(c), Response: "accepted"})
+		}
+		if e.tagged {
+			ev.Categories = []string{"Vantagepoint"}
+		}
+		if e.private {
+			ev.Sensitivity = "private"
+		}
+		if e.weekly > 0 {
+			ev.Recurrence = &graphsim.Recurrence{
+				Pattern: graphsim.RecurrencePattern{Type: "weekly", Interval: 1, DaysOfWeek: []string{strings.ToLower(ev.Start.Weekday().String())}},
+				Range:   graphsim.RecurrenceRange{Type: "numbered", StartDate: ev.Start.Format("2006-01-02"), NumberOfOccurrences: e.weekly, RecurrenceTimeZone: "UTC"},
+			}
+		}
+		g.AddEvent(ev) // organized by Dana (the mailbox user) when no organizer is given
 	}
 
 	me := graphsim.Recipient{Name: "Dana Whitfield", Address: demoUserMail}
@@ -175,6 +266,19 @@ func seedWorld(g *graphsim.Server, v *vpsim.Server, now time.Time) {
 			msg.IsRead = m.daysAgo > 1
 		}
 		g.AddMessage(m.folder, msg)
+	}
+}
+
+// seedContactFolder adds Dana's people to her Outlook contact folder, the
+// one the agent made (or adopted) when it initialized the mailbox.
+func seedContactFolder(g *graphsim.Server, folderID string) {
+	for _, c := range seedOutlookContacts {
+		oc := graphsim.Contact{GivenName: c.first, Surname: c.last, JobTitle: c.title, CompanyName: c.company,
+			EmailAddresses: []graphsim.Recipient{{Name: c.first + " " + c.last, Address: c.email}}, MobilePhone: c.mobile}
+		if c.phone != "" {
+			oc.BusinessPhones = []string{c.phone}
+		}
+		g.AddContact(folderID, oc)
 	}
 }
 
