@@ -428,7 +428,9 @@ func (a *Agent) Subscribe() (<-chan Status, func()) {
 func (a *Agent) do(ctx context.Context, fn func(*loop)) error {
 	done := make(chan struct{})
 	select {
-	case a.reqs <- func(l *loop) { fn(l); close(done) }:
+	// Publish before answering, so the caller reads its own action in
+	// Status() at once (the loop publishes again, harmlessly, after it).
+	case a.reqs <- func(l *loop) { fn(l); a.publish(l); close(done) }:
 	case <-a.stopped:
 		return ErrStopped
 	case <-ctx.Done():
@@ -701,6 +703,10 @@ func (l *loop) batchDone(r batchResult) {
 	}
 	l.sched.batchEnded(now, r.changed, unreachable)
 	res := Result{Batch: r.batch, Err: r.err}
+	if len(l.waiters) > 0 {
+		// Whoever waited for this batch reads the status it left.
+		l.a.publish(l)
+	}
 	for _, w := range l.waiters {
 		w <- res
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +33,10 @@ func init() {
 // cliEnv is what the agent commands take from outside; tests replace it.
 var cliEnv = struct {
 	openBrowser func(ctx context.Context, url string) error
+	// agentOptions, when set, adjusts the options of the agent that
+	// 'vpconnect run' builds, before it is built (tests give it a fake
+	// clock). nil in the product.
+	agentOptions func(*agent.Options)
 }{openBrowser: auth.OpenSystemBrowser}
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +65,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer w.close()
+	if cliEnv.agentOptions != nil {
+		cliEnv.agentOptions(&w.opts)
+	}
 	a, err := agent.New(w.opts)
 	if err != nil {
 		return err
@@ -94,6 +100,22 @@ func dialAgent(ctx context.Context) (*localapi.Client, error) {
 		return nil, err
 	}
 	return localapi.Dial(ctx, dir, cfg.LocalAPI.Port)
+}
+
+// tellAgentSignedIn tells this user's running agent, if any, that account
+// was signed in again as user by this process, so that it takes the new
+// sign-in up and lifts a suspension at once (SPEC §3: "until the user
+// re-authorizes"). Without it the agent would keep refusing to sync until
+// it restarts. No running agent is not an error.
+func tellAgentSignedIn(ctx context.Context, account, user string) error {
+	c, err := dialAgent(ctx)
+	if errors.Is(err, localapi.ErrNoAgent) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	_, err = c.Reauthorize(ctx, account, agent.Credentials{Username: user})
+	return agentError(err)
 }
 
 // standalone builds an agent without running it, for the commands that work
@@ -225,7 +247,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			return errors.New(st.Reason)
 		}
-		batch, err := w.engine.Run(ctx, syncer.TriggerManual)
+		batch, err := w.runner.Run(ctx, syncer.TriggerManual)
 		if batch.ID != 0 {
 			b = &batch
 		}
@@ -376,5 +398,3 @@ func runOptions(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	return nil
 }
-
-var _ = strings.TrimSpace

@@ -54,7 +54,52 @@ type wiring struct {
 	opts      agent.Options
 	directory localapi.Directory
 	engine    *syncer.Engine
-	close     func()
+	// runner runs the engine's batches for the agent and for 'sync --once'.
+	runner *engineRunner
+	close  func()
+}
+
+// engineRunner runs the engine's batches. The service clients report every
+// 401 as syncer.ErrAuthRejected, but SPEC §3 suspends sync only on a
+// definitive rejection: a refused refresh (invalid_grant), a refused
+// password, or a 401 to a token that was just refreshed. A first 401 only
+// made the token source drop its access token (Graph and Vantagepoint may
+// end an access token early). So a batch that fails so is confirmed: the
+// token sources refresh, and a refusal there is the rejection, with its
+// reason; when they get fresh tokens the batch runs once more, and a 401
+// then is the "401 after refresh" the token source itself turns into a
+// rejection.
+type engineRunner struct {
+	*syncer.Engine
+	ms, vp *auth.TokenSource
+}
+
+func (r *engineRunner) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	b, err := r.Engine.Run(ctx, trigger)
+	if !r.unconfirmed(err) {
+		return b, err
+	}
+	for _, ts := range []*auth.TokenSource{r.ms, r.vp} {
+		if _, terr := ts.TokenContext(ctx); terr != nil {
+			if errors.Is(terr, syncer.ErrAuthRejected) {
+				return b, errors.Join(err, terr)
+			}
+			return b, err // not reachable now: the agent retries later
+		}
+	}
+	b, err = r.Engine.Run(ctx, trigger)
+	if r.unconfirmed(err) {
+		// Refused again: name the account that the token source gave up on.
+		err = errors.Join(err, r.ms.Err(), r.vp.Err())
+	}
+	return b, err
+}
+
+// unconfirmed reports a rejection by a service that no token source has
+// confirmed yet.
+func (r *engineRunner) unconfirmed(err error) bool {
+	var sr *auth.SignInRequiredError
+	return err != nil && errors.Is(err, syncer.ErrAuthRejected) && !errors.As(err, &sr)
 }
 
 // wireAgent builds the engine and the agent's hooks from the stored
@@ -63,8 +108,16 @@ type wiring struct {
 func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []error, log *slog.Logger) (*wiring, error) {
 	w := &wiring{close: func() {}}
 	w.opts = agent.Options{Config: cfg, PolicyErrors: problems, DataDir: dir, Logger: log,
-		StateFiles: []string{filepath.Join(dir, stateFile), filepath.Join(dir, localapi.SecretFile)},
+		// Not the local API secret: the agent keeps serving after a
+		// deactivation, and without the file the CLI and the tray could no
+		// longer find it (they would say it is not running, and 'vpconnect
+		// run' would start a second one).
+		StateFiles: []string{filepath.Join(dir, stateFile)},
 		Rejected:   map[string]string{}}
+	// Until activated, Delete is refused as "not activated" (exit 3, as
+	// without a running agent), not as an action this agent lacks; the
+	// agent finds it is not activated before it would call this.
+	w.opts.Hooks.Uninitialize = func(context.Context) error { return agent.ErrNotConfigured }
 	if len(cfg.Incomplete()) > 0 {
 		return w, nil
 	}
@@ -116,7 +169,8 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 	if initialized {
 		w.opts.MailboxStatus = syncer.MailboxInitialized
 	}
-	w.opts.Syncer, w.opts.Tracker, w.opts.History = eng, eng, agent.StoreHistory(db)
+	w.runner = &engineRunner{Engine: eng, ms: msTS, vp: vpTS}
+	w.opts.Syncer, w.opts.Tracker, w.opts.History = w.runner, eng, agent.StoreHistory(db)
 	if c, ok := vpc.(*vantagepoint.Client); ok {
 		w.directory = localapi.CachedDirectory(localapi.VantagepointDirectory(c), time.Minute, nil)
 	}
@@ -133,6 +187,9 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 		old, err := st.Load(ctx, account)
 		if err != nil && !errors.Is(err, auth.ErrDamaged) {
 			return err
+		}
+		if cred.Username != "" && cred.Password == "" {
+			return adoptSignIn(ctx, account, cred.Username, old, err, msTS, vpTS)
 		}
 		var s auth.Session
 		switch account {
@@ -169,4 +226,26 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 		return nil
 	}
 	return w, nil
+}
+
+// adoptSignIn is re-authorizing with a user name and no password: another
+// process ('vpconnect reauthorize') signed user in again and saved the
+// sign-in; the agent takes it up instead of asking again. The stored
+// sign-in must be that user's, and its refresh must succeed.
+func adoptSignIn(ctx context.Context, account, user string, rec auth.Record, loadErr error, msTS, vpTS *auth.TokenSource) error {
+	if loadErr != nil {
+		return loadErr
+	}
+	stored, ts := rec.User, msTS
+	if account == auth.Vantagepoint {
+		stored, ts = rec.Username, vpTS
+	}
+	if !strings.EqualFold(stored, user) {
+		return fmt.Errorf("the stored sign-in is not %s's: sign in again", user)
+	}
+	ts.Reset()
+	if _, err := ts.TokenContext(ctx); err != nil {
+		return fmt.Errorf("the stored sign-in does not work: %w", err)
+	}
+	return nil
 }

@@ -245,6 +245,13 @@ func runReauthorize(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := st.Save(ctx, s.Record); err != nil {
 		return signInError(err)
 	}
+	user := s.Record.User
+	if account == auth.Vantagepoint {
+		user = s.Record.Username
+	}
+	if err := tellAgentSignedIn(ctx, account, user); err != nil {
+		fmt.Fprintf(stderr, "vpconnect reauthorize: the running agent did not take the new sign-in up (%v); restart it\n", err)
+	}
 	if account == auth.Microsoft {
 		fmt.Fprintln(stdout, auth.MicrosoftLine(s.Record))
 	} else {
