@@ -132,6 +132,9 @@ var (
 	ErrNotConfigured    = errors.New("vpconnect is not activated on this computer: run 'vpconnect activate'")
 	ErrUnsupported      = errors.New("this action is not available in this agent")
 	ErrStopped          = errors.New("the agent is stopping")
+	// ErrRestart is what Run returns after Restart: its owner builds the
+	// agent again from the stored configuration and sign-ins.
+	ErrRestart = errors.New("the agent restarts to take up a new activation or configuration")
 	ErrInvalid          = errors.New("invalid request")
 )
 
@@ -241,6 +244,7 @@ type loop struct {
 	nextWaiters  []chan Result // for the batch after it
 	idleWaiters  []chan struct{}
 	deactivating bool
+	restart      bool // Restart was asked: stop and return ErrRestart
 
 	lastBatch     *store.Batch
 	lastID        int64
@@ -492,7 +496,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		l.checkWake()
 		a.publish(l)
+		if l.restart {
+			l.shutdown()
+			a.log.Info("agent restarting to take up a new activation or configuration")
+			return ErrRestart
+		}
 	}
+}
+
+// Restart asks the agent to stop as a cancelled Run does (a running batch
+// may finish) and make Run return ErrRestart. An activation or a new
+// configuration made by another process is taken up so, without the user
+// having to find and restart the agent.
+func (a *Agent) Restart(ctx context.Context) error {
+	return a.do(ctx, func(l *loop) { l.restart = true })
 }
 
 // checkWake notices a wake from sleep: the wall clock moved further than the

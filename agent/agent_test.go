@@ -152,6 +152,19 @@ func (h *harness) waitFor(t *testing.T, what string, ok func(Status) bool) Statu
 	}
 }
 
+// waitUntil polls cond, for what the status stream does not show (the
+// deadline only stops a hung test).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (h *harness) batches(t *testing.T, n int) Status {
 	t.Helper()
 	return h.waitFor(t, fmt.Sprintf("batch %d", n), func(s Status) bool {
@@ -511,6 +524,7 @@ func TestMailboxProbeStartsABatchOnlyOnAChange(t *testing.T) {
 	})
 	h.clock.Advance(30 * time.Second)
 	h.batches(t, 1)
+	waitUntil(t, "the next probe planned", func() bool { return h.clock.Pending() > 0 })
 	if n := p.probeCount(); n != 0 {
 		t.Fatalf("%d probes by the time the startup batch ran; a batch lists the mailbox itself", n)
 	}
@@ -518,7 +532,9 @@ func TestMailboxProbeStartsABatchOnlyOnAChange(t *testing.T) {
 	// (due 2m30 after start).
 	for i := 1; i <= 2; i++ {
 		h.clock.Advance(30 * time.Second)
-		h.waitFor(t, fmt.Sprintf("probe %d", i), func(Status) bool { return p.probeCount() >= i })
+		// Done and taken in: the loop has planned its next timer, so the
+		// next Advance cannot pass it by.
+		waitUntil(t, fmt.Sprintf("probe %d", i), func() bool { return p.probeCount() >= i && h.clock.Pending() > 0 })
 	}
 	if got := p.fakeSyncer.triggers(); len(got) != 1 {
 		t.Fatalf("batches %v after quiet probes; want only the startup batch", got)

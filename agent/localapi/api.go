@@ -217,6 +217,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, origin string,
 			return
 		}
 		writeJSON(w, http.StatusOK, b.Status())
+	case c.owner && path == "/restart" && post:
+		// After 'vpconnect activate' in another process: the agent is
+		// built again from what that process stored.
+		var req struct{}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := b.Restart(ctx); err != nil {
+			writeBackendError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, struct{}{})
 	case c.owner && path == "/pairings" && get:
 		writeJSON(w, http.StatusOK, s.Pending())
 	case c.owner && post && strings.HasPrefix(path, "/pair/") && (strings.HasSuffix(path, "/approve") || strings.HasSuffix(path, "/deny")):

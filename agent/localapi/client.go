@@ -201,6 +201,13 @@ func (c *Client) Reauthorize(ctx context.Context, account string, cred agent.Cre
 	return s, c.post(ctx, "/v1/reauthorize", ReauthorizeRequest{Account: account, Username: cred.Username, Password: cred.Password}, &s)
 }
 
+// Restart asks the agent to build itself again from the stored
+// configuration and sign-ins (after an activation by another process). Its
+// API is back on the same port moments later.
+func (c *Client) Restart(ctx context.Context) error {
+	return c.post(ctx, "/v1/restart", struct{}{}, nil)
+}
+
 // Watch streams status snapshots (server-sent events) until ctx ends; the
 // channel closes when the stream does.
 func (c *Client) Watch(ctx context.Context) (<-chan agent.Status, error) {

@@ -454,8 +454,10 @@ func TestPairingApprovedOnceAndBoundToItsOrigin(t *testing.T) {
 	wantCode(t, resp, body, http.StatusUnauthorized, "")
 	resp, body = e.do(t, req{path: "/v1/status", token: p.Token})
 	wantCode(t, resp, body, http.StatusUnauthorized, "")
-	resp, body = e.do(t, req{method: "POST", path: "/v1/deactivate", ctype: "application/json", body: `{"force":true}`, origin: addinOrigin, token: p.Token})
-	wantCode(t, resp, body, http.StatusNotFound, "")
+	for _, path := range []string{"/v1/deactivate", "/v1/restart", "/v1/reauthorize"} {
+		resp, body = e.do(t, req{method: "POST", path: path, ctype: "application/json", body: `{}`, origin: addinOrigin, token: p.Token})
+		wantCode(t, resp, body, http.StatusNotFound, "")
+	}
 	// Only the hash is on disk, and it survives a restart.
 	raw, _ := os.ReadFile(filepath.Join(e.dir, TokensFile))
 	if strings.Contains(string(raw), p.Token) {

@@ -41,6 +41,7 @@ type Backend interface {
 	Deactivate(ctx context.Context, force bool) error
 	Reauthorize(ctx context.Context, account string, cred agent.Credentials) error
 	ConfirmDeletes(ctx context.Context, typ string) (agent.Ticket, error)
+	Restart(ctx context.Context) error
 }
 
 // Files the server keeps in the data dir, all 0600.

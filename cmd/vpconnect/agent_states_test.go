@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"vpconnect/agent"
+	"vpconnect/agent/localapi"
 	"vpconnect/syncer"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
@@ -439,5 +441,46 @@ func TestAgentReportsABadPolicyValue(t *testing.T) {
 	code, out, _ := w.run("status")
 	if code != exitOK || !strings.Contains(out, "Policy ignored:   policy: ") {
 		t.Errorf("status = %d\n%s", code, out)
+	}
+}
+
+// An employee starts the agent (it runs at login), then activates: the
+// running agent takes the activation up and syncs, without a restart by hand.
+func TestAgentTakesUpAnActivationMadeWhileItRuns(t *testing.T) {
+	w := newAgentWorld(t)
+	r := w.startAgent(t)
+	if st, _ := w.status(t); st.State != agent.StateNotConfigured {
+		t.Fatalf("before activation: %s", st.State)
+	}
+	code, out, errOut := w.run("activate")
+	if code != exitOK || !strings.Contains(out, "The running agent took the activation up") {
+		t.Fatalf("activate = %d\n%s%s", code, out, errOut)
+	}
+	// Asked of the running agent itself: 'status' would answer standalone
+	// while the agent restarts.
+	deadline := time.Now().Add(30 * time.Second)
+	var st agent.Status
+	for {
+		c, err := localapi.Dial(context.Background(), w.dir, w.cfg.LocalAPI.Port)
+		if err == nil {
+			st, err = c.Status(context.Background())
+		}
+		if err == nil && st.State == agent.StateActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the running agent did not take the activation up: %+v, %v\n%s", st, err, r.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.MailboxStatus != syncer.MailboxInitialized || st.Accounts.Microsoft.User != "dana@contoso.example" || st.Accounts.Vantagepoint.Employee != "00042" {
+		t.Errorf("status after activation: %+v", st)
+	}
+	code, b, errOut := w.sync(t)
+	if code != exitOK || b == nil || b.Counts[syncer.TypeEmails].Created != 1 {
+		t.Fatalf("sync through the agent = %d %+v\n%s", code, b, errOut)
+	}
+	if n := strings.Count(r.stderr.String(), ", API on "); n != 2 {
+		t.Errorf("the agent said it listens %d times, want 2 (start and restart):\n%s", n, r.stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"vpconnect/agent"
+	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
 	"vpconnect/auth"
 	"vpconnect/syncer"
@@ -60,6 +61,23 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*headless {
 		fmt.Fprintln(stderr, "vpconnect run: the tray is not part of this version; running headless")
 	}
+	for {
+		err := serveAgent(ctx, cfg, dir, problems, log, stderr)
+		if !errors.Is(err, agent.ErrRestart) {
+			return err
+		}
+		// Another process activated (or re-activated) this user: build
+		// the agent again from what it stored.
+		if cfg, dir, problems, err = agentConfig(); err != nil {
+			return err
+		}
+	}
+}
+
+// serveAgent builds the agent and its local API from the configuration and
+// the stored sign-ins, and runs them until ctx ends or the agent asks to be
+// built again (agent.ErrRestart).
+func serveAgent(ctx context.Context, cfg config.Config, dir string, problems []error, log *slog.Logger, stderr io.Writer) error {
 	w, err := wireAgent(ctx, cfg, dir, problems, log)
 	if err != nil {
 		return err
@@ -84,11 +102,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "vpconnect agent %s: %s, API on %s (logs in %s); 'vpconnect options' opens Sync Options\n",
 		agent.Version, a.Status().State, srv.BaseURL(), dir)
+	srvCtx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
 	var wg sync.WaitGroup
 	var srvErr error
 	wg.Add(1)
-	go func() { defer wg.Done(); srvErr = srv.Serve(ctx) }()
+	go func() { defer wg.Done(); srvErr = srv.Serve(srvCtx) }()
 	err = a.Run(ctx)
+	stopServer()
 	wg.Wait()
 	return errors.Join(err, srvErr)
 }
@@ -116,6 +137,17 @@ func tellAgentSignedIn(ctx context.Context, account, user string) error {
 	}
 	_, err = c.Reauthorize(ctx, account, agent.Credentials{Username: user})
 	return agentError(err)
+}
+
+// restartAgent asks this user's running agent, if any, to build itself
+// again from the stored configuration and sign-ins (localapi.ErrNoAgent when
+// none runs).
+func restartAgent(ctx context.Context) error {
+	c, err := dialAgent(ctx)
+	if err != nil {
+		return err
+	}
+	return agentError(c.Restart(ctx))
 }
 
 // standalone builds an agent without running it, for the commands that work

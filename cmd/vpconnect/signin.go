@@ -17,6 +17,7 @@ import (
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
+	"vpconnect/agent/localapi"
 	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph"
@@ -182,6 +183,14 @@ func runActivate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return signInError(err)
 	}
 	fmt.Fprint(stdout, res.Summary())
+	switch err := restartAgent(ctx); {
+	case errors.Is(err, localapi.ErrNoAgent):
+		fmt.Fprintln(stdout, "Start the agent with 'vpconnect run' (once installed, it starts at login).")
+	case err != nil:
+		fmt.Fprintf(stderr, "vpconnect activate: the running agent did not take the activation up (%v); restart it\n", err)
+	default:
+		fmt.Fprintln(stdout, "The running agent took the activation up: sync starts now.")
+	}
 	return nil
 }
 
