@@ -135,7 +135,7 @@ var (
 	// ErrRestart is what Run returns after Restart: its owner builds the
 	// agent again from the stored configuration and sign-ins.
 	ErrRestart = errors.New("the agent restarts to take up a new activation or configuration")
-	ErrInvalid          = errors.New("invalid request")
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Result is the outcome of a batch the caller asked for.
