@@ -190,7 +190,7 @@ func (k *contactKind) firmFor(ctx context.Context, company string) (string, bool
 	if err := k.loadFirms(ctx); err != nil {
 		return "", false, err
 	}
-	id := k.firmByName[strings.ToLower(company)]
+	id := k.firmByName[strings.ToLower(strings.TrimSpace(company))]
 	return id, id != "", nil
 }
 
@@ -205,14 +205,45 @@ func (k *contactKind) applyToVP(ctx context.Context, c *Contact, src item) error
 	if err != nil {
 		return err
 	}
-	if ok {
+	switch {
+	case ok:
 		c.ClientID = id
-	} else {
-		// A new firm is never created (sync.createFirms is not supported
-		// yet): the contact keeps its firm, and the user hears why.
+	case k.e.opts.CreateFirms && k.firmByName[strings.ToLower(strings.TrimSpace(f["company"]))] == "" &&
+		!k.ambiguousFirm(f["company"]):
+		firm, err := k.createFirm(ctx, f["company"])
+		if err != nil {
+			return err
+		}
+		c.ClientID = firm.ID
+	default:
+		// A new firm is never created unless sync.createFirms is on (SPEC
+		// §4.2): the contact keeps its firm, and the log says why.
 		k.e.log.Info("no Vantagepoint firm has the company name typed in Outlook", "contact", src.label)
 	}
 	return nil
+}
+
+// ambiguousFirm reports two firms of the company's name: creating a third
+// would not help.
+func (k *contactKind) ambiguousFirm(company string) bool {
+	id, found := k.firmByName[strings.ToLower(strings.TrimSpace(company))]
+	return found && id == ""
+}
+
+// createFirm creates the firm a company name typed in Outlook names. No
+// journal entry is needed: the firm listing of every batch is its natural
+// key, so after a crash the firm is found by name instead of created again.
+func (k *contactKind) createFirm(ctx context.Context, company string) (Firm, error) {
+	firm, err := k.vp.CreateFirm(ctx, Firm{Name: strings.TrimSpace(company)})
+	if err != nil {
+		return Firm{}, fmt.Errorf("create firm %q: %w", company, err)
+	}
+	if firm.Name == "" {
+		firm.Name = strings.TrimSpace(company)
+	}
+	k.firmName[firm.ID] = firm.Name
+	k.firmByName[strings.ToLower(firm.Name)] = firm.ID
+	return firm, nil
 }
 
 func (k *contactKind) createVP(ctx context.Context, src item) (item, error) {

@@ -471,3 +471,37 @@ func TestDeactivateRemovesTheAgentsData(t *testing.T) {
 		t.Error("deactivation touched Vantagepoint")
 	}
 }
+
+// With sync.createFirms, a company name no firm has becomes one firm, shared
+// by every contact typed with it, and found by name in later batches.
+func TestCreateFirmsMakesOneFirmPerNewCompany(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.CreateFirms = true })
+	e.outlookContact(MailboxContact{GivenName: "Uma", Surname: "Unknown", Email: "uma@startup.example", CompanyName: "A Startup Inc"})
+	e.outlookContact(MailboxContact{GivenName: "Sam", Surname: "Seed", Email: "sam@startup.example", CompanyName: " a startup inc "})
+	e.outlookContact(MailboxContact{GivenName: "Nora", Surname: "Quinn", Email: "nora@northwind.example", CompanyName: "Northwind Traders"})
+	e.run()
+	if n := len(e.vp.firms); n != 3 {
+		t.Fatalf("firms = %+v; want the 2 seeded and one new", e.vp.firms)
+	}
+	newFirm := e.vp.firms[2]
+	if newFirm.Name != "A Startup Inc" {
+		t.Errorf("new firm = %+v", newFirm)
+	}
+	for _, addr := range []string{"uma@startup.example", "sam@startup.example"} {
+		if c := findVP(e, addr); len(c) != 1 || c[0].ClientID != newFirm.ID {
+			t.Errorf("contact %s = %+v; want it in firm %s", addr, c, newFirm.ID)
+		}
+	}
+	if c := findVP(e, "nora@northwind.example"); len(c) != 1 || c[0].ClientID != "F-NORTHWIND" {
+		t.Errorf("an existing firm was not used: %+v", c)
+	}
+	e.quiet()
+	e.outlookContact(MailboxContact{GivenName: "Lee", Surname: "Later", Email: "lee@startup.example", CompanyName: "A Startup Inc"})
+	e.run()
+	if n := len(e.vp.firms); n != 3 {
+		t.Errorf("a later batch created the firm again: %+v", e.vp.firms)
+	}
+	if c := findVP(e, "lee@startup.example"); len(c) != 1 || c[0].ClientID != newFirm.ID {
+		t.Errorf("contact of a later batch = %+v", c)
+	}
+}

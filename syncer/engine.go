@@ -67,6 +67,10 @@ type Options struct {
 	// Conflict says which side wins when both changed: "vantagepoint"
 	// (default), "mailbox" or "newest".
 	Conflict string
+	// CreateFirms lets a company name typed in Outlook that no firm has
+	// become a new Vantagepoint firm (sync.createFirms); otherwise the
+	// contact is saved without a firm.
+	CreateFirms bool
 	// Mark is what initialization writes on the mailbox to link it to this
 	// Vantagepoint user and database (SPEC §4.5).
 	Mark MailboxMark

@@ -487,6 +487,16 @@ func (v *fakeVP) DeleteContact(ctx context.Context, id string) error {
 	return fmt.Errorf("contact %s: %w", id, ErrNotFound)
 }
 
+func (v *fakeVP) CreateFirm(ctx context.Context, f Firm) (Firm, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.requests++
+	v.writes++
+	f.ID = fmt.Sprintf("F-NEW-%d", len(v.firms)+1)
+	v.firms = append(v.firms, f)
+	return f, nil
+}
+
 func (v *fakeVP) ListFirms(ctx context.Context, page func([]Firm) error) error {
 	v.mu.Lock()
 	v.requests++

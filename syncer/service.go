@@ -358,6 +358,9 @@ type VantagepointRecords interface {
 	// ListFirms streams every firm (for matching a company name typed in
 	// Outlook to a firm, and firm names for Outlook's companyName).
 	ListFirms(ctx context.Context, page func([]Firm) error) error
+	// CreateFirm creates a firm and returns it with its ClientID (only with
+	// sync.createFirms).
+	CreateFirm(ctx context.Context, f Firm) (Firm, error)
 	// ListActivities streams the activities that match q.
 	ListActivities(ctx context.Context, q ActivityListQuery, page func([]Activity) error) error
 	// Activity reads one activity; ErrNotFound when it does not exist.

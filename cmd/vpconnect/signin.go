@@ -133,8 +133,9 @@ func engineOptions(cfg config.Config, employee string, log *slog.Logger) syncer.
 		Category: cfg.Sync.Category, EmailType: cfg.Sync.EmailType, MailFolders: cfg.Sync.MailFolders,
 		LookbackDays: cfg.Sync.LookbackDays, Employee: employee, ContactFolder: cfg.Sync.ContactFolder,
 		DaysAhead: cfg.Sync.DaysAhead, CalendarTypes: cfg.Sync.CalendarTypes, Conflict: cfg.Sync.Conflict,
-		Mark:   syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: employee},
-		Logger: log,
+		CreateFirms: cfg.Sync.CreateFirms,
+		Mark:        syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: employee},
+		Logger:      log,
 	}
 }
 

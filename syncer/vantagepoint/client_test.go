@@ -256,6 +256,16 @@ func TestContactWritesAndFirm(t *testing.T) {
 	if _, err := e.c.Firm(ctx, "NOPE"); !errors.Is(err, syncer.ErrNotFound) {
 		t.Fatalf("missing firm: %v", err)
 	}
+	made, err := e.c.CreateFirm(ctx, syncer.Firm{Name: "A Startup Inc"})
+	if err != nil || made.ID == "" || made.Name != "A Startup Inc" {
+		t.Fatalf("create firm: %+v %v", made, err)
+	}
+	if got, err := e.c.Firm(ctx, made.ID); err != nil || got.Name != "A Startup Inc" {
+		t.Fatalf("created firm read back: %+v %v", got, err)
+	}
+	if _, err := e.c.CreateFirm(ctx, syncer.Firm{}); !errors.Is(err, syncer.ErrInvalid) {
+		t.Fatalf("a firm without a name: %v", err)
+	}
 	if err := e.c.DeleteContact(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}

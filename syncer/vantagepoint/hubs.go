@@ -246,6 +246,16 @@ func (c *Client) Firm(ctx context.Context, clientID string) (syncer.Firm, error)
 	return FirmFromRecord(r), nil
 }
 
+// CreateFirm creates a firm (never retried: see Create); Vantagepoint
+// numbers it.
+func (c *Client) CreateFirm(ctx context.Context, f syncer.Firm) (syncer.Firm, error) {
+	r, err := c.Create(ctx, HubFirm, Record{"Name": f.Name})
+	if err != nil {
+		return syncer.Firm{}, fmt.Errorf("create firm %s: %w", f.Name, err)
+	}
+	return FirmFromRecord(r), nil
+}
+
 // Firms streams firms matching q.
 func (c *Client) Firms(ctx context.Context, q Query, page func([]syncer.Firm) error) error {
 	return c.List(ctx, HubFirm, q, func(rs []Record) error {
