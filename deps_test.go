@@ -66,6 +66,8 @@ var layerRules = []layerRule{
 		why: "the tray is a view of the agent and a caller of its actions"},
 	{from: module + "/syncer", forbidden: []string{module + "/agent", module + "/tray", module + "/auth"},
 		why: "the engine knows no agent, tray or sign-in"},
+	{from: module + "/agent/sysmon", forbidden: []string{module + "/"},
+		why: "sysmon reports what the operating system says; it knows nothing of the agent, the engine or the services"},
 	{from: module + "/syncer/store", forbidden: []string{module + "/syncer/graph", module + "/syncer/vantagepoint"},
 		why: "the state store knows neither service"},
 	{from: "", except: []string{module + "/auth"}, forbidden: []string{"github.com/zalando/go-keyring"},

@@ -111,10 +111,19 @@ type Options struct {
 	// Clock is SystemClock when nil; Rand math/rand when nil.
 	Clock Clock
 	Rand  func() float64
-	// Idle reports whether the session is idle or locked. nil means never
-	// idle: there is no portable way to ask, so on Linux the Vantagepoint
-	// interval does not stretch unless the caller supplies one.
+	// Idle reports whether the session is idle or locked
+	// (sysmon.IdleDetector); the Vantagepoint interval stretches only while
+	// it says so. It is asked when the next poll is planned after an hour
+	// without change, on the loop goroutine, so it must answer quickly. nil
+	// means never idle.
 	Idle func() bool
+	// NetworkChanged watches the network while a service cannot be reached
+	// (sysmon.NetworkWatcher.Watch): the channel receives once when the
+	// network came back, and is closed when the watch ends, after that or
+	// once ctx ends; the agent waits for the close. A batch then runs at
+	// once instead of at the end of the backoff. nil: only the backoff's
+	// retry notices the network's return.
+	NetworkChanged func(ctx context.Context) <-chan struct{}
 	// StopTimeout is how long a graceful stop lets a running batch finish
 	// before cancelling it (the engine journals creates, so a cancelled
 	// batch is safe); 30 s when zero.
@@ -260,6 +269,12 @@ type loop struct {
 
 	lastWall time.Time
 	lastMono time.Duration
+
+	// unreachable: the last batch failed because a service could not be
+	// reached, so the network is watched until a batch gets through.
+	unreachable bool
+	stopWatch   context.CancelFunc
+	netChanged  <-chan struct{} // nil while the network is not watched
 }
 
 type batchResult struct {
@@ -468,6 +483,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		if timer != nil {
 			timer.Stop()
 		}
+		// Every way out ends the network watch before Run returns.
+		l.stopNetworkWatch()
 	}()
 	for {
 		// One timer, set to the next planned event; nothing wakes the
@@ -493,8 +510,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-timerC:
 			timer = nil
 			l.tick()
+		case _, changed := <-l.netChanged:
+			l.networkChanged(changed)
 		}
 		l.checkWake()
+		l.watchNetwork()
 		a.publish(l)
 		if l.restart {
 			l.shutdown()
@@ -526,6 +546,50 @@ func (l *loop) checkWake() {
 	}
 }
 
+// watchNetwork watches the network between batches while the last one
+// could not reach a service, and only then: nothing polls while all is well
+// (SPEC §7), nor while scheduled sync is stopped (paused, suspended), nor
+// when a batch is due anyway (Resume).
+func (l *loop) watchNetwork() {
+	want := l.unreachable && l.scheduling() && !l.running && l.a.opts.NetworkChanged != nil &&
+		l.sched.nextVP.After(l.a.clock.Now()) && !l.sched.networkBack
+	switch {
+	case want && l.netChanged == nil:
+		ctx, cancel := context.WithCancel(context.Background())
+		l.stopWatch, l.netChanged = cancel, l.a.opts.NetworkChanged(ctx)
+	case !want && l.netChanged != nil:
+		l.stopNetworkWatch()
+	}
+}
+
+// stopNetworkWatch ends the watch and waits for its goroutine.
+func (l *loop) stopNetworkWatch() {
+	if l.netChanged == nil {
+		return
+	}
+	l.stopWatch()
+	for range l.netChanged {
+	}
+	l.stopWatch, l.netChanged = nil, nil
+}
+
+// networkChanged handles the end of a watch: the network came back, so the
+// batch the backoff would run later runs within moments (as a wake does:
+// both catch up after a time away).
+func (l *loop) networkChanged(changed bool) {
+	l.stopNetworkWatch()
+	if !changed {
+		// The watch gave up on its own: the backoff's retries go on, and
+		// the next unreachable failure asks again.
+		l.unreachable = false
+		return
+	}
+	if l.scheduling() && !l.running {
+		l.a.log.Info("the network came back: syncing soon")
+		l.sched.networkReturned(l.a.clock.Now())
+	}
+}
+
 // tick handles the timer: a due batch or mailbox probe.
 func (l *loop) tick() {
 	now := l.a.clock.Now()
@@ -533,8 +597,11 @@ func (l *loop) tick() {
 	switch {
 	case batch:
 		trigger := syncer.TriggerSchedule
-		if l.sched.firstPoll {
+		switch {
+		case l.sched.firstPoll:
 			trigger = syncer.TriggerStartup
+		case l.sched.networkBack:
+			trigger = syncer.TriggerWake
 		}
 		l.startBatch(trigger, nil)
 	case probe:
@@ -665,6 +732,14 @@ func (l *loop) batchDone(r batchResult) {
 	if r.probe {
 		l.cancelBatch = nil
 		l.sched.probed(now)
+		// A Sync now, track request or wake that came during the probe
+		// runs now, as after a batch: an explicit sync never waits.
+		if l.pending != "" && !l.deactivating {
+			t, ws := l.pending, l.nextWaiters
+			l.pending, l.nextWaiters = "", nil
+			l.startBatch(t, ws)
+			return
+		}
 		if r.changed && l.scheduling() {
 			l.request(syncer.TriggerSchedule, nil)
 		}
@@ -717,6 +792,9 @@ func (l *loop) batchDone(r batchResult) {
 			}
 		}
 		l.a.log.Warn("batch failed", "err", r.err, "failures", l.failures)
+	}
+	if !errors.Is(r.err, context.Canceled) {
+		l.unreachable = unreachable
 	}
 	l.sched.batchEnded(now, r.changed, unreachable)
 	res := Result{Batch: r.batch, Err: r.err}

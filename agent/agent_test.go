@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -431,6 +432,233 @@ func TestWakeFromSleepRunsABatch(t *testing.T) {
 	}
 }
 
+// fakeNetwork plays sysmon.NetworkWatcher: the test reports a change by
+// sending on change, which only a running watch receives.
+type fakeNetwork struct {
+	change   chan struct{}
+	mu       sync.Mutex
+	watches  int // watches started
+	watching int // watches whose goroutine has not ended
+}
+
+func newFakeNetwork() *fakeNetwork { return &fakeNetwork{change: make(chan struct{})} }
+
+func (n *fakeNetwork) watch(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	n.watches++
+	n.watching++
+	n.mu.Unlock()
+	go func() {
+		defer close(ch)
+		defer func() {
+			n.mu.Lock()
+			n.watching--
+			n.mu.Unlock()
+		}()
+		select {
+		case <-ctx.Done():
+		case <-n.change:
+			ch <- struct{}{}
+		}
+	}()
+	return ch
+}
+
+func (n *fakeNetwork) counts() (watches, watching int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.watches, n.watching
+}
+
+// comesBack reports the network's return to the running watch.
+func (n *fakeNetwork) comesBack(t *testing.T) {
+	t.Helper()
+	select {
+	case n.change <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("nobody watches the network")
+	}
+}
+
+// After a batch that could not reach a service, the network is watched,
+// and its return starts a batch at once instead of at the end of the
+// backoff; while batches get through, nothing watches.
+func TestTheNetworkComingBackEndsTheBackoff(t *testing.T) {
+	net := newFakeNetwork()
+	h := startAgent(t, func(o *Options) {
+		o.NetworkChanged = net.watch
+		o.Schedule.BackoffMin = 10 * time.Minute
+	})
+	h.sync.next = func(n int, _ syncer.Trigger) (store.Batch, error) {
+		if n == 1 || n == 2 {
+			return store.Batch{}, fmt.Errorf("list messages: %w: dial tcp: connect: network is unreachable", syncer.ErrUnavailable)
+		}
+		return store.Batch{Outcome: syncer.OutcomeOK}, nil
+	}
+	h.clock.Advance(30 * time.Second)
+	h.batches(t, 1)
+	if w, _ := net.counts(); w != 0 {
+		t.Fatalf("%d network watches after a clean batch; want none", w)
+	}
+	h.clock.Advance(2 * time.Minute)
+	s := h.batches(t, 2)
+	failedAt := h.clock.Now()
+	if s.NextBatchAt == nil || !s.NextBatchAt.Equal(failedAt.Add(10*time.Minute)) {
+		t.Fatalf("after an unreachable failure the retry is at %v; want the 10-minute backoff", s.NextBatchAt)
+	}
+	if w, on := net.counts(); w != 1 || on != 1 {
+		t.Fatalf("after an unreachable failure: %d watches, %d running; want one", w, on)
+	}
+	// The network comes back, but the service still cannot be reached:
+	// the batch runs after a short random wait (a site's agents must not
+	// all poll in the same second; rand 0.5 → 15 s), fails, and the watch
+	// goes on.
+	net.comesBack(t)
+	h.waitFor(t, "the retry planned", func(s Status) bool {
+		return s.NextBatchAt != nil && s.NextBatchAt.Equal(failedAt.Add(15*time.Second))
+	})
+	waitUntil(t, "the retry's timer", func() bool { return h.clock.Pending() > 0 })
+	h.clock.Advance(15 * time.Second)
+	s = h.batches(t, 3)
+	if w, on := net.counts(); w != 2 || on != 1 {
+		t.Fatalf("after the second failure: %d watches, %d running; want a second one running", w, on)
+	}
+	retriedAt := h.clock.Now()
+	net.comesBack(t)
+	h.waitFor(t, "the second retry planned", func(s Status) bool {
+		return s.NextBatchAt != nil && s.NextBatchAt.Equal(retriedAt.Add(15*time.Second))
+	})
+	waitUntil(t, "the second retry's timer", func() bool { return h.clock.Pending() > 0 })
+	h.clock.Advance(15 * time.Second)
+	s = h.batches(t, 4)
+	if s.LastBatch.Outcome != syncer.OutcomeOK || s.ConsecutiveFailures != 0 {
+		t.Fatalf("the batch after the network came back: %+v", s.LastBatch)
+	}
+	if got := h.sync.triggers(); len(got) != 4 || got[2] != syncer.TriggerWake || got[3] != syncer.TriggerWake {
+		t.Fatalf("triggers %v; want the last two started by the network", got)
+	}
+	if !h.clock.Now().Equal(failedAt.Add(30 * time.Second)) {
+		t.Fatalf("the batches waited for the backoff: now %v, failed at %v", h.clock.Now(), failedAt)
+	}
+	if w, on := net.counts(); w != 2 || on != 0 {
+		t.Fatalf("after a batch got through: %d watches, %d running; want none running", w, on)
+	}
+	if s.NextBatchAt == nil || !s.NextBatchAt.Equal(h.clock.Now().Add(2*time.Minute)) {
+		t.Fatalf("next batch at %v; want the normal interval again", s.NextBatchAt)
+	}
+	// Stopping the agent while it watches ends the watch.
+	h.sync.next = func(int, syncer.Trigger) (store.Batch, error) {
+		return store.Batch{}, fmt.Errorf("%w: 503", syncer.ErrUnavailable)
+	}
+	h.clock.Advance(2 * time.Minute)
+	h.batches(t, 5)
+	if _, on := net.counts(); on != 1 {
+		t.Fatalf("%d watches running after another unreachable failure; want one", on)
+	}
+	h.stop()
+	if _, on := net.counts(); on != 0 {
+		t.Fatalf("%d watches still running after the agent stopped", on)
+	}
+}
+
+// Pausing ends the network watch (nothing polls while sync is stopped);
+// resuming runs a batch, and its failure starts a new watch.
+func TestPauseEndsTheNetworkWatch(t *testing.T) {
+	net := newFakeNetwork()
+	h := startAgent(t, func(o *Options) { o.NetworkChanged = net.watch })
+	h.sync.next = func(int, syncer.Trigger) (store.Batch, error) {
+		return store.Batch{}, fmt.Errorf("%w: 503", syncer.ErrUnavailable)
+	}
+	h.clock.Advance(30 * time.Second)
+	h.batches(t, 1)
+	if _, on := net.counts(); on != 1 {
+		t.Fatalf("%d watches running after an unreachable failure", on)
+	}
+	if err := h.a.Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Pause is answered from inside the loop's turn, before the turn ends;
+	// the loop takes requests one at a time, so a second one is answered
+	// only after the first turn is over.
+	if err := h.a.Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Hour)
+	if w, on := net.counts(); on != 0 || w != 1 {
+		t.Fatalf("paused: %d watches running, %d started; want none running", on, w)
+	}
+	if err := h.a.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.batches(t, 2)
+	if w, on := net.counts(); on != 1 || w != 2 {
+		t.Fatalf("resumed and failed again: %d watches running, %d started; want a new one", on, w)
+	}
+}
+
+// The Vantagepoint interval stretches after a quiet spell only while the
+// session is idle, and a mailbox probe snaps it back once the user is
+// back (SPEC §4.6).
+func TestStretchFollowsTheSessionsIdleness(t *testing.T) {
+	var idle atomic.Bool
+	var asked atomic.Int32
+	var p *probingSyncer
+	h := startAgent(t, func(o *Options) {
+		p = &probingSyncer{fakeSyncer: &fakeSyncer{}}
+		o.Syncer, o.Tracker = p, p
+		o.Idle = func() bool { asked.Add(1); return idle.Load() }
+		// Probes no more often than polls, so that while the interval is
+		// normal every event is a batch; a quiet spell of 5 minutes.
+		o.Schedule.MailboxInterval = 2 * time.Minute
+		o.Schedule.StretchAfter = 5 * time.Minute
+	})
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	h.clock.Advance(30 * time.Second)
+	h.batches(t, 1)
+	for n := 2; n <= 3; n++ {
+		h.clock.Advance(2 * time.Minute)
+		h.batches(t, n)
+	}
+	if asked.Load() != 0 {
+		t.Fatalf("the session was asked %d times within the quiet spell; asking is only needed after it", asked.Load())
+	}
+	// 6m30 quiet, but the user is active: the interval stays 2 minutes.
+	h.clock.Advance(2 * time.Minute)
+	if s := h.batches(t, 4); !s.NextBatchAt.Equal(at(8*time.Minute + 30*time.Second)) {
+		t.Fatalf("active session: next batch at %v; want 2 minutes on", s.NextBatchAt.Sub(t0))
+	}
+	if asked.Load() == 0 {
+		t.Fatal("the session was never asked whether it is idle")
+	}
+	// Idle: the next poll is 10 minutes away; the probe between keeps it
+	// there while the session stays idle.
+	idle.Store(true)
+	h.clock.Advance(2 * time.Minute)
+	if s := h.batches(t, 5); !s.NextBatchAt.Equal(at(18*time.Minute + 30*time.Second)) {
+		t.Fatalf("idle session: next batch at %v; want 10 minutes on", s.NextBatchAt.Sub(t0))
+	}
+	probe := func(n int) Status {
+		t.Helper()
+		before := h.a.Status().Seq
+		h.clock.Advance(2 * time.Minute)
+		return h.waitFor(t, fmt.Sprintf("probe %d", n), func(s Status) bool {
+			return s.Seq > before && !s.Running && p.probeCount() >= n
+		})
+	}
+	if s := probe(1); !s.NextBatchAt.Equal(at(18*time.Minute + 30*time.Second)) {
+		t.Fatalf("still idle: a probe moved the next batch to %v", s.NextBatchAt.Sub(t0))
+	}
+	// The user is back: the next probe snaps the interval back.
+	idle.Store(false)
+	if s := probe(2); !s.NextBatchAt.Equal(at(14*time.Minute + 30*time.Second)) {
+		t.Fatalf("user back: next batch at %v; want 2 minutes after the probe (14m30)", s.NextBatchAt.Sub(t0))
+	}
+	if n := len(p.fakeSyncer.triggers()); n != 5 {
+		t.Fatalf("%d batches; the probes found no change and must not start one", n)
+	}
+}
+
 func TestGracefulStopLetsTheBatchFinishOrCancelsIt(t *testing.T) {
 	h := startAgent(t, func(o *Options) { o.StopTimeout = time.Minute })
 	h.sync.block = make(chan struct{})
@@ -553,5 +781,72 @@ func TestMailboxProbeStartsABatchOnlyOnAChange(t *testing.T) {
 	// The next Vantagepoint poll is planned from the batch the probe started.
 	if s.NextBatchAt == nil || !s.NextBatchAt.Equal(t0.Add(4*time.Minute)) {
 		t.Errorf("next batch at %v; want 2 minutes after the probe's batch", s.NextBatchAt)
+	}
+}
+
+// blockingProber holds each mailbox probe until the test releases it.
+type blockingProber struct {
+	*fakeSyncer
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *blockingProber) MailboxChanged(ctx context.Context) (bool, error) {
+	p.entered <- struct{}{}
+	<-p.release
+	return false, nil
+}
+
+// Sync now pressed while the agent probes the mailbox runs as soon as the
+// probe ends, not at the next scheduled poll.
+func TestSyncNowDuringAMailboxProbeRunsAtOnce(t *testing.T) {
+	var p *blockingProber
+	h := startAgent(t, func(o *Options) {
+		p = &blockingProber{fakeSyncer: &fakeSyncer{}, entered: make(chan struct{}, 10), release: make(chan struct{})}
+		o.Syncer, o.Tracker = p, p
+	})
+	h.clock.Advance(30 * time.Second) // the startup batch
+	h.batches(t, 1)
+	waitUntil(t, "the first probe planned", func() bool { return h.clock.Pending() > 0 })
+	h.clock.Advance(30 * time.Second) // the first probe, held
+	<-p.entered
+	tk, err := h.a.SyncNow(context.Background(), syncer.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(p.release)
+	select {
+	case r := <-tk.Done:
+		if r.Err != nil || r.Batch.Trigger != string(syncer.TriggerManual) || !h.clock.Now().Equal(t0.Add(time.Minute)) {
+			t.Fatalf("Sync now answered with %+v at +%v", r, h.clock.Now().Sub(t0))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Sync now pressed during a probe did not run when the probe ended (batches so far %v)", p.triggers())
+	}
+}
+
+// No probe runs before the startup batch: it would find the new day's
+// calendar window unlisted and start the batch at once, defeating the random
+// first-poll wait that spreads a company's 9 a.m. logins.
+func TestNoMailboxProbeBeforeTheStartupBatch(t *testing.T) {
+	var p *probingSyncer
+	h := startAgent(t, func(o *Options) {
+		p = &probingSyncer{fakeSyncer: &fakeSyncer{}, changed: true}
+		o.Syncer, o.Tracker = p, p
+		o.Rand = func() float64 { return 0.9 } // the first poll 54 s after the start
+	})
+	for range 5 {
+		h.clock.Advance(10 * time.Second)
+		// Settled: whatever the advance started has ended and the next
+		// timer is set.
+		waitUntil(t, "the agent settled", func() bool { return h.clock.Pending() > 0 && !h.a.Status().Running })
+	}
+	if n, got := p.probeCount(), p.triggers(); n != 0 || len(got) != 0 {
+		t.Fatalf("50 s after the start: %d probes, batches %v; want none before the first poll at 54 s", n, got)
+	}
+	h.clock.Advance(4 * time.Second)
+	h.batches(t, 1)
+	if got := p.triggers(); len(got) != 1 || got[0] != syncer.TriggerStartup {
+		t.Fatalf("batches %v; want [startup]", got)
 	}
 }

@@ -78,6 +78,7 @@ type scheduler struct {
 	nextMailbox time.Time // zero: no mailbox probe planned
 	nextVP      time.Time // the next batch (a Vantagepoint poll)
 	firstPoll   bool      // nextVP is the startup poll
+	networkBack bool      // nextVP is the retry after the network came back
 	quietSince  time.Time // last change seen, or last user activity
 	backoff     time.Duration
 	probing     bool // the mailbox is probed between batches
@@ -96,17 +97,18 @@ func (s *scheduler) jittered(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-// start plans the startup batch after a random 0–FirstPollMax wait, and the
-// first mailbox probe one (jittered) mailbox interval later.
+// start plans the startup batch after a random 0–FirstPollMax wait. The
+// first mailbox probe comes a mailbox interval after that batch (which lists
+// the mailbox itself): a probe before it would find the fresh day's calendar
+// window unlisted, call that a change and start the batch at once, so that a
+// company's agents started together would poll Vantagepoint together.
 func (s *scheduler) start(now time.Time, probe bool) {
 	s.quietSince = now
 	s.nextVP = now.Add(time.Duration(s.rand() * float64(s.cfg.FirstPollMax)))
 	s.firstPoll = true
 	s.backoff = 0
 	s.probing = probe
-	if probe {
-		s.nextMailbox = now.Add(s.jittered(s.cfg.MailboxInterval))
-	}
+	s.nextMailbox = time.Time{}
 }
 
 // stretched reports whether the Vantagepoint interval is stretched now.
@@ -144,6 +146,7 @@ func (s *scheduler) due(now time.Time) (batch, probe bool) {
 func (s *scheduler) batchStarted() {
 	s.nextVP = time.Time{}
 	s.firstPoll = false
+	s.networkBack = false
 	// A batch lists the mailbox too: no probe while it runs, and the next
 	// one a whole interval after it.
 	s.nextMailbox = time.Time{}
@@ -194,6 +197,18 @@ func (s *scheduler) snapBack(now time.Time) {
 	maxNormal := time.Duration(float64(s.cfg.Interval) * (1 + s.cfg.Jitter))
 	if s.nextVP.Sub(now) > maxNormal {
 		s.nextVP = now.Add(s.jittered(s.cfg.Interval))
+	}
+}
+
+// networkReturned plans the retry after the network came back a random
+// 0–FirstPollMax/2 later instead of at once: a whole site's agents get the
+// network back in the same second and must not all poll one Vantagepoint
+// server in it.
+func (s *scheduler) networkReturned(now time.Time) {
+	at := now.Add(time.Duration(s.rand() * float64(s.cfg.FirstPollMax) / 2))
+	if s.nextVP.IsZero() || at.Before(s.nextVP) {
+		s.nextVP = at
+		s.networkBack = true
 	}
 }
 

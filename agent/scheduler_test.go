@@ -57,9 +57,14 @@ func TestStretchAfterAnHourIdleAndSnapBack(t *testing.T) {
 	if d := s.nextVP.Sub(now); d != 2*time.Minute {
 		t.Fatalf("active session: %v; want 2m", d)
 	}
-	// Stretched, then activity (a mailbox probe sees the user back) snaps back.
+	// Stretched, and a mailbox probe while the session is still idle
+	// leaves it so; once the user is back, the next probe snaps back.
 	idle = true
 	s.batchEnded(now, false, false)
+	s.probed(now.Add(30 * time.Second))
+	if d := s.nextVP.Sub(now); d != 10*time.Minute {
+		t.Fatalf("a probe while idle moved the stretched poll to %v", d)
+	}
 	idle = false
 	s.probed(now.Add(time.Minute))
 	if d := s.nextVP.Sub(now.Add(time.Minute)); d != 2*time.Minute {

@@ -13,6 +13,7 @@ import (
 	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
+	"vpconnect/agent/sysmon"
 	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/store"
@@ -106,8 +107,12 @@ func (r *engineRunner) unconfirmed(err error) bool {
 // sign-ins. Without them the agent is Not Configured; nothing here talks to
 // a service (the token sources refresh on first use).
 func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []error, log *slog.Logger) (*wiring, error) {
-	w := &wiring{close: func() {}}
+	// What the operating system says about the session and the network
+	// (SPEC §4.6); the detector connects to the bus only when first asked.
+	idle := sysmon.NewIdleDetector()
+	w := &wiring{close: func() { idle.Close() }}
 	w.opts = agent.Options{Config: cfg, PolicyErrors: problems, DataDir: dir, Logger: log,
+		Idle: idle.Idle, NetworkChanged: sysmon.NetworkWatcher{}.Watch,
 		// Not the local API secret: the agent keeps serving after a
 		// deactivation, and without the file the CLI and the tray could no
 		// longer find it (they would say it is not running, and 'vpconnect
@@ -157,12 +162,12 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 	if err != nil {
 		return nil, fmt.Errorf("open the sync state: %w", err)
 	}
-	w.close = func() { db.Close() }
+	w.close = func() { db.Close(); idle.Close() }
 	eng := syncer.New(mailbox, vpc, db, engineOptions(cfg, vpRec.Employee, log))
 	w.engine = eng
 	initialized, err := eng.Initialized(ctx)
 	if err != nil {
-		db.Close()
+		w.close()
 		return nil, fmt.Errorf("read the sync state: %w", err)
 	}
 	w.opts.MailboxStatus = syncer.MailboxNotInitialized
