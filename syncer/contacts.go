@@ -261,7 +261,7 @@ func (k *contactKind) createVP(ctx context.Context, src item) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	k.e.indexContact(got)
+	k.e.indexContact(ctx, got)
 	return k.fromVP(ctx, got)
 }
 
@@ -296,12 +296,16 @@ func (k *contactKind) updateVP(ctx context.Context, vpID, base string, src item)
 	if got.ID == "" {
 		got = cur
 	}
-	k.e.indexContact(got)
+	k.e.indexContact(ctx, got)
 	return k.fromVP(ctx, got)
 }
 
 func (k *contactKind) deleteVP(ctx context.Context, id string) error {
-	return k.vp.DeleteContact(ctx, id)
+	err := k.vp.DeleteContact(ctx, id)
+	if err == nil || errors.Is(err, ErrNotFound) {
+		k.e.unindexContact(ctx, id)
+	}
+	return err
 }
 
 func toMailboxContact(src item) MailboxContact {

@@ -327,6 +327,10 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 			if derr := e.store.Update(ctx, func(tx *store.Tx) error { return tx.DeleteJournal(journalID) }); derr != nil {
 				return derr
 			}
+			if track == nil || track.Contact == "" {
+				// Perhaps the contact the index linked was deleted.
+				e.checkLinkedContact(ctx, act.ContactID, err)
+			}
 		}
 		// When ambiguous the journal stays: the next batch looks the
 		// activity up before creating it again.

@@ -133,8 +133,14 @@ type Engine struct {
 	log     *slog.Logger
 	me      *MailboxUser // the signed-in user, read once
 
-	// contacts and contactsByID index Vantagepoint contacts for one batch.
+	// contacts and contactsByID are the contact index (contactindex.go) as
+	// loaded and brought up to date for the running batch; nil between
+	// batches, when the store holds it.
 	contacts, contactsByID map[string]Contact
+	// started is when the engine was made, and indexSettle how long after
+	// that a full listing of the contact index may fall due by age alone.
+	started     time.Time
+	indexSettle time.Duration
 	// stepHook, set by tests, is called at every step where a crash leaves
 	// a distinct state; errKilled from it stops the engine dead.
 	stepHook func(step string) error
@@ -143,7 +149,8 @@ type Engine struct {
 // New returns an engine over the two services and the state store.
 func New(mailbox Mailbox, vp Vantagepoint, st *store.Store, opts Options) *Engine {
 	opts = opts.withDefaults()
-	return &Engine{mailbox: mailbox, vp: vp, store: st, opts: opts, log: opts.Logger}
+	return &Engine{mailbox: mailbox, vp: vp, store: st, opts: opts, log: opts.Logger,
+		started: opts.Now().UTC(), indexSettle: newIndexSettle()}
 }
 
 // Meta keys the engine keeps in the store.
@@ -276,7 +283,10 @@ func (e *Engine) Run(ctx context.Context, trigger Trigger) (store.Batch, error) 
 	}
 	graphBefore, vpBefore := e.mailbox.Requests(), e.vp.Requests()
 	b.count(TypeEmails)
+	// The contact index is loaded by the first item of this batch that
+	// needs it, and kept in the store, not in memory, between batches.
 	e.contacts, e.contactsByID = nil, nil
+	defer func() { e.contacts, e.contactsByID = nil, nil }()
 
 	runErr := e.syncEmails(ctx, b)
 	for _, k := range []kind{e.newContactKind(), newEventKind(e)} {

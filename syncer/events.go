@@ -262,6 +262,7 @@ func (k *eventKind) createVP(ctx context.Context, src item) (item, error) {
 	}
 	got, err := k.e.vp.CreateActivity(ctx, a)
 	if err != nil {
+		k.e.checkLinkedContact(ctx, a.ContactID, err)
 		return item{}, err
 	}
 	return k.fromVP(got), nil
@@ -284,6 +285,7 @@ func (k *eventKind) updateVP(ctx context.Context, vpID, base string, src item) (
 	}
 	got, err := k.vp.UpdateActivity(ctx, cur)
 	if err != nil {
+		k.e.checkLinkedContact(ctx, cur.ContactID, err)
 		return item{}, err
 	}
 	if got.ID == "" {
@@ -373,52 +375,4 @@ func (k *eventKind) findMailbox(ctx context.Context, vpID string) (item, bool, e
 func (k *eventKind) matchKeys(it item) []string {
 	f := it.fields
 	return []string{"meeting:" + strings.ToLower(f["subject"]) + " at " + f["start"] + "–" + f["end"]}
-}
-
-// contactIndex lists the Vantagepoint contacts with an e-mail once per
-// batch, by address and by id: matching correspondents and attendees takes
-// one listing, not one query per address (SPEC §7).
-func (e *Engine) contactIndex(ctx context.Context) (byEmail, byID map[string]Contact, err error) {
-	if e.contacts != nil {
-		return e.contacts, e.contactsByID, nil
-	}
-	byEmail, byID = map[string]Contact{}, map[string]Contact{}
-	err = e.vp.Contacts(ctx, ContactQuery{WithEmail: true, Fields: []string{"ContactID", "ClientID", "FirstName", "LastName", "Email", "ContactStatus"}},
-		func(page []Contact) error {
-			for _, c := range page {
-				byID[c.ID] = c
-				addr := normalizeAddress(c.Email)
-				prev, dup := byEmail[addr]
-				// Prefer an active contact when two share an address.
-				if addr != "" && (!dup || (prev.Status != "A" && c.Status == "A")) {
-					byEmail[addr] = c
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, nil, fmt.Errorf("list Vantagepoint contacts: %w", err)
-	}
-	e.contacts, e.contactsByID = byEmail, byID
-	return byEmail, byID, nil
-}
-
-// indexContact keeps the batch's contact index current after the engine
-// writes a contact, so a meeting later in the same batch links to a contact
-// created from Outlook moments before (without listing them all again).
-func (e *Engine) indexContact(c Contact) {
-	if e.contacts == nil || c.ID == "" {
-		return
-	}
-	if old, ok := e.contactsByID[c.ID]; ok {
-		if addr := normalizeAddress(old.Email); addr != "" && e.contacts[addr].ID == c.ID {
-			delete(e.contacts, addr)
-		}
-	}
-	e.contactsByID[c.ID] = c
-	if addr := normalizeAddress(c.Email); addr != "" {
-		if prev, dup := e.contacts[addr]; !dup || prev.Status != "A" || prev.ID == c.ID {
-			e.contacts[addr] = c
-		}
-	}
 }

@@ -218,7 +218,8 @@ type fakeVP struct {
 	// lostReplies makes the next creates happen but answer ErrUnavailable,
 	// like a reply lost on the network.
 	lostReplies   int
-	contactLists  int // listings of contacts with an e-mail (the batch's index)
+	contactLists  int            // listings of the company's contacts (the contact index)
+	indexQueries  []ContactQuery // those listings, in order
 	findRequests  int
 	createCounter int
 	firms         []Firm
@@ -262,8 +263,9 @@ func (v *fakeVP) EmployeesByEmail(ctx context.Context, email string) ([]Employee
 func (v *fakeVP) Contacts(ctx context.Context, q ContactQuery, page func([]Contact) error) error {
 	v.mu.Lock()
 	v.requests++
-	if q.WithEmail {
+	if q.Owner == "" {
 		v.contactLists++
+		v.indexQueries = append(v.indexQueries, q)
 	}
 	if err := v.injected("Contacts"); err != nil {
 		v.mu.Unlock()

@@ -97,6 +97,24 @@ CREATE TABLE issues (
 	// 2: the changeKey of the mailbox item as last synced, the version an
 	// update of it is based on (sent as If-Match).
 	`ALTER TABLE pairings ADD COLUMN mailbox_change_key TEXT NOT NULL DEFAULT '';`,
+	// 3: the contact index, a cache of the Vantagepoint contacts that have
+	// an e-mail address (what links e-mails and attendees to contacts),
+	// kept between batches and brought up to date by ModDate listings. Its
+	// marks (the latest ModDate seen, when it was last listed in full) are
+	// meta values, written in the same transaction as its rows.
+	`
+CREATE TABLE contact_index (
+	contact_id TEXT PRIMARY KEY,
+	email_key  TEXT NOT NULL,            -- the e-mail, trimmed and lower-cased
+	client_id  TEXT NOT NULL DEFAULT '',
+	first_name TEXT NOT NULL DEFAULT '',
+	last_name  TEXT NOT NULL DEFAULT '',
+	email      TEXT NOT NULL DEFAULT '', -- as Vantagepoint has it
+	status     TEXT NOT NULL DEFAULT '',
+	mod_date   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contact_index_by_email ON contact_index(email_key);
+`,
 }
 
 // SchemaVersion is the number of migrations this build knows.
