@@ -41,9 +41,9 @@ func BenchmarkFleet(b *testing.B) {
 		{"what-if: sync.interval 7m by policy", "whatif7m_", func(m *fleetModel) {
 			m.Schedule.Interval = 7 * time.Minute
 		}},
-		{"what-if: sync.interval 7m and the contact index kept between batches", "whatif7mkept_", func(m *fleetModel) {
-			m.Schedule.Interval = 7 * time.Minute
-			m.IndexKept = true
+		{"what-if: a 1-request no-change poll and sync.interval 4m", "whatif4m1req_", func(m *fleetModel) {
+			m.Schedule.Interval = 4 * time.Minute
+			m.Listings = 1
 		}},
 	}
 	var results []fleetResult

@@ -74,12 +74,16 @@ type fleetModel struct {
 	Listings        int // per batch, one per collection
 	CompanyContacts int // contacts with an e-mail in the company's Vantagepoint
 	PageSize        int
-	// IndexKept is a what-if, not the product: the contact index kept
-	// between batches and brought up to date by one ModDate listing, so
-	// that only an agent's first index after its start lists every page.
-	IndexKept     bool
-	TokenLifetime time.Duration
-	TokenLeeway   time.Duration
+	// The contact index is kept in the state store (syncer/contactindex.go):
+	// a batch that needs it lists only the contacts changed since, in one
+	// request (two on the first after a start: the client's page-cap check
+	// follows the short page), and every FullListingEvery an agent lists
+	// them all, never in the first hours after its start.
+	FullListingEvery time.Duration
+	FullDeferMin     time.Duration
+	FullDeferMax     time.Duration
+	TokenLifetime    time.Duration
+	TokenLeeway      time.Duration
 
 	// Durations: requests of a batch are sequential.
 	RequestTime time.Duration
@@ -156,6 +160,10 @@ func defaultFleetModel() fleetModel {
 		// employee; the contact index is one full listing of them, paged.
 		CompanyContacts: 20000,
 		PageSize:        vantagepoint.DefaultPageSize,
+		// syncer: fullListingEvery (7 days), deferred 1–4 h after a start.
+		FullListingEvery: 7 * 24 * time.Hour,
+		FullDeferMin:     time.Hour,
+		FullDeferMax:     4 * time.Hour,
 		// Vantagepoint's token answer says expires_in 1799 (vpsim
 		// AccessTokenLifetime, from Deltek's example); auth refreshes 2 min
 		// before expiry (auth/tokensource.go expiryLeeway), with one request
@@ -181,10 +189,10 @@ func defaultFleetModel() fleetModel {
 // finds, in one place:
 //   - Listings (2): contacts and meetings, from their ModDate watermarks.
 //   - one token request when the access token is missing or about to expire.
-//   - the contact index, ceil(CompanyContacts/PageSize) pages, once per batch
-//     that files an e-mail or writes a meeting with attendees (syncer
-//     contactIndex: "one listing per batch, not one query per address";
-//     1 request with the IndexKept what-if).
+//   - the contact index, once per batch that files an e-mail or writes a
+//     meeting with attendees: 1 request (2 on the first after a start), and
+//     ceil(CompanyContacts/PageSize) pages when the agent's weekly full
+//     listing is due (the engine defers it 1–4 h after a start).
 //   - 1 create per e-mail filed; 2 per Outlook edit (the record is read
 //     before the PUT); Vantagepoint-side changes write only to Graph.
 //
@@ -235,9 +243,10 @@ type fleetAgent struct {
 	needIndex                         bool
 	windowMoved                       bool
 	tokenUntil                        int64
-	changed                           bool // the batch in flight wrote something
-	indexLoaded                       bool // for IndexKept: the index was listed since the start
-	stretchedPlan                     bool // the planned poll is a stretched one
+	changed                           bool  // the batch in flight wrote something
+	indexLoaded                       bool  // the index was brought up to date since the start
+	fullDue                           int64 // when this agent's weekly full listing may run; 0: not today
+	stretchedPlan                     bool  // the planned poll is a stretched one
 
 	// Measurements.
 	startedAt int64
@@ -503,7 +512,12 @@ func (f *fleetSim) run() {
 func (f *fleetSim) start(a *fleetAgent, id int32) {
 	a.started, a.startedAt, a.firstPoll = true, f.now, -1
 	a.windowMoved = f.m.FirstProbeNews
-	a.tokenUntil, a.indexLoaded = 0, false
+	a.tokenUntil, a.indexLoaded, a.fullDue = 0, false, 0
+	// One agent in FullListingEvery/working days lists every contact
+	// today, at its first index past the engine's deferral.
+	if days := f.m.FullListingEvery.Hours() / 24 * 5 / 7; f.world.Float64() < 1/days {
+		a.fullDue = f.now + f.uniform(f.m.FullDeferMin, f.m.FullDeferMax)
+	}
 	if a.kind != fleetWake {
 		a.sched.start(f.at(f.now), true)
 		return
@@ -648,9 +662,14 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, _ syncer.Trigger) {
 		a.tokenUntil = f.now + int64(m.TokenLifetime)
 	}
 	if a.needIndex {
-		c.index = (m.CompanyContacts + m.PageSize - 1) / m.PageSize
-		if m.IndexKept && a.indexLoaded {
+		switch {
+		case a.fullDue != 0 && f.now >= a.fullDue:
+			c.index = (m.CompanyContacts + m.PageSize - 1) / m.PageSize
+			a.fullDue = 0
+		case a.indexLoaded:
 			c.index = 1
+		default:
+			c.index = 2
 		}
 		a.indexLoaded = true
 	}
