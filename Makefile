@@ -47,12 +47,16 @@ test-race:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' $(PKG) | grep -v msgraph-sdk-go | cut -d' ' -f1)
 
 # cross builds every package with Go files for Windows, and for macOS every
-# package but the tray (fyne.io/systray needs cgo, hence a Mac, there).
+# package but the tray (fyne.io/systray needs cgo, hence a Mac, there), and
+# vets them (tests included) for both.
 LISTGO := $(GO) list -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' $(PKG)
 cross:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null $$(GOOS=windows $(LISTGO))
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/vpconnect
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null $$(GOOS=darwin CGO_ENABLED=0 $(LISTGO) | grep -v '/tray$$')
+	@# vet compiles the tests too, so a test that only builds on Linux is caught here.
+	GOOS=windows GOARCH=amd64 $(GO) vet $(PKG)
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet $$(GOOS=darwin CGO_ENABLED=0 $(GO) list $(PKG) | grep -v '/tray$$')
 
 # bench runs the Go benchmarks once each, then the end-to-end initial sync
 # of SPEC §7 at 10,000 and 100,000 messages (peak memory must grow by at

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,9 +68,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func newAgentWorld(t *testing.T) *agentWorld {
 	t.Helper()
 	w := &agentWorld{world: newWorld(t), clock: agent.NewFakeClock(time.Now())}
-	oldPolicy, oldCLI := config.PolicyPath, cliEnv
-	config.PolicyPath = filepath.Join(t.TempDir(), "policy.json") // none until a test writes it
-	t.Cleanup(func() { config.PolicyPath, cliEnv = oldPolicy, oldCLI })
+	oldCLI := cliEnv
+	isolatePolicy(t) // none until a test writes it
+	t.Cleanup(func() { cliEnv = oldCLI })
 	cliEnv.openBrowser = func(context.Context, string) error {
 		t.Error("a real browser would have been opened")
 		return errors.New("no browser in tests")
@@ -262,14 +261,6 @@ func (w *agentWorld) sync(t *testing.T, args ...string) (int, *store.Batch, stri
 		t.Fatalf("sync --json printed %q: %v", out, err)
 	}
 	return code, &b, errOut
-}
-
-// writePolicy writes the administrator's policy file.
-func writePolicy(t *testing.T, doc string) {
-	t.Helper()
-	if err := os.WriteFile(config.PolicyPath, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // requests is what both simulators served so far: Graph API, Vantagepoint
