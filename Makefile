@@ -5,7 +5,7 @@ PKG       := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X vpconnect/agent.Version=$(VERSION)
 
-.PHONY: help build test test-go test-race deps lint cross demo demo-once bench clean
+.PHONY: help build test test-go test-race deps lint cross demo demo-once bench clean msi
 
 help:
 	@echo "make demo    run the agent against the built-in simulated services"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench   Go benchmarks and the end-to-end initial-sync run with its figures"
 	@echo "make lint    gofmt + go vet"
 	@echo "make cross   build for windows/amd64 and darwin (no cgo)"
+	@echo "make msi     the Windows installer, dist/vpconnect.msi (wixl; signed when SIGN_CERT/SIGN_KEY or SIGN_PFX are set)"
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/vpconnect ./cmd/vpconnect
@@ -66,6 +67,13 @@ bench:
 	$(GO) build -o $(BIN)/vpbench ./cmd/vpbench
 	$(BIN)/vpbench -messages 10000
 	$(BIN)/vpbench -messages 100000
+
+# msi cross-builds vpconnect.exe and packages it with wixl (SPEC §9, see
+# installer/windows/build-msi.sh and docs/deployment.md). With SIGN_CERT and
+# SIGN_KEY (or SIGN_PFX) both are Authenticode-signed with osslsigncode.
+msi:
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o dist/windows/vpconnect.exe ./cmd/vpconnect
+	bash installer/windows/build-msi.sh dist/windows/vpconnect.exe "$(VERSION)" dist/vpconnect.msi
 
 clean:
 	rm -rf $(BIN)
