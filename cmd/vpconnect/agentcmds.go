@@ -21,7 +21,7 @@ import (
 
 func init() {
 	register("run", command{synopsis: "run [--headless]", order: 1,
-		help: "the agent and its loopback API (headless only in this version: the tray comes later)", run: runAgent})
+		help: "the agent, its loopback API and the tray icon (--headless: no tray)", run: runAgent})
 	register("status", command{synopsis: "status [--json]", order: 20, help: "the agent's state, accounts and last batch", run: runStatus})
 	register("sync", command{synopsis: "sync [--once] [--json]", order: 21, help: "one batch now (through the running agent, or standalone with --once)", run: runSync})
 	register("pause", command{synopsis: "pause", order: 22, help: "pause synchronization", run: runPauseResume(true)})
@@ -42,7 +42,7 @@ var cliEnv = struct {
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	headless := fs.Bool("headless", false, "no tray icon (the only mode of this version)")
+	headless := fs.Bool("headless", false, "no tray icon (also what happens without a graphical session)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -58,20 +58,23 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, p := range problems {
 		log.Warn("policy value ignored", "err", p)
 	}
-	if !*headless {
-		fmt.Fprintln(stderr, "vpconnect run: the tray is not part of this version; running headless")
-	}
-	for {
-		err := serveAgent(ctx, cfg, dir, problems, log, stderr)
-		if !errors.Is(err, agent.ErrRestart) {
-			return err
+	serve := func(ctx context.Context) error {
+		for {
+			err := serveAgent(ctx, cfg, dir, problems, log, stderr)
+			if !errors.Is(err, agent.ErrRestart) {
+				return err
+			}
+			// Another process activated (or re-activated) this user:
+			// build the agent again from what it stored.
+			if cfg, dir, problems, err = agentConfig(); err != nil {
+				return err
+			}
 		}
-		// Another process activated (or re-activated) this user: build
-		// the agent again from what it stored.
-		if cfg, dir, problems, err = agentConfig(); err != nil {
-			return err
-		}
 	}
+	if *headless {
+		return serve(ctx)
+	}
+	return runWithTray(ctx, serve, stderr, log)
 }
 
 // serveAgent builds the agent and its local API from the configuration and

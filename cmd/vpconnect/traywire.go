@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"vpconnect/agent"
+	"vpconnect/agent/localapi"
+	"vpconnect/tray"
+)
+
+// The tray of 'vpconnect run': the wiring between package tray, which knows
+// the agent only through tray.Client, and the loopback API's client. The
+// tray talks to the agent of its own process over loopback, exactly as it
+// would from another process, so it sees what the CLI and the add-in see and
+// follows the agent through a restart in place (after 'vpconnect activate').
+
+// pairingPoll is how often the tray asks for pending add-in pairings: the
+// status stream does not carry them, and a user who just pressed "connect"
+// in the add-in looks at the tray next. One loopback GET every few seconds
+// is nothing next to SPEC §7's idle budget.
+const pairingPoll = 3 * time.Second
+
+// runWithTray runs the agent (serve) in a goroutine and the tray on this
+// one, which is the main goroutine: macOS and Windows want their event loop
+// there. Quit in the tray, or ctx ending, stops the agent as a signal does;
+// the tray goes once the agent has stopped (so does an agent that ends on
+// its own). Without a tray to show (no graphical session) it says so once
+// and runs headless.
+func runWithTray(ctx context.Context, serve func(context.Context) error, stderr io.Writer, log *slog.Logger) error {
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
+	// Not ctx's child: the tray outlives the agent (see tray.Options.Quit).
+	trayCtx, stopTray := context.WithCancel(context.Background())
+	defer stopTray()
+	agentDone := make(chan error, 1)
+	go func() {
+		err := serve(agentCtx)
+		stopTray()
+		agentDone <- err
+	}()
+	c := &trayClient{dial: dialAgent, poll: pairingPoll}
+	err := tray.Run(trayCtx, c, tray.Options{
+		OpenBrowser: cliEnv.openBrowser,
+		Log:         log,
+		Quit:        stopAgent,
+		Notice:      func(s string) { fmt.Fprintln(stderr, "vpconnect run:", s) },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "vpconnect run: %v; running headless\n", err)
+		log.Info("running headless", "why", err.Error())
+	}
+	return <-agentDone
+}
+
+// trayClient is tray.Client over the loopback API. It dials the agent on
+// every Watch, since a restarted agent may have a new port.
+type trayClient struct {
+	dial func(ctx context.Context) (*localapi.Client, error)
+	poll time.Duration // pairings
+
+	mu sync.Mutex
+	c  *localapi.Client // the agent last dialed, for the actions
+}
+
+// Watch dials the agent and streams its status with the pending pairings.
+// The channel closes when the agent's stream ends (it stops or restarts)
+// or ctx ends; the goroutine behind it has ended by then.
+func (t *trayClient) Watch(ctx context.Context) (<-chan tray.Status, error) {
+	c, err := t.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.c = c
+	t.mu.Unlock()
+	wctx, cancel := context.WithCancel(ctx)
+	events, err := c.Watch(wctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	out := make(chan tray.Status)
+	go func() {
+		defer close(out)
+		defer func() {
+			cancel()
+			for range events { // localapi's reader ends with the request
+			}
+		}()
+		tick := time.NewTicker(t.poll)
+		defer tick.Stop()
+		var st agent.Status
+		have := false
+		var pend []localapi.PairingInfo
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case s, ok := <-events:
+				if !ok {
+					return
+				}
+				st, have = s, true
+				pend = pairings(wctx, c, pend)
+			case <-tick.C:
+				p := pairings(wctx, c, pend)
+				if !have || slices.EqualFunc(p, pend, func(a, b localapi.PairingInfo) bool { return a.ID == b.ID }) {
+					continue
+				}
+				pend = p
+			}
+			select {
+			case out <- trayStatus(st, pend):
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// pairings asks for the pending pairings; on failure it keeps what it had
+// (the stream's end says when the agent is gone).
+func pairings(ctx context.Context, c *localapi.Client, had []localapi.PairingInfo) []localapi.PairingInfo {
+	p, err := c.Pairings(ctx)
+	if err != nil {
+		return had
+	}
+	return p
+}
+
+// trayStatus is the part of the agent's status the tray shows.
+func trayStatus(s agent.Status, pend []localapi.PairingInfo) tray.Status {
+	ts := tray.Status{State: s.State, Reason: s.Reason, PauseAllowed: s.PauseAllowed, Running: s.Running,
+		MicrosoftSignInNeeded:    s.Accounts.Microsoft.SignInNeeded,
+		VantagepointSignInNeeded: s.Accounts.Vantagepoint.SignInNeeded,
+		OpenIssues:               len(s.OpenIssues)}
+	if s.LastBatch != nil {
+		ts.LastBatch = s.LastBatch.Finished
+	}
+	for _, p := range pend {
+		ts.Pairings = append(ts.Pairings, tray.Pairing{ID: p.ID, Origin: p.Origin, Name: p.Name})
+	}
+	return ts
+}
+
+// do runs an action on the agent last dialed, dialing again once when the
+// agent cannot be reached there (it restarted).
+func (t *trayClient) do(ctx context.Context, fn func(*localapi.Client) error) error {
+	t.mu.Lock()
+	c := t.c
+	t.mu.Unlock()
+	if c != nil {
+		err := fn(c)
+		var apiErr *localapi.APIError
+		if err == nil || errors.As(err, &apiErr) || ctx.Err() != nil {
+			return err
+		}
+	}
+	c, err := t.dial(ctx)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.c = c
+	t.mu.Unlock()
+	return fn(c)
+}
+
+// SyncNow is POST /v1/sync.
+func (t *trayClient) SyncNow(ctx context.Context) error {
+	return t.do(ctx, func(c *localapi.Client) error { _, err := c.Sync(ctx, false); return err })
+}
+
+// Pause is POST /v1/pause.
+func (t *trayClient) Pause(ctx context.Context) error {
+	return t.do(ctx, func(c *localapi.Client) error { _, err := c.Pause(ctx); return err })
+}
+
+// Resume is POST /v1/resume.
+func (t *trayClient) Resume(ctx context.Context) error {
+	return t.do(ctx, func(c *localapi.Client) error { _, err := c.Resume(ctx); return err })
+}
+
+// OpenURL is POST /v1/open: a one-time address of Sync Options.
+func (t *trayClient) OpenURL(ctx context.Context) (string, error) {
+	var url string
+	err := t.do(ctx, func(c *localapi.Client) (err error) { url, err = c.OpenURL(ctx); return err })
+	return url, err
+}

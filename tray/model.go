@@ -1,0 +1,266 @@
+package tray
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The agent states of SPEC §3, in the product's words. They are repeated
+// here, not imported from package agent, so that the tray does not drag the
+// engine and the sign-ins into its build; cmd/vpconnect's tests check that
+// they equal agent's.
+const (
+	StateNotConfigured = "Not Configured"
+	StateActive        = "Active"
+	StateWithIssues    = "With Issues"
+	StateSuspended     = "Suspended by Error"
+	StatePaused        = "Paused"
+	StateDisabled      = "Disabled by administrator"
+)
+
+// Status is what the tray shows of the agent: the part of agent.Status a
+// menu needs, plus the add-in pairings waiting for the user.
+type Status struct {
+	// State is one of the State* words.
+	State string
+	// Reason explains the state in a sentence when it needs explaining.
+	Reason string
+	// PauseAllowed is false when policy forbids pause and resume.
+	PauseAllowed bool
+	// Running is true while a batch runs.
+	Running bool
+	// MicrosoftSignInNeeded and VantagepointSignInNeeded are set when that
+	// account's credentials were refused: the user must re-authorize it.
+	MicrosoftSignInNeeded    bool
+	VantagepointSignInNeeded bool
+	// LastBatch is when the last batch finished (zero: none yet).
+	LastBatch time.Time
+	// OpenIssues counts the items that failed and are retried every batch.
+	OpenIssues int
+	// Pairings are the add-ins waiting for the user's approval.
+	Pairings []Pairing
+}
+
+// Pairing is an add-in asking to be paired with the agent.
+type Pairing struct {
+	ID     string
+	Origin string
+	Name   string
+}
+
+// Client is the tray's way to the agent. The tray calls nothing else, so
+// every action it offers is one the agent's API offers to any owner client.
+type Client interface {
+	// Watch finds the agent and streams its status, the current one
+	// first. The channel closes when the agent goes away (it stopped, or
+	// restarts after an activation), and when ctx ends (the tray waits for
+	// that, so whatever feeds the channel has stopped when Run returns).
+	// After the agent went away the tray calls Watch again.
+	Watch(ctx context.Context) (<-chan Status, error)
+	// SyncNow asks for a batch now.
+	SyncNow(ctx context.Context) error
+	// Pause and Resume are the user's switch.
+	Pause(ctx context.Context) error
+	Resume(ctx context.Context) error
+	// OpenURL returns a one-time address of the Sync Options page (the
+	// agent's POST /v1/open), where re-authorization, activation help and
+	// add-in approval happen.
+	OpenURL(ctx context.Context) (string, error)
+}
+
+// Options are what Run needs besides the client.
+type Options struct {
+	// OpenBrowser opens an address in the user's browser.
+	OpenBrowser func(ctx context.Context, url string) error
+	// Log receives what goes wrong (an action the agent refused, a browser
+	// that does not open); nil discards it.
+	Log *slog.Logger
+	// Quit is called when the user chooses Quit. Its owner then stops
+	// what the tray is a view of and ends Run's ctx, so the icon stays
+	// until the agent has stopped (and the D-Bus session connection,
+	// which fyne.io/systray closes on its way out and the keychain shares,
+	// outlives the agent's last write). nil: Quit ends Run at once.
+	Quit func()
+	// Notice receives the few one-line notes a user starting the agent
+	// by hand should read on the terminal (no tray host yet); nil drops
+	// them.
+	Notice func(string)
+}
+
+// ErrUnavailable means there is no tray to show: no graphical session, or
+// a build without one. The caller goes on headless.
+var ErrUnavailable = errors.New("no tray")
+
+// item names a menu item. The menu is built once in this order and never
+// rearranged: items are shown and hidden instead, so that a click always
+// reaches the item the user saw.
+type item int
+
+const (
+	itemState  item = iota // the state in SPEC §3's words (disabled)
+	itemDetail             // last batch time and open issues (disabled)
+	itemPair0              // "Approve add-in from <origin>…", three slots
+	itemPair1
+	itemPair2
+	itemSyncNow
+	itemPause
+	itemResume
+	itemReauthMicrosoft
+	itemReauthVantagepoint
+	itemActivate
+	itemOptions
+	itemQuit
+	numItems
+)
+
+// pairSlots is how many pending pairings get an item of their own; the last
+// slot speaks for the rest.
+const pairSlots = 3
+
+// separatorAfter are the items followed by a separator line.
+var separatorAfter = map[item]bool{itemDetail: true, itemOptions: true}
+
+// entry is how one item looks.
+type entry struct {
+	label, tooltip   string
+	visible, enabled bool
+}
+
+// view is the whole tray for one status: what apply writes to the desktop.
+type view struct {
+	title, tooltip string
+	icon           iconKind
+	items          [numItems]entry
+}
+
+// Labels of the actions, in one place (the tests read them from here too).
+const (
+	labelSyncNow            = "Sync now"
+	labelPause              = "Pause"
+	labelResume             = "Resume"
+	labelReauthMicrosoft    = "Re-authorize Microsoft 365…"
+	labelReauthVantagepoint = "Re-authorize Vantagepoint…"
+	labelActivate           = "Activate…"
+	labelOptions            = "Open Sync Options…"
+	labelQuit               = "Quit vpconnect"
+	labelStarting           = "vpconnect is starting…"
+)
+
+// viewOf decides the menu for a status; nil means the agent is not
+// reachable (starting, restarting after an activation, or gone). It is a
+// pure function of its inputs so that every state can be checked without
+// a desktop. now and loc only format the last batch time.
+func viewOf(s *Status, now time.Time, loc *time.Location) view {
+	var v view
+	v.items[itemQuit] = entry{label: labelQuit, tooltip: "Stop vpconnect until the next login", visible: true, enabled: true}
+	v.items[itemOptions] = entry{label: labelOptions, tooltip: "Status, issues, accounts and actions in the browser"}
+	v.items[itemSyncNow] = entry{label: labelSyncNow, tooltip: "Run a sync batch now"}
+	v.items[itemPause] = entry{label: labelPause, tooltip: "Stop synchronizing until you resume"}
+	v.items[itemResume] = entry{label: labelResume, tooltip: "Synchronize again"}
+	v.items[itemReauthMicrosoft] = entry{label: labelReauthMicrosoft, tooltip: "Sign in to Microsoft 365 again in Sync Options"}
+	v.items[itemReauthVantagepoint] = entry{label: labelReauthVantagepoint, tooltip: "Sign in to Vantagepoint again in Sync Options"}
+	v.items[itemActivate] = entry{label: labelActivate,
+		tooltip: "Sign in to Microsoft 365 and Vantagepoint: run 'vpconnect activate'; Sync Options shows what is missing"}
+	for i := itemPair0; i <= itemPair2; i++ {
+		v.items[i] = entry{tooltip: "Approve or deny the add-in in Sync Options"}
+	}
+	if s == nil {
+		v.title, v.tooltip, v.icon = "vpconnect", labelStarting, iconStarting
+		v.items[itemState] = entry{label: labelStarting, visible: true}
+		return v
+	}
+	show := func(it item) { v.items[it].visible, v.items[it].enabled = true, true }
+
+	v.title = "vpconnect: " + s.State
+	v.items[itemState] = entry{label: s.State, tooltip: s.Reason, visible: true}
+	detail := detailLine(s, now, loc)
+	v.items[itemDetail] = entry{label: detail, visible: detail != ""}
+	v.tooltip = v.title
+	if detail != "" {
+		v.tooltip += " · " + detail
+	}
+	v.icon = iconFor(s.State)
+	show(itemOptions)
+
+	for i, p := range s.Pairings {
+		if i == pairSlots {
+			break
+		}
+		label := "Approve add-in from " + p.Origin + "…"
+		if i == pairSlots-1 && len(s.Pairings) > pairSlots {
+			label = fmt.Sprintf("Approve %d more add-ins…", len(s.Pairings)-i)
+		}
+		v.items[itemPair0+item(i)].label = label
+		show(itemPair0 + item(i))
+	}
+
+	signIn := s.MicrosoftSignInNeeded || s.VantagepointSignInNeeded
+	switch s.State {
+	case StateNotConfigured:
+		show(itemActivate)
+	case StateDisabled:
+		// Nothing the user does changes it: no sync, no pause or resume.
+	case StateSuspended:
+		if !signIn {
+			// Ten failed batches: Resume (or a manual batch) tries again.
+			show(itemSyncNow)
+			if s.PauseAllowed {
+				show(itemResume)
+			}
+		}
+	case StatePaused:
+		show(itemSyncNow)
+		if s.PauseAllowed {
+			show(itemResume)
+		}
+	default: // Active, With Issues
+		show(itemSyncNow)
+		if s.PauseAllowed {
+			show(itemPause)
+		}
+	}
+	if s.State != StateNotConfigured && s.State != StateDisabled {
+		if s.MicrosoftSignInNeeded {
+			show(itemReauthMicrosoft)
+		}
+		if s.VantagepointSignInNeeded {
+			show(itemReauthVantagepoint)
+		}
+	}
+	if s.Running {
+		// One is running; another click would only queue a second.
+		v.items[itemSyncNow].enabled = false
+		v.items[itemSyncNow].label = "Syncing…"
+	}
+	return v
+}
+
+// detailLine is the second line: when the last batch ended and how many
+// items wait to be retried ("" when there is nothing to say).
+func detailLine(s *Status, now time.Time, loc *time.Location) string {
+	var last string
+	switch {
+	case s.LastBatch.IsZero() && s.State == StateNotConfigured:
+		return ""
+	case s.LastBatch.IsZero():
+		last = "No sync yet"
+	default:
+		t, n := s.LastBatch.In(loc), now.In(loc)
+		if t.YearDay() == n.YearDay() && t.Year() == n.Year() {
+			last = "Last sync " + t.Format("15:04")
+		} else {
+			last = "Last sync " + t.Format("Mon 2 Jan 15:04")
+		}
+	}
+	switch s.OpenIssues {
+	case 0:
+		return last
+	case 1:
+		return last + " · 1 open issue"
+	default:
+		return fmt.Sprintf("%s · %d open issues", last, s.OpenIssues)
+	}
+}
