@@ -43,6 +43,10 @@ type Options struct {
 	Out, Err io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Host runs serve (the demo's agent and its loopback API, on port with
+	// its secret in dataDir) and may show a tray next to it; nil runs serve
+	// alone. Not used with Once.
+	Host func(ctx context.Context, serve func(context.Context) error, dataDir string, port int) error
 }
 
 // Demo is a running demo world: both simulated services on loopback, a
@@ -298,9 +302,16 @@ func Run(ctx context.Context, opts Options) error {
 			actions = actions[1:]
 		}
 	}()
-	err = d.Serve(ctx, d.opts.Interval, func(u string) {
-		fmt.Fprintf(d.opts.Err, "  Sync Options           %s  (one-time address, valid 2 minutes)\n\n", u)
-	})
+	serve := func(ctx context.Context) error {
+		return d.Serve(ctx, d.opts.Interval, func(u string) {
+			fmt.Fprintf(d.opts.Err, "  Sync Options           %s  (one-time address, valid 2 minutes)\n\n", u)
+		})
+	}
+	if d.opts.Host != nil {
+		err = d.opts.Host(ctx, serve, d.DataDir, d.Config.LocalAPI.Port)
+	} else {
+		err = serve(ctx)
+	}
 	cancel()
 	<-user
 	fmt.Fprintln(d.opts.Err, "demo stopped; the simulated services and the data dir are gone")

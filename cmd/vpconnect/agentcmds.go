@@ -74,7 +74,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *headless {
 		return serve(ctx)
 	}
-	return runWithTray(ctx, serve, stderr, log)
+	return runWithTray(ctx, "run", serve, dialAgent, stderr, log)
 }
 
 // serveAgent builds the agent and its local API from the configuration and

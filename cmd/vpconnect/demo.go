@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 
 	"vpconnect/agent/demo"
+	"vpconnect/agent/localapi"
 )
 
 func init() {
-	register("demo", command{synopsis: "demo [--once] [--json] [--interval D]", order: 90,
+	register("demo", command{synopsis: "demo [--once] [--headless] [--json] [--interval D]", order: 90,
 		help: "everything against built-in simulated Microsoft 365 and Vantagepoint", run: runDemo})
 }
 
@@ -17,8 +19,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	once := fs.Bool("once", false, "run one batch and exit")
 	asJSON := fs.Bool("json", false, "print each batch as the JSON batch object, one per line")
 	interval := fs.Duration("interval", 0, "time between batches (default 15s)")
+	headless := fs.Bool("headless", false, "no tray icon (also what happens without a graphical session)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	return demo.Run(ctx, demo.Options{Once: *once, JSON: *asJSON, Interval: *interval, Out: stdout, Err: stderr})
+	opts := demo.Options{Once: *once, JSON: *asJSON, Interval: *interval, Out: stdout, Err: stderr}
+	if !*headless {
+		// The demo's agent shows the same tray as 'vpconnect run'.
+		opts.Host = func(ctx context.Context, serve func(context.Context) error, dataDir string, port int) error {
+			dial := func(ctx context.Context) (*localapi.Client, error) { return localapi.Dial(ctx, dataDir, port) }
+			return runWithTray(ctx, "demo", serve, dial, stderr, slog.New(slog.DiscardHandler))
+		}
+	}
+	return demo.Run(ctx, opts)
 }

@@ -32,8 +32,9 @@ const pairingPoll = 3 * time.Second
 // there. Quit in the tray, or ctx ending, stops the agent as a signal does;
 // the tray goes once the agent has stopped (so does an agent that ends on
 // its own). Without a tray to show (no graphical session) it says so once
-// and runs headless.
-func runWithTray(ctx context.Context, serve func(context.Context) error, stderr io.Writer, log *slog.Logger) error {
+// and runs headless. dial finds the agent serve runs; cmd names the command
+// in what it says.
+func runWithTray(ctx context.Context, cmd string, serve func(context.Context) error, dial func(context.Context) (*localapi.Client, error), stderr io.Writer, log *slog.Logger) error {
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	// Not ctx's child: the tray outlives the agent (see tray.Options.Quit).
@@ -45,15 +46,15 @@ func runWithTray(ctx context.Context, serve func(context.Context) error, stderr 
 		stopTray()
 		agentDone <- err
 	}()
-	c := &trayClient{dial: dialAgent, poll: pairingPoll}
+	c := &trayClient{dial: dial, poll: pairingPoll}
 	err := tray.Run(trayCtx, c, tray.Options{
 		OpenBrowser: cliEnv.openBrowser,
 		Log:         log,
 		Quit:        stopAgent,
-		Notice:      func(s string) { fmt.Fprintln(stderr, "vpconnect run:", s) },
+		Notice:      func(s string) { fmt.Fprintf(stderr, "vpconnect %s: %s\n", cmd, s) },
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "vpconnect run: %v; running headless\n", err)
+		fmt.Fprintf(stderr, "vpconnect %s: %v; running headless\n", cmd, err)
 		log.Info("running headless", "why", err.Error())
 	}
 	return <-agentDone
