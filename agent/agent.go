@@ -131,13 +131,17 @@ type Options struct {
 	// WakeThreshold is the wall-clock jump beyond the monotonic clock that
 	// counts as a wake from sleep; 1 min when zero.
 	WakeThreshold time.Duration
-	Logger        *slog.Logger
+	// Admin keeps the agent's record in Vantagepoint's agents hub and reads
+	// the administrator's switches (SPEC §5.5); nil: no administration.
+	Admin  Admin
+	Logger *slog.Logger
 }
 
 // Errors of the agent's actions. The loopback API maps them to its codes.
 var (
 	ErrDisabledByPolicy = errors.New("synchronization is disabled by your administrator")
 	ErrPauseNotAllowed  = errors.New("your administrator does not allow pausing synchronization")
+	ErrDisabledByAdmin  = errors.New("synchronization is disabled by your administrator in Vantagepoint")
 	ErrNotConfigured    = errors.New("vpconnect is not activated on this computer: run 'vpconnect activate'")
 	ErrUnsupported      = errors.New("this action is not available in this agent")
 	ErrStopped          = errors.New("the agent is stopping")
@@ -179,10 +183,11 @@ type Agent struct {
 	clock Clock
 	log   *slog.Logger
 
-	reqs    chan func(*loop)
-	results chan batchResult
-	stopped chan struct{}
-	started atomic.Bool
+	reqs         chan func(*loop)
+	results      chan batchResult
+	adminResults chan adminResult // buffered: one round at a time
+	stopped      chan struct{}
+	started      atomic.Bool
 
 	status atomic.Pointer[Status]
 	subMu  sync.Mutex
@@ -225,9 +230,12 @@ func New(opts Options) (*Agent, error) {
 		opts: opts, clock: opts.Clock, log: opts.Logger,
 		reqs:    make(chan func(*loop)),
 		results: make(chan batchResult),
-		stopped: make(chan struct{}),
-		subs:    map[chan Status]struct{}{},
-		idMap:   map[string]string{},
+		// Buffered, so that a round ending while the agent stops never
+		// blocks its goroutine.
+		adminResults: make(chan adminResult, 1),
+		stopped:      make(chan struct{}),
+		subs:         map[chan Status]struct{}{},
+		idMap:        map[string]string{},
 	}
 	// The loop's state is built here so that Status answers before Run;
 	// from Run on, only Run's goroutine touches it.
@@ -239,12 +247,17 @@ func New(opts Options) (*Agent, error) {
 
 // loop is the state owned by Run's goroutine.
 type loop struct {
-	a        *Agent
-	sched    *scheduler
-	syncer   Syncer
-	paused   bool
-	rejected map[string]string
-	failures int
+	a      *Agent
+	sched  *scheduler
+	syncer Syncer
+	paused bool
+	// adminDisabled: the administrator's switch in Vantagepoint is not
+	// Enabled (SPEC §5.5); like policy's sync.enabled=false, the user
+	// cannot turn sync back on.
+	adminDisabled bool
+	adm           adminLoop
+	rejected      map[string]string
+	failures      int
 
 	running      bool
 	cancelBatch  context.CancelFunc
@@ -302,7 +315,9 @@ func (a *Agent) newLoop() *loop {
 	if l.mailboxStatus == "" {
 		l.mailboxStatus = syncer.MailboxNotInitialized
 	}
-	l.paused = a.loadPaused()
+	p := a.loadPersisted()
+	l.paused = p.Paused
+	l.adminDisabled = p.AdminDisabled && a.opts.Admin != nil
 	return l
 }
 
@@ -311,7 +326,7 @@ func (l *loop) inputs() Inputs {
 	in := Inputs{
 		Activated:           l.syncer != nil,
 		MailboxStatus:       l.mailboxStatus,
-		PolicyEnabled:       l.a.opts.Config.SyncEnabled(),
+		PolicyEnabled:       l.a.opts.Config.SyncEnabled() && !l.adminDisabled,
 		Paused:              l.paused,
 		Rejected:            l.rejected,
 		ConsecutiveFailures: l.failures,
@@ -343,17 +358,18 @@ func (l *loop) snapshot() Status {
 		LastBatch:           l.lastBatch,
 		Running:             l.running,
 		ConsecutiveFailures: l.failures,
-		PauseAllowed:        o.Config.SyncEnabled() && o.Config.PauseAllowed(),
+		PauseAllowed:        o.Config.SyncEnabled() && o.Config.PauseAllowed() && !l.adminDisabled,
 		OpenIssues:          l.issues,
 		Totals:              l.totals,
 		Version:             Version,
 		Seq:                 l.seq,
 		Updated:             l.a.clock.Now().UTC(),
+		Admin:               l.adminSnapshot(),
 	}
 	if s.OpenIssues == nil {
 		s.OpenIssues = []store.Issue{}
 	}
-	if !o.Config.SyncEnabled() || l.paused {
+	if !o.Config.SyncEnabled() || l.paused || l.adminDisabled {
 		s.SyncStatus = SyncDisabled
 	}
 	for _, e := range o.PolicyErrors {
@@ -371,6 +387,9 @@ func (l *loop) snapshot() Status {
 	switch s.State {
 	case StateDisabled:
 		s.Reason = "Your administrator turned synchronization off for this computer."
+		if o.Config.SyncEnabled() {
+			s.Reason = "Your administrator turned synchronization off for you in Vantagepoint."
+		}
 	case StateNotConfigured:
 		if l.syncer == nil {
 			s.Reason = "Not activated: run 'vpconnect activate' to sign in."
@@ -475,6 +494,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	l.lastWall, l.lastMono = now, a.clock.Monotonic()
 	_, probe := l.syncer.(MailboxProber)
 	l.sched.start(now, probe)
+	if l.adminDisabled {
+		// Disabled by the administrator when it stopped: the first read of
+		// the switch waits as a first poll would.
+		l.adm.lastRound = now.Add(-l.sched.cfg.Interval + time.Duration(a.opts.Rand()*float64(l.sched.cfg.FirstPollMax)))
+	}
+	l.adminPlan()
 	a.publish(l)
 	a.log.Info("agent started", "state", a.Status().State, "version", Version)
 
@@ -494,7 +519,14 @@ func (a *Agent) Run(ctx context.Context) error {
 			timer.Stop()
 			timer = nil
 		}
-		if next := l.sched.next(); l.scheduling() && !l.running && !next.IsZero() {
+		next := time.Time{}
+		if n := l.sched.next(); l.scheduling() && !l.running && !n.IsZero() {
+			next = n
+		}
+		if n := l.adm.next; !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
+		}
+		if !next.IsZero() {
 			timer = a.clock.NewTimer(next.Sub(a.clock.Now()))
 			timerC = timer.C()
 		}
@@ -507,6 +539,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			fn(l)
 		case r := <-a.results:
 			l.batchDone(r)
+		case r := <-a.adminResults:
+			l.adminDone(r)
 		case <-timerC:
 			timer = nil
 			l.tick()
@@ -515,6 +549,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		l.checkWake()
 		l.watchNetwork()
+		l.adminPlan()
 		a.publish(l)
 		if l.restart {
 			l.shutdown()
@@ -630,9 +665,13 @@ func (l *loop) request(trigger syncer.Trigger, w chan Result) {
 }
 
 func (l *loop) startBatch(trigger syncer.Trigger, waiters []chan Result) {
-	if l.syncer == nil || l.deactivating {
+	if l.syncer == nil || l.deactivating || l.adminDisabled {
+		err := ErrNotConfigured
+		if l.adminDisabled && l.syncer != nil {
+			err = ErrDisabledByAdmin
+		}
 		for _, w := range waiters {
-			w <- Result{Err: ErrNotConfigured}
+			w <- Result{Err: err}
 		}
 		return
 	}
@@ -747,6 +786,9 @@ func (l *loop) batchDone(r batchResult) {
 		return
 	}
 	l.cancelBatch = nil
+	// After every batch the administrator's switches are read (at most
+	// once a minute), and the record written when it changed.
+	l.adm.started, l.adm.readWanted = true, true
 	if r.batch.ID != 0 {
 		b := r.batch
 		l.lastBatch = &b
@@ -885,6 +927,8 @@ func (a *Agent) SyncNow(ctx context.Context, trigger syncer.Trigger) (Ticket, er
 		switch {
 		case !a.opts.Config.SyncEnabled():
 			err = ErrDisabledByPolicy
+		case l.adminDisabled && l.syncer != nil:
+			err = ErrDisabledByAdmin
 		case l.syncer == nil || l.deactivating:
 			err = ErrNotConfigured
 		default:
@@ -906,9 +950,9 @@ func (a *Agent) SyncNow(ctx context.Context, trigger syncer.Trigger) (Ticket, er
 func (a *Agent) Pause(ctx context.Context) error {
 	var err error
 	if e := a.do(ctx, func(l *loop) {
-		if err = a.pauseAllowed(); err == nil {
+		if err = l.pauseAllowed(); err == nil {
 			l.paused = true
-			err = a.savePaused(true)
+			err = l.save()
 		}
 	}); e != nil {
 		return e
@@ -921,13 +965,13 @@ func (a *Agent) Pause(ctx context.Context) error {
 func (a *Agent) Resume(ctx context.Context) error {
 	var err error
 	if e := a.do(ctx, func(l *loop) {
-		if err = a.pauseAllowed(); err != nil {
+		if err = l.pauseAllowed(); err != nil {
 			return
 		}
 		l.paused = false
 		l.failures = 0
 		clear(l.rejected)
-		err = a.savePaused(false)
+		err = l.save()
 		if l.syncer != nil && !l.running {
 			l.sched.runNow(a.clock.Now())
 		}
@@ -937,9 +981,13 @@ func (a *Agent) Resume(ctx context.Context) error {
 	return err
 }
 
-func (a *Agent) pauseAllowed() error {
+func (l *loop) pauseAllowed() error {
+	a := l.a
 	if !a.opts.Config.SyncEnabled() {
 		return ErrDisabledByPolicy
+	}
+	if l.adminDisabled {
+		return ErrDisabledByAdmin
 	}
 	if !a.opts.Config.PauseAllowed() {
 		return ErrPauseNotAllowed
@@ -968,7 +1016,7 @@ func (a *Agent) Track(ctx context.Context, req TrackRequest) error {
 	}
 	return a.do(ctx, func(l *loop) {
 		l.sched.activity(a.clock.Now())
-		if !l.paused && l.syncer != nil {
+		if !l.paused && l.syncer != nil && !l.adminDisabled {
 			l.request(syncer.TriggerTrack, nil)
 		}
 	})
@@ -1066,6 +1114,13 @@ func (a *Agent) Reauthorize(ctx context.Context, account string, cred Credential
 // without touching the mailbox). The running batch finishes first. After
 // it the agent is Not Configured and keeps serving its API.
 func (a *Agent) Deactivate(ctx context.Context, force bool) error {
+	return a.deactivate(ctx, force, nil)
+}
+
+// deactivate is Deactivate; beforeForget, when set, runs once the mailbox is
+// clean and before the sign-ins are forgotten (the administrator's Delete
+// reports Deleted then, while it can still sign in).
+func (a *Agent) deactivate(ctx context.Context, force bool, beforeForget func(ctx context.Context)) error {
 	if !force && a.opts.Hooks.Uninitialize == nil {
 		return fmt.Errorf("delete: %w; use Force Delete", ErrUnsupported)
 	}
@@ -1102,8 +1157,10 @@ func (a *Agent) Deactivate(ctx context.Context, force bool) error {
 			return fmt.Errorf("remove vpconnect's data from the mailbox: %w (when the mailbox cannot be reached, use Force Delete)", err)
 		}
 	}
+	if beforeForget != nil {
+		beforeForget(ctx)
+	}
 	err := ForgetLocal(ctx, a.opts.Hooks, a.opts.StateFiles)
-	_ = a.savePaused(false)
 	_ = a.do(context.Background(), func(l *loop) {
 		l.syncer = nil
 		l.deactivating = false
@@ -1112,6 +1169,8 @@ func (a *Agent) Deactivate(ctx context.Context, force bool) error {
 		clear(l.rejected)
 		l.failures = 0
 		l.paused = false
+		l.adminDisabled = false
+		_ = l.save()
 	})
 	a.deactivated.Store(true)
 	return err

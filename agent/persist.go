@@ -18,30 +18,35 @@ const agentStateFile = "agent.json"
 
 type persisted struct {
 	Paused bool `json:"paused"`
+	// AdminDisabled: the administrator's switch in Vantagepoint stopped
+	// sync (SPEC §5.5); kept so that a restart does not sync once before
+	// the switch is read again.
+	AdminDisabled bool `json:"adminDisabled,omitempty"`
 }
 
-func (a *Agent) loadPaused() bool {
+func (a *Agent) loadPersisted() persisted {
 	if a.opts.DataDir == "" {
-		return false
+		return persisted{}
 	}
 	b, err := os.ReadFile(filepath.Join(a.opts.DataDir, agentStateFile))
 	if err != nil {
-		return false
+		return persisted{}
 	}
 	var p persisted
 	if json.Unmarshal(b, &p) != nil {
 		a.log.Warn("ignoring an unreadable agent state file", "file", agentStateFile)
-		return false
+		return persisted{}
 	}
-	return p.Paused
+	return p
 }
 
-func (a *Agent) savePaused(paused bool) error {
-	if a.opts.DataDir == "" {
+// save keeps the loop's pause and administrator's switch.
+func (l *loop) save() error {
+	if l.a.opts.DataDir == "" {
 		return nil
 	}
-	b, _ := json.Marshal(persisted{Paused: paused})
-	return config.WriteFile(a.opts.DataDir, agentStateFile, b)
+	b, _ := json.Marshal(persisted{Paused: l.paused, AdminDisabled: l.adminDisabled})
+	return config.WriteFile(l.a.opts.DataDir, agentStateFile, b)
 }
 
 // StoreHistory reads batches and issues from the state store.

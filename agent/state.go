@@ -115,6 +115,10 @@ type Status struct {
 	Seq uint64 `json:"seq"`
 	// Updated is when this snapshot was taken.
 	Updated time.Time `json:"updated"`
+	// Admin is the administration in Vantagepoint (SPEC §5.5): the
+	// record's last write and the administrator's switch; absent when the
+	// agent has none (not activated).
+	Admin *AdminStatus `json:"admin,omitempty"`
 }
 
 // Accounts are the two accounts of SPEC §5.1's status object.

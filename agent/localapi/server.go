@@ -418,7 +418,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeBackendError maps the agent's errors to codes the add-in can act on.
 func writeBackendError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, agent.ErrDisabledByPolicy):
+	case errors.Is(err, agent.ErrDisabledByPolicy), errors.Is(err, agent.ErrDisabledByAdmin):
 		writeError(w, http.StatusForbidden, "disabled_by_policy", err.Error())
 	case errors.Is(err, agent.ErrPauseNotAllowed):
 		writeError(w, http.StatusForbidden, "disabled_by_policy", err.Error())

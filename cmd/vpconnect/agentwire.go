@@ -184,6 +184,18 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 	}
 	w.opts.Hooks.Uninitialize = eng.Deactivate
 	w.opts.Hooks.ConfirmDeletes = eng.ConfirmDeletes
+	// Administration in Vantagepoint (SPEC §5.5): the agent's record and
+	// the administrator's switches, in admincmds.go.
+	now := func() time.Time {
+		if c := w.opts.Clock; c != nil {
+			return c.Now()
+		}
+		return time.Now()
+	}
+	if w.opts.Admin, err = adminHubs(cfg, vpTS, vpRec.Employee, now, log); err != nil {
+		w.close()
+		return nil, err
+	}
 	w.opts.Hooks.CloseState = db.Close
 	w.opts.Hooks.ForgetTokens = func(ctx context.Context) error {
 		return errors.Join(st.Delete(ctx, auth.Microsoft), st.Delete(ctx, auth.Vantagepoint))

@@ -210,15 +210,18 @@ func (s *Server) remove(hub, id string) bool {
 
 // Seed is the JSON form LoadSeed reads.
 type Seed struct {
-	Database   string       `json:"database"`
-	Users      []SeedUser   `json:"users"`
-	Employees  []Employee   `json:"employees"`
-	Firms      []Firm       `json:"firms"`
-	Contacts   []Contact    `json:"contacts"`
-	Projects   []Project    `json:"projects"`
-	Activities []Activity   `json:"activities"`
-	Hubs       []SeedUDIC   `json:"hubs,omitempty"`
-	Records    []SeedRecord `json:"udicRecords,omitempty"`
+	Database   string     `json:"database"`
+	Users      []SeedUser `json:"users"`
+	Employees  []Employee `json:"employees"`
+	Firms      []Firm     `json:"firms"`
+	Contacts   []Contact  `json:"contacts"`
+	Projects   []Project  `json:"projects"`
+	Activities []Activity `json:"activities"`
+	// ConnectHubs creates the two hubs of vpconnect's administration
+	// template (AddConnectHubs) before Hubs.
+	ConnectHubs bool         `json:"connectHubs,omitempty"`
+	Hubs        []SeedUDIC   `json:"hubs,omitempty"`
+	Records     []SeedRecord `json:"udicRecords,omitempty"`
 }
 
 // SeedUser is a user of a seed.
@@ -249,6 +252,9 @@ func (s *Server) LoadSeed(r io.Reader) error {
 	var sd Seed
 	if err := dec.Decode(&sd); err != nil {
 		return fmt.Errorf("read Vantagepoint seed: %w", err)
+	}
+	if sd.ConnectHubs {
+		s.AddConnectHubs()
 	}
 	for _, h := range sd.Hubs {
 		s.AddHub(h.Area, h.Fields)

@@ -87,3 +87,57 @@ func (s *Server) UpdateUDIC(area, uid string, fields map[string]any) error {
 	}
 	return nil
 }
+
+// The hubs of vpconnect's administration template (docs/admin.md, SPEC
+// §5.5), as IT creates them. The simulator keeps its own copy, as a
+// Vantagepoint server would: agent/admin's tests check that the agent
+// finds every field it needs here.
+const (
+	ConnectAgentsHub = "UDIC_ConnectAgent"
+	ConnectGroupsHub = "UDIC_ConnectGroup"
+)
+
+// ConnectAgentFields are the fields of the agents hub of the template.
+var ConnectAgentFields = []HubField{
+	{Name: "CustEmployee", Label: "Employee", Type: FieldString, Required: true},
+	{Name: "CustGroup", Label: "Group", Type: FieldString},
+	{Name: "CustAgentState", Label: "Agent State", Type: FieldString},
+	{Name: "CustMailboxStatus", Label: "Mailbox Status", Type: FieldString},
+	{Name: "CustLastBatch", Label: "Last Batch", Type: FieldDate},
+	{Name: "CustLastOutcome", Label: "Last Outcome", Type: FieldString},
+	{Name: "CustOpenIssues", Label: "Open Issues", Type: FieldNumber},
+	{Name: "CustLastError", Label: "Last Error", Type: FieldString},
+	{Name: "CustAgentVersion", Label: "Agent Version", Type: FieldString},
+	{Name: "CustMachine", Label: "Machine", Type: FieldString},
+	{Name: "CustUpdated", Label: "Updated", Type: FieldDate},
+	{Name: "CustSyncStatus", Label: "Sync Status", Type: FieldString},
+}
+
+// ConnectGroupFields are the fields of the groups hub of the template.
+var ConnectGroupFields = []HubField{
+	{Name: "CustName", Label: "Name", Type: FieldString, Required: true},
+	{Name: "CustExternalID", Label: "External ID", Type: FieldString},
+	{Name: "CustSyncStatus", Label: "Sync Status", Type: FieldString},
+}
+
+// AddConnectHubs creates both hubs of the administration template, empty.
+func (s *Server) AddConnectHubs() {
+	s.AddHub(ConnectAgentsHub, ConnectAgentFields)
+	s.AddHub(ConnectGroupsHub, ConnectGroupFields)
+}
+
+// AddConnectGroup adds a record to the groups hub of the template and
+// returns its UDIC_UID.
+func (s *Server) AddConnectGroup(name, externalID, syncStatus string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tables["udic/"+strings.ToLower(ConnectGroupsHub)] == nil {
+		return "", fmt.Errorf("add group %s: no hub %s (AddConnectHubs first)", name, ConnectGroupsHub)
+	}
+	rw, err := s.seedLocked("udic/"+strings.ToLower(ConnectGroupsHub), map[string]any{
+		"CustName": name, "CustExternalID": externalID, "CustSyncStatus": syncStatus})
+	if err != nil {
+		return "", fmt.Errorf("add group %s: %w", name, err)
+	}
+	return rw["UDIC_UID"], nil
+}

@@ -1,0 +1,285 @@
+package admin
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"vpconnect/agent"
+	"vpconnect/syncer/graph/graphsim"
+	"vpconnect/syncer/vantagepoint"
+	"vpconnect/syncer/vantagepoint/vpsim"
+)
+
+var ctx = context.Background()
+
+type env struct {
+	sim *vpsim.Server
+	c   *vantagepoint.Client
+	now time.Time
+}
+
+func newEnv(t *testing.T, hubs bool) *env {
+	t.Helper()
+	sim := vpsim.New(vpsim.Options{ClientID: "app", ClientSecret: "s3cret"})
+	if _, err := sim.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sim.AddUser("jdoe", "pw", "E001")
+	sim.AddEmployee(vpsim.Employee{Employee: "E001", LastName: "Doe", EMail: "jdoe@contoso.example"})
+	if hubs {
+		sim.AddConnectHubs()
+	}
+	c, err := vantagepoint.New(vantagepoint.Options{APIURL: sim.APIURL(),
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe")})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{sim: sim, c: c, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+}
+
+func (e *env) hubs(group string) *Hubs {
+	return NewHubs(Options{Client: e.c, Group: group, Employee: "E001", Machine: "LAPTOP-7", Version: "1.2.3",
+		Now: func() time.Time { return e.now }})
+}
+
+// requests runs fn and returns how many requests reached the simulator.
+func (e *env) requests(fn func()) int64 {
+	before := e.sim.Requests()
+	fn()
+	return e.sim.Requests() - before
+}
+
+func TestRecordIsUpsertedAndSyncStatusIsTheAdministrators(t *testing.T) {
+	e := newEnv(t, true)
+	h := e.hubs("")
+	rec := agent.AdminRecord{State: agent.StateActive, MailboxStatus: "Initialized", LastBatch: e.now.Add(-time.Minute),
+		LastOutcome: "ok", OpenIssues: 2, LastError: "contact dana@contoso.example refused"}
+	var ans agent.AdminAnswer
+	var err error
+	// First write of a run: a listing by employee (none), then a POST.
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 2 {
+		t.Fatalf("first exchange: %d requests, %v", n, err)
+	}
+	if !ans.Reported || ans.Switch != agent.SwitchEnabled || ans.AgentsHubMissing || len(ans.Missing) != 0 {
+		t.Fatalf("first answer: %+v", ans)
+	}
+	rs := e.sim.UDICRecords(vpsim.ConnectAgentsHub)
+	if len(rs) != 1 {
+		t.Fatalf("%d records", len(rs))
+	}
+	r := rs[0]
+	want := map[string]string{FieldEmployee: "E001", FieldAgentState: "Active", FieldMailboxStatus: "Initialized",
+		FieldLastOutcome: "ok", FieldMachine: "LAPTOP-7", FieldAgentVersion: "1.2.3", FieldLastError: "contact <address> refused"}
+	for k, v := range want {
+		if got, _ := r[k].(string); got != v {
+			t.Errorf("%s = %v; want %q", k, r[k], v)
+		}
+	}
+	if r[FieldOpenIssues] == nil || r[FieldLastBatch] == nil || r[FieldUpdated] == nil {
+		t.Errorf("record: %v", r)
+	}
+	if v := r[FieldSyncStatus]; v != nil && v != "" {
+		t.Errorf("the agent wrote SyncStatus %v", v)
+	}
+	uid, _ := r["UDIC_UID"].(string)
+
+	// The administrator disables the employee; a read is one GET.
+	if err := e.sim.UpdateUDIC(vpsim.ConnectAgentsHub, uid, map[string]any{FieldSyncStatus: "Disabled"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 1 || ans.Switch != agent.SwitchDisabled || ans.Reported {
+		t.Fatalf("read: %d requests, %+v, %v", n, ans, err)
+	}
+	// A write and a read: the PUT alone; its answer carries the switch,
+	// and the administrator's field is left as it is.
+	rec.State = agent.StateDisabled
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 1 || ans.Switch != agent.SwitchDisabled || !ans.Reported {
+		t.Fatalf("write+read: %d requests, %+v, %v", n, ans, err)
+	}
+	r = e.sim.UDICRecords(vpsim.ConnectAgentsHub)[0]
+	if r[FieldSyncStatus] != "Disabled" || r[FieldAgentState] != agent.StateDisabled {
+		t.Errorf("after the write: %v", r)
+	}
+	// A new run of the agent finds the record by employee: no second one.
+	h2 := e.hubs("")
+	if _, err := h2.Exchange(ctx, &rec, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.sim.UDICRecords(vpsim.ConnectAgentsHub)); n != 1 {
+		t.Errorf("%d records after a restart", n)
+	}
+}
+
+func TestGroupSwitchIsTheMostRestrictive(t *testing.T) {
+	e := newEnv(t, true)
+	if _, err := e.sim.AddConnectGroup("Sales", "sg-sales", "Enabled"); err != nil {
+		t.Fatal(err)
+	}
+	gid, err := e.sim.AddConnectGroup("Field engineers", "sg-field", "Disabled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := agent.AdminRecord{State: agent.StateActive}
+	// By name.
+	h := e.hubs("Sales")
+	ans, err := h.Exchange(ctx, &rec, true)
+	if err != nil || ans.Switch != agent.SwitchEnabled {
+		t.Fatalf("Sales: %+v %v", ans, err)
+	}
+	// By external id; the group found is then read by its UDIC_UID: a
+	// read is the record's GET and the group's GET.
+	h = e.hubs("sg-field")
+	if ans, err = h.Exchange(ctx, &rec, true); err != nil || ans.Switch != agent.SwitchDisabled {
+		t.Fatalf("sg-field: %+v %v", ans, err)
+	}
+	var n int64
+	if n = e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 2 || ans.Switch != agent.SwitchDisabled {
+		t.Fatalf("read: %d requests, %+v %v", n, ans, err)
+	}
+	if err := e.sim.UpdateUDIC(vpsim.ConnectGroupsHub, gid, map[string]any{FieldSyncStatus: "Enabled"}); err != nil {
+		t.Fatal(err)
+	}
+	if ans, err = h.Exchange(ctx, nil, true); err != nil || ans.Switch != agent.SwitchEnabled {
+		t.Fatalf("group enabled again: %+v %v", ans, err)
+	}
+	// A group that no record names restricts nothing, and is looked for
+	// again only after Recheck.
+	h = e.hubs("Nobody")
+	if ans, err = h.Exchange(ctx, nil, true); err != nil || ans.Switch != agent.SwitchEnabled {
+		t.Fatalf("no such group: %+v %v", ans, err)
+	}
+	if n = e.requests(func() { h.Exchange(ctx, nil, true) }); n != 1 {
+		t.Errorf("a read with an unknown group: %d requests; want 1 (the record)", n)
+	}
+}
+
+func TestMissingHubsAreAskedForHourly(t *testing.T) {
+	e := newEnv(t, false)
+	h := e.hubs("Sales")
+	rec := agent.AdminRecord{State: agent.StateActive}
+	var ans agent.AdminAnswer
+	var err error
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 2 {
+		t.Fatalf("first: %d requests, %v", n, err)
+	}
+	if !ans.AgentsHubMissing || ans.Reported || ans.Switch != agent.SwitchEnabled ||
+		strings.Join(ans.Missing, ",") != "UDIC_ConnectAgent,UDIC_ConnectGroup" {
+		t.Fatalf("answer: %+v", ans)
+	}
+	for range 10 {
+		e.now = e.now.Add(5 * time.Minute)
+		if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 0 || !ans.AgentsHubMissing {
+			t.Fatalf("within the hour: %d requests, %+v, %v", n, ans, err)
+		}
+	}
+	// IT creates them; the agent notices within the hour.
+	e.sim.AddConnectHubs()
+	e.now = e.now.Add(10 * time.Minute)
+	if ans, err = h.Exchange(ctx, &rec, true); err != nil || !ans.Reported || ans.AgentsHubMissing || len(ans.Missing) != 0 {
+		t.Fatalf("after the hour: %+v, %v", ans, err)
+	}
+}
+
+func TestStrictest(t *testing.T) {
+	cases := []struct {
+		in   []string
+		want string
+	}{
+		{nil, "Enabled"}, {[]string{"", ""}, "Enabled"}, {[]string{"Enabled", "Disabled"}, "Disabled"},
+		{[]string{"disabled", ""}, "Disabled"}, {[]string{"Delete", "Disabled"}, "Delete"},
+		{[]string{"Disabled", "force delete"}, "Force Delete"}, {[]string{"Maybe"}, "Enabled"},
+	}
+	for _, c := range cases {
+		if got := Strictest(c.in...); got != c.want {
+			t.Errorf("Strictest(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestReadDashboard(t *testing.T) {
+	e := newEnv(t, true)
+	for i, st := range []string{"Active", "Active", "Suspended by Error", "", "Paused"} {
+		e.c.UDICCreate(ctx, vpsim.ConnectAgentsHub, vantagepoint.Record{FieldEmployee: "E00" + string(rune('1'+i)), FieldAgentState: st, FieldOpenIssues: i})
+	}
+	d, err := ReadDashboard(ctx, e.c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Total != 5 || d.Counts["Active"] != 2 || d.Counts["Suspended by Error"] != 1 || d.Counts["Not Configured"] != 1 ||
+		d.Counts["With Issues"] != 0 || d.Counts["Paused"] != 1 || d.Agents["Suspended by Error"][0].Employee != "E003" ||
+		d.Agents["Suspended by Error"][0].OpenIssues != 2 {
+		t.Fatalf("dashboard: %+v", d)
+	}
+	if got := strings.Join(d.States(), ","); got != "Active,With Issues,Suspended by Error,Not Configured,Paused" {
+		t.Errorf("states: %s", got)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	e := newEnv(t, false)
+	g := graphsim.New(graphsim.Options{})
+	if _, err := g.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	base := CheckEnv{APIURL: e.sim.APIURL(), Database: e.sim.Database(), ClientID: "app", ClientSecret: "s3cret",
+		AuthorityURL: g.AuthorityURL(), Tenant: "organizations", MicrosoftClientID: "ms-app",
+		Client: e.c, MicrosoftUser: "jdoe@contoso.example"}
+	byName := func(rs []CheckResult) map[string]CheckResult {
+		m := map[string]CheckResult{}
+		for _, r := range rs {
+			m[r.Name] = r
+		}
+		return m
+	}
+	rs := Check(ctx, base)
+	if len(rs) != 7 {
+		t.Fatalf("%d checks", len(rs))
+	}
+	for _, r := range rs {
+		hub := strings.Contains(r.Name, " hub ")
+		if r.OK == hub || (!r.OK && r.Fix == "") {
+			t.Errorf("without hubs: %+v", r)
+		}
+	}
+	if r := byName(rs)["agents hub UDIC_ConnectAgent with its fields"]; !strings.Contains(r.Fix, "docs/admin.md") {
+		t.Errorf("agents hub line: %+v", r)
+	}
+	e.sim.AddConnectHubs()
+	for _, r := range Check(ctx, base) {
+		if !r.OK {
+			t.Errorf("with the template's hubs: %+v", r)
+		}
+	}
+
+	bad := base
+	bad.ClientSecret, bad.Database, bad.MicrosoftUser = "wrong", "NOPE", "nobody@contoso.example"
+	bad.Tenant = "no/such"
+	bad.Client = nil
+	m := byName(Check(ctx, bad))
+	for name, want := range map[string]string{
+		"API authorization (client id and secret) accepted": "vantagepoint.clientId",
+		`database "NOPE" offered by Vantagepoint`:           "set vantagepoint.database to one of: " + e.sim.Database(),
+		"employee record with the user's e-mail":            "vpconnect activate",
+		"Microsoft authority and app registration":          "microsoft.tenant",
+	} {
+		if r := m[name]; r.OK || !strings.Contains(r.Fix, want) {
+			t.Errorf("%s: %+v; want a fix with %q", name, r, want)
+		}
+	}
+	bad = base
+	bad.MicrosoftUser = "nobody@contoso.example"
+	if r := byName(Check(ctx, bad))["employee record with the user's e-mail"]; r.OK || !strings.Contains(r.Fix, "nobody@contoso.example") {
+		t.Errorf("no employee: %+v", r)
+	}
+	bad = base
+	bad.APIURL = "http://127.0.0.1:1/api"
+	if r := Check(ctx, bad)[0]; r.OK || !strings.Contains(r.Fix, "vantagepoint.apiUrl") {
+		t.Errorf("unreachable: %+v", r)
+	}
+}

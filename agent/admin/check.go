@@ -1,0 +1,215 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"vpconnect/syncer"
+	"vpconnect/syncer/vantagepoint"
+)
+
+// CheckEnv is what Check needs: the configuration's endpoints and, when
+// this computer is activated, a client signed in as the employee.
+type CheckEnv struct {
+	APIURL, Database, ClientID, ClientSecret string
+	AuthorityURL, Tenant, MicrosoftClientID  string
+	AgentsHub, GroupsHub                     string
+	// HTTPClient sends the unauthenticated requests (LoginConfig, the
+	// token endpoint probe, the OpenID document); a 30 s client when nil.
+	HTTPClient *http.Client
+	// Client is signed in as the employee; nil when not activated (the
+	// checks that need it then fail with "activate first").
+	Client *vantagepoint.Client
+	// MicrosoftUser is the activated Microsoft 365 address.
+	MicrosoftUser string
+}
+
+// CheckResult is one line of the checklist.
+type CheckResult struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+const activateFirst = "activate this computer first ('vpconnect activate'), then run the check again"
+
+// Check runs the prerequisites of the seeds' Connect, in order: each
+// result says what was found and, when it fails, what to do.
+func Check(ctx context.Context, env CheckEnv) []CheckResult {
+	if env.HTTPClient == nil {
+		env.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if env.AgentsHub == "" {
+		env.AgentsHub = DefaultAgentsHub
+	}
+	if env.GroupsHub == "" {
+		env.GroupsHub = DefaultGroupsHub
+	}
+	var out []CheckResult
+	add := func(r CheckResult) { out = append(out, r) }
+
+	// 1. Vantagepoint reachable, 2. the database offered.
+	reach := CheckResult{Name: "Vantagepoint reachable"}
+	db := CheckResult{Name: fmt.Sprintf("database %q offered by Vantagepoint", env.Database)}
+	anon, err := vantagepoint.New(vantagepoint.Options{APIURL: env.APIURL, HTTPClient: env.HTTPClient, MaxRetries: -1})
+	var lc vantagepoint.LoginConfig
+	if err == nil {
+		lc, err = anon.LoginConfig(ctx)
+	}
+	switch {
+	case err != nil:
+		reach.Detail = err.Error()
+		reach.Fix = fmt.Sprintf("check vantagepoint.apiUrl (%s: the address of the API, ending in /api) and that this computer reaches the server (VPN, proxy, firewall)", env.APIURL)
+		db.Detail = "not checked: Vantagepoint cannot be reached"
+		db.Fix = "fix the line above first"
+	default:
+		reach.OK, reach.Detail = true, env.APIURL
+		if lc.Version != "" {
+			reach.Detail += " (Vantagepoint " + lc.Version + ")"
+		}
+		var names []string
+		for _, d := range lc.Databases {
+			names = append(names, d.Name)
+		}
+		if lc.HasDatabase(env.Database) {
+			db.OK = true
+		} else {
+			db.Detail = "GET /LoginConfig offers " + strings.Join(names, ", ")
+			db.Fix = "set vantagepoint.database to one of: " + strings.Join(names, ", ")
+		}
+	}
+	add(reach)
+	add(db)
+
+	// 3. The API authorization: a password grant without a user name is
+	// refused either for the client (invalid_client: the id or secret is
+	// wrong) or for the user (invalid_grant: the client was accepted). No
+	// account is involved, so nothing can be locked out.
+	api := CheckResult{Name: "API authorization (client id and secret) accepted"}
+	if reach.OK {
+		_, err := vantagepoint.PasswordGrant(ctx, env.HTTPClient, env.APIURL, vantagepoint.Credentials{Database: env.Database,
+			ClientID: env.ClientID, ClientSecret: env.ClientSecret})
+		var te *vantagepoint.TokenError
+		switch {
+		case err == nil:
+			api.OK = true
+		case errors.As(err, &te) && (te.Code == "invalid_client" || te.Code == "unauthorized_client"):
+			api.Detail = "the token endpoint answered " + te.Code
+			api.Fix = "copy the client id and secret of Vantagepoint's Settings > Integrations > API Authorization into vantagepoint.clientId and vantagepoint.clientSecret"
+		case errors.As(err, &te):
+			api.OK = true
+		default:
+			api.Detail = err.Error()
+			api.Fix = "the token endpoint (" + strings.TrimRight(env.APIURL, "/") + "/token) must answer: check the server"
+		}
+	} else {
+		api.Detail, api.Fix = "not checked: Vantagepoint cannot be reached", "fix the first line first"
+	}
+	add(api)
+
+	// 4. The user's employee record with an e-mail.
+	emp := CheckResult{Name: "employee record with the user's e-mail"}
+	switch {
+	case env.Client == nil || env.MicrosoftUser == "":
+		emp.Detail, emp.Fix = "not signed in", activateFirst
+	default:
+		es, err := env.Client.EmployeesByEmail(ctx, env.MicrosoftUser)
+		switch {
+		case err != nil:
+			emp.Detail, emp.Fix = err.Error(), "sign in again ('vpconnect reauthorize vantagepoint') or check the server"
+		case len(es) == 1:
+			emp.OK, emp.Detail = true, fmt.Sprintf("employee %s (%s)", es[0].ID, env.MicrosoftUser)
+		case len(es) == 0:
+			emp.Detail = "no active employee has the e-mail " + env.MicrosoftUser
+			emp.Fix = "in Vantagepoint, set EMail of the user's employee record to " + env.MicrosoftUser
+		default:
+			var ids []string
+			for _, e := range es {
+				ids = append(ids, e.ID)
+			}
+			emp.Detail = fmt.Sprintf("%d active employees have the e-mail %s: %s", len(es), env.MicrosoftUser, strings.Join(ids, ", "))
+			emp.Fix = "keep the e-mail on one employee record only"
+		}
+	}
+	add(emp)
+
+	// 5, 6. The hubs and their fields.
+	add(checkHub(ctx, env, "agents hub", env.AgentsHub, "admin.agentsHub", AgentFields))
+	add(checkHub(ctx, env, "groups hub", env.GroupsHub, "admin.groupsHub", GroupFields))
+
+	// 7. The Microsoft authority: its OpenID configuration document.
+	add(checkAuthority(ctx, env))
+	return out
+}
+
+func checkHub(ctx context.Context, env CheckEnv, what, area, key string, want []Field) CheckResult {
+	r := CheckResult{Name: fmt.Sprintf("%s %s with its fields", what, area)}
+	if env.Client == nil {
+		r.Detail, r.Fix = "not signed in", activateFirst
+		return r
+	}
+	md, err := env.Client.UDICMetadata(ctx, area)
+	switch {
+	case errors.Is(err, syncer.ErrNotFound):
+		r.Detail = "GET /metadata/UDIC/" + area + " answered 404: the hub does not exist (the agents run without it)"
+		r.Fix = fmt.Sprintf("create the hub %s from the template in docs/admin.md (or name yours in the policy %s)", area, key)
+		return r
+	case err != nil:
+		r.Detail, r.Fix = err.Error(), "check the server, then run the check again"
+		return r
+	}
+	var missing []string
+	for _, f := range want {
+		if _, ok := md.Field(f.Name); !ok {
+			missing = append(missing, fmt.Sprintf("%s (%s, %s)", f.Name, f.Label, f.Type))
+		}
+	}
+	if len(missing) > 0 {
+		r.Detail = "missing " + strings.Join(missing, ", ")
+		r.Fix = "add these fields to " + area + " as docs/admin.md lists them"
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+func checkAuthority(ctx context.Context, env CheckEnv) CheckResult {
+	doc := strings.TrimRight(env.AuthorityURL, "/") + "/" + env.Tenant + "/v2.0/.well-known/openid-configuration"
+	r := CheckResult{Name: "Microsoft authority and app registration"}
+	if env.MicrosoftClientID == "" {
+		r.Detail, r.Fix = "microsoft.clientId is not set", "register the app in Entra ID (docs/configuration.md) and set microsoft.clientId"
+		return r
+	}
+	fix := fmt.Sprintf("check microsoft.authorityUrl (%s) and microsoft.tenant (%s), and that this computer reaches the authority", env.AuthorityURL, env.Tenant)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, doc, nil)
+	if err != nil {
+		r.Detail, r.Fix = err.Error(), fix
+		return r
+	}
+	resp, err := env.HTTPClient.Do(req)
+	if err != nil {
+		r.Detail, r.Fix = err.Error(), fix
+		return r
+	}
+	defer resp.Body.Close()
+	var oc struct {
+		Issuer        string `json:"issuer"`
+		Authorization string `json:"authorization_endpoint"`
+		Token         string `json:"token_endpoint"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &oc) != nil || oc.Authorization == "" || oc.Token == "" {
+		r.Detail = fmt.Sprintf("%s answered %s without an OpenID configuration", doc, resp.Status)
+		r.Fix = fix
+		return r
+	}
+	r.OK, r.Detail = true, "issuer "+oc.Issuer
+	return r
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"vpconnect/agent"
+	"vpconnect/agent/admin"
+	"vpconnect/agent/config"
+	"vpconnect/syncer"
+	"vpconnect/syncer/vantagepoint/vpsim"
+)
+
+// Administration inside Vantagepoint (SPEC §5.5), through the real agent
+// on a fake clock and the simulators' hubs of the template.
+
+// waitAdmin waits until the agent's administration status satisfies ok.
+func (w *agentWorld) waitAdmin(t *testing.T, what string, ok func(agent.AdminStatus) bool) agent.Status {
+	t.Helper()
+	return w.waitStatus(t, what, func(s agent.Status) bool { return s.Admin != nil && ok(*s.Admin) })
+}
+
+// agentRecord is the agent's record in the simulated agents hub (nil when none).
+func (w *agentWorld) agentRecord(t *testing.T) vpsim.Record {
+	t.Helper()
+	var found vpsim.Record
+	for _, r := range w.v.UDICRecords(vpsim.ConnectAgentsHub) {
+		if r[admin.FieldEmployee] == "00042" {
+			if found != nil {
+				t.Fatalf("two records for the employee: %v", w.v.UDICRecords(vpsim.ConnectAgentsHub))
+			}
+			found = r
+		}
+	}
+	return found
+}
+
+func (w *agentWorld) setSwitch(t *testing.T, status string) {
+	t.Helper()
+	r := w.agentRecord(t)
+	if r == nil {
+		t.Fatal("no record to switch")
+	}
+	if err := w.v.UpdateUDIC(vpsim.ConnectAgentsHub, r["UDIC_UID"].(string), map[string]any{admin.FieldSyncStatus: status}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startWithRecord activates, starts the agent, runs a first batch and
+// waits until its record is written.
+func (w *agentWorld) startWithRecord(t *testing.T) int64 {
+	t.Helper()
+	w.activate(t)
+	w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK || b == nil {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	w.waitAdmin(t, "the first record", func(a agent.AdminStatus) bool { return a.Reports == 1 && a.SwitchReads == 1 })
+	return b.ID
+}
+
+func TestAdminRecordIsWrittenOnChangesOnly(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	first := w.startWithRecord(t)
+	r := w.agentRecord(t)
+	host, _ := os.Hostname()
+	want := map[string]any{admin.FieldAgentState: "Active", admin.FieldMailboxStatus: "Initialized", admin.FieldLastOutcome: "ok",
+		admin.FieldOpenIssues: "0", admin.FieldAgentVersion: agent.Version, admin.FieldMachine: host, admin.FieldGroup: nil}
+	for k, v := range want {
+		if r[k] != v && !(v == nil && r[k] == "") {
+			t.Errorf("%s = %#v; want %#v (record %v)", k, r[k], v, r)
+		}
+	}
+	if r[admin.FieldLastBatch] == nil || r[admin.FieldUpdated] == nil || r[admin.FieldSyncStatus] != nil {
+		t.Errorf("record: %v", r)
+	}
+
+	// A batch that changes nothing: the switch is read (one GET of the
+	// record, no group configured), the record is not written.
+	before := w.requests()
+	w.clock.Advance(vpInterval)
+	st := w.waitAdmin(t, "the second read", func(a agent.AdminStatus) bool { return a.SwitchReads == 2 })
+	if st.LastBatch.ID != first+1 || st.Admin.Reports != 1 || st.Admin.Switch != "Enabled" {
+		t.Fatalf("after a quiet batch: %+v %+v", st.LastBatch, st.Admin)
+	}
+	after := w.requests()
+	extra := after.vp - before.vp - (after.vpToken - before.vpToken) - st.LastBatch.Requests["vantagepoint"]
+	if extra != 1 {
+		t.Errorf("the administration added %d Vantagepoint requests to a quiet batch; want 1", extra)
+	}
+	if got := w.agentRecord(t); got[admin.FieldUpdated] != r[admin.FieldUpdated] || got["ModDate"] != r["ModDate"] {
+		t.Errorf("the record was written again: %v, then %v", r, got)
+	}
+
+	// A state change is written, at most once a minute.
+	if code, out, errOut := w.run("pause"); code != exitOK {
+		t.Fatalf("pause = %d\n%s%s", code, out, errOut)
+	}
+	w.waitStatus(t, "Paused", func(s agent.Status) bool { return s.State == agent.StatePaused })
+	w.clock.Advance(agent.AdminMinInterval - time.Second)
+	if st, _ := w.status(t); st.Admin.Reports != 1 || w.agentRecord(t)[admin.FieldAgentState] != "Active" {
+		t.Fatalf("written within the minute: %+v", st.Admin)
+	}
+	w.clock.Advance(time.Second)
+	w.waitAdmin(t, "the write of Paused", func(a agent.AdminStatus) bool { return a.Reports == 2 })
+	if got := w.agentRecord(t)[admin.FieldAgentState]; got != "Paused" {
+		t.Errorf("record state %v; want Paused", got)
+	}
+	// Nothing more while paused: no timer left.
+	if n := w.clock.Pending(); n != 0 {
+		t.Errorf("%d timers pending while paused", n)
+	}
+}
+
+func TestAdminSwitchDisabledThenEnabled(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	first := w.startWithRecord(t)
+	w.setSwitch(t, "Disabled")
+	w.clock.Advance(vpInterval) // the next batch reads the switch
+	st := w.waitStatus(t, "Disabled by administrator", func(s agent.Status) bool { return s.State == agent.StateDisabled })
+	if st.SyncStatus != agent.SyncDisabled || st.PauseAllowed || !strings.Contains(st.Reason, "in Vantagepoint") || st.NextBatchAt != nil {
+		t.Errorf("disabled: %+v", st)
+	}
+	for _, verb := range []string{"resume", "pause", "sync"} {
+		code, _, errOut := w.run(verb)
+		if code != exitFailure || !strings.Contains(errOut, "disabled by your administrator") {
+			t.Errorf("%s while disabled = %d\n%s", verb, code, errOut)
+		}
+	}
+	// The record says so (within the minute), and the administrator's
+	// field is still theirs.
+	w.clock.Advance(agent.AdminMinInterval)
+	w.waitAdmin(t, "the record of the disabled state", func(a agent.AdminStatus) bool { return a.Reports == 2 })
+	if r := w.agentRecord(t); r[admin.FieldAgentState] != agent.StateDisabled || r[admin.FieldSyncStatus] != "Disabled" {
+		t.Errorf("record: %v", r)
+	}
+	// No batch while disabled; the switch is read every interval.
+	for range 3 {
+		w.clock.Advance(vpInterval)
+	}
+	st = w.waitAdmin(t, "reads while disabled", func(a agent.AdminStatus) bool { return a.SwitchReads >= 4 })
+	if st.LastBatch.ID != first+1 || st.State != agent.StateDisabled {
+		t.Fatalf("while disabled: %+v", st)
+	}
+	// Enabled again: the next read lifts it and a batch runs at once.
+	w.setSwitch(t, "Enabled")
+	w.clock.Advance(vpInterval)
+	st = w.waitStatus(t, "Active again", func(s agent.Status) bool {
+		return s.State == agent.StateActive && !s.Running && s.LastBatch.ID > first+1
+	})
+	if st.SyncStatus != agent.SyncEnabled || !st.PauseAllowed || st.NextBatchAt == nil {
+		t.Errorf("enabled again: %+v", st)
+	}
+}
+
+func TestAdminGroupDisabled(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	if _, err := w.v.AddConnectGroup("Field engineers", "sg-field", "Disabled"); err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Admin.Group = "sg-field"
+	if err := config.Save(w.cfgPath, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	w.activate(t)
+	w.startAgent(t)
+	if code, _, errOut := w.sync(t); code != exitOK {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	st := w.waitStatus(t, "Disabled by administrator", func(s agent.Status) bool { return s.State == agent.StateDisabled })
+	if st.Admin.Switch != "Disabled" {
+		t.Errorf("switch: %+v", st.Admin)
+	}
+	if code, _, errOut := w.run("resume"); code != exitFailure || !strings.Contains(errOut, "disabled by your administrator") {
+		t.Errorf("resume = %d\n%s", code, errOut)
+	}
+	if r := w.agentRecord(t); r[admin.FieldGroup] != "sg-field" || r[admin.FieldSyncStatus] != nil {
+		t.Errorf("record: %v", r)
+	}
+	// The employee's own record being Enabled does not lift the group's.
+	w.setSwitch(t, "Enabled")
+	w.clock.Advance(vpInterval)
+	st = w.waitAdmin(t, "another read", func(a agent.AdminStatus) bool { return a.SwitchReads >= 2 })
+	if st.State != agent.StateDisabled {
+		t.Errorf("state with the group disabled and the employee enabled: %s", st.State)
+	}
+}
+
+func TestAdminDelete(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.startWithRecord(t)
+	if !hasContactFolder(w.g, "Vantagepoint") {
+		t.Fatal("no contact folder after the first batch")
+	}
+	w.setSwitch(t, "Delete")
+	w.clock.Advance(vpInterval)
+	w.waitStatus(t, "Not Configured", func(s agent.Status) bool { return s.State == agent.StateNotConfigured })
+	if hasContactFolder(w.g, "Vantagepoint") || len(agentCategories(w.g)) != 0 {
+		t.Errorf("the mailbox after the administrator's Delete: folders %+v, categories %+v", w.g.ContactFolders(), w.g.Categories())
+	}
+	checkForgotten(t, w)
+	r := w.agentRecord(t)
+	if r[admin.FieldAgentState] != agent.StateDeleted || r[admin.FieldMailboxStatus] != syncer.MailboxNotInitialized || r[admin.FieldSyncStatus] != "Delete" {
+		t.Errorf("record after Delete: %v", r)
+	}
+	before := w.requests()
+	for range 5 {
+		w.clock.Advance(vpInterval)
+	}
+	if now := w.requests(); now != before {
+		t.Errorf("requests after Delete: %+v, then %+v", before, now)
+	}
+}
+
+func TestAdminHubsMissing(t *testing.T) {
+	w := newAgentWorld(t)
+	w.activate(t)
+	w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	st := w.waitAdmin(t, "the hubs found missing", func(a agent.AdminStatus) bool { return len(a.MissingHubs) > 0 })
+	if st.State != agent.StateActive || st.Admin.Reports != 0 || st.Admin.MissingHubs[0] != "UDIC_ConnectAgent" {
+		t.Errorf("without hubs: %+v %+v", st, st.Admin)
+	}
+	// Not asked again within the hour: a quiet batch costs what it costs.
+	before := w.requests()
+	w.clock.Advance(vpInterval)
+	st = w.waitStatus(t, "the next batch", settled(b.ID+1))
+	after := w.requests()
+	if extra := after.vp - before.vp - (after.vpToken - before.vpToken) - st.LastBatch.Requests["vantagepoint"]; extra != 0 {
+		t.Errorf("%d requests for missing hubs within the hour", extra)
+	}
+
+	code, out, _ := w.run("admin", "check")
+	if code != exitFailure || !strings.Contains(out, "✗ agents hub UDIC_ConnectAgent with its fields: GET /metadata/UDIC/UDIC_ConnectAgent answered 404") ||
+		!strings.Contains(out, "    fix: create the hub UDIC_ConnectAgent from the template in docs/admin.md") ||
+		!strings.Contains(out, "✓ Vantagepoint reachable") || !strings.Contains(out, `✓ database "VPTest" offered by Vantagepoint`) ||
+		!strings.Contains(out, "✓ API authorization") || !strings.Contains(out, "✓ employee record with the user's e-mail: employee 00042") ||
+		!strings.Contains(out, "✓ Microsoft authority and app registration") || strings.Count(out, "✗") != 2 {
+		t.Errorf("admin check = %d\n%s", code, out)
+	}
+	code, _, errOut = w.run("admin", "status")
+	if code != exitFailure || !strings.Contains(errOut, "does not exist in Vantagepoint") {
+		t.Errorf("admin status without the hub = %d\n%s", code, errOut)
+	}
+	w.v.AddConnectHubs()
+	if code, out, _ := w.run("admin", "check"); code != exitOK || strings.Contains(out, "✗") {
+		t.Errorf("admin check with the hubs = %d\n%s", code, out)
+	}
+	// A wrong client secret is named with its fix.
+	w.cfg.Vantagepoint.ClientSecret = "wrong"
+	if err := config.Save(w.cfgPath, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := w.run("admin", "check"); code != exitFailure || !strings.Contains(out, "✗ API authorization (client id and secret) accepted: the token endpoint answered invalid_client") {
+		t.Errorf("admin check with a wrong secret = %d\n%s", code, out)
+	}
+}
+
+func TestAdminStatus(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	seed := `{"udicRecords": [
+		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00001", "CustAgentState": "Active", "CustMachine": "PC-1"}},
+		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00002", "CustAgentState": "Active"}},
+		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00003", "CustAgentState": "Suspended by Error", "CustLastError": "sign-in needed: the sign-in has expired or was revoked"}},
+		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00004", "CustAgentState": "With Issues", "CustOpenIssues": 3}},
+		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00005", "CustAgentState": "Disabled by administrator", "CustSyncStatus": "Disabled"}}]}`
+	if err := w.v.LoadSeed(strings.NewReader(seed)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := w.run("admin", "status"); code != exitNeedSignIn || !strings.Contains(errOut, "vpconnect activate") {
+		t.Errorf("admin status before activation = %d\n%s", code, errOut)
+	}
+	w.activate(t)
+	code, out, errOut := w.run("admin", "status", "--json")
+	if code != exitOK {
+		t.Fatalf("admin status --json = %d\n%s%s", code, out, errOut)
+	}
+	var d admin.Dashboard
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if d.Total != 5 || d.Counts["Active"] != 2 || d.Counts["With Issues"] != 1 || d.Counts["Suspended by Error"] != 1 ||
+		d.Counts["Not Configured"] != 0 || d.Counts["Disabled by administrator"] != 1 || len(d.Agents["Active"]) != 2 ||
+		d.Agents["With Issues"][0].OpenIssues != 3 || d.Agents["Disabled by administrator"][0].SyncStatus != "Disabled" {
+		t.Errorf("dashboard: %s", out)
+	}
+	code, out, _ = w.run("admin", "status", "--json", "--state", "Suspended by Error")
+	d = admin.Dashboard{}
+	if code != exitOK || json.Unmarshal([]byte(out), &d) != nil || len(d.Agents) != 1 || len(d.Agents["Suspended by Error"]) != 1 ||
+		d.Agents["Suspended by Error"][0].Employee != "00003" || d.Counts["Active"] != 2 {
+		t.Errorf("--state = %d\n%s", code, out)
+	}
+	code, out, _ = w.run("admin", "status")
+	if code != exitOK || !strings.Contains(out, "Agents hub UDIC_ConnectAgent: 5 agents") || !strings.Contains(out, "  Suspended by Error         1\n") ||
+		!strings.Contains(out, "sign-in needed: the sign-in has expired or was revoked") {
+		t.Errorf("admin status = %d\n%s", code, out)
+	}
+	code, out, _ = w.run("admin", "status", "--state", "Suspended by Error")
+	if code != exitOK || strings.Contains(out, "00001") || !strings.Contains(out, "00003") {
+		t.Errorf("admin status --state = %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"vpconnect/agent"
+	"vpconnect/agent/admin"
+	"vpconnect/agent/config"
+	"vpconnect/auth"
+	"vpconnect/syncer"
+	"vpconnect/syncer/vantagepoint"
+)
+
+// Administration inside Vantagepoint (SPEC §5.5): the agent's record and
+// switches (wired into the agent by adminHubs), and the two commands for
+// IT. The work is agent/admin's; this file is flags and wiring.
+
+func init() {
+	register("admin", command{synopsis: "admin status [--json] [--state S] | admin check", order: 40,
+		help: "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist", run: runAdmin})
+}
+
+// adminHubs is the agent's administration: its record in the agents hub
+// and the switches, over a Vantagepoint client of its own (same sign-in),
+// so that the engine's per-batch request counts stay the batch's. now is
+// read when asked: tests give the agent a fake clock after this is built.
+func adminHubs(cfg config.Config, vp *auth.TokenSource, employee string, now func() time.Time, log *slog.Logger) (agent.Admin, error) {
+	c, err := connectVantagepoint(cfg, vp, log)
+	if err != nil {
+		return nil, fmt.Errorf("set up the Vantagepoint client of the administration hubs: %w", err)
+	}
+	machine, _ := os.Hostname()
+	return admin.NewHubs(admin.Options{Client: c, AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
+		Group: cfg.Admin.Group, Employee: employee, Machine: machine, Version: agent.Version, Now: now}), nil
+}
+
+func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: vpconnect admin status [--json] [--state S] | vpconnect admin check")
+		return errUsage
+	}
+	switch args[0] {
+	case "status":
+		return runAdminStatus(ctx, args[1:], stdout, stderr)
+	case "check":
+		return runAdminCheck(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, "usage: vpconnect admin status [--json] [--state S] | vpconnect admin check")
+		return nil
+	}
+	fmt.Fprintf(stderr, "vpconnect admin: unknown subcommand %q (status or check)\n", args[0])
+	return errUsage
+}
+
+// adminSession is the stored sign-in as the current user, for the admin
+// commands: a Vantagepoint client (nil when not activated) and the
+// Microsoft 365 address.
+type adminSession struct {
+	cfg    config.Config
+	client *vantagepoint.Client
+	msUser string
+}
+
+func openAdminSession(ctx context.Context) (adminSession, error) {
+	cfg, dir, _, err := agentConfig()
+	if err != nil {
+		return adminSession{}, err
+	}
+	s := adminSession{cfg: cfg}
+	if len(cfg.Incomplete()) > 0 {
+		return s, nil
+	}
+	st := auth.NewStore(signinEnv.keychain(cfg.KeychainService), dir)
+	msRec, msErr := st.Load(ctx, auth.Microsoft)
+	_, vpErr := st.Load(ctx, auth.Vantagepoint)
+	if msErr == nil {
+		s.msUser = msRec.User
+	}
+	if vpErr != nil {
+		if errors.Is(vpErr, auth.ErrNotFound) || errors.Is(vpErr, auth.ErrDamaged) {
+			return s, nil
+		}
+		return s, fmt.Errorf("read the sign-ins: %w", vpErr)
+	}
+	_, vpApp := apps(cfg)
+	vpTS := vpApp.TokenSource(ctx, st, nil)
+	vpc, err := connectVantagepoint(cfg, vpTS, nil)
+	if err != nil {
+		return s, fmt.Errorf("set up the Vantagepoint client: %w", err)
+	}
+	s.client = vpc
+	return s, nil
+}
+
+// connectVantagepoint is a Vantagepoint client over the stored sign-in,
+// built as connect builds the engine's.
+func connectVantagepoint(cfg config.Config, vp *auth.TokenSource, log *slog.Logger) (*vantagepoint.Client, error) {
+	var base http.RoundTripper
+	if signinEnv.httpClient != nil {
+		base = signinEnv.httpClient.Transport
+	}
+	return vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vp,
+		HTTPClient:    &http.Client{Transport: vp.Transport(base), Timeout: 60 * time.Second},
+		ApplicationID: "vpconnect/" + agent.Version, Logger: log})
+}
+
+func runAdminStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("admin status", stderr)
+	asJSON := fs.Bool("json", false, "print the dashboard as JSON")
+	state := fs.String("state", "", `list only the agents in this state (e.g. "Suspended by Error")`)
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	s, err := openAdminSession(ctx)
+	if err != nil {
+		return err
+	}
+	if s.client == nil {
+		return needSignIn{errors.New("not activated on this computer: 'vpconnect admin status' reads the agents hub signed in as you; run 'vpconnect activate' first")}
+	}
+	hub := s.cfg.Admin.AgentsHub
+	d, err := admin.ReadDashboard(ctx, s.client, hub)
+	if errors.Is(err, syncer.ErrNotFound) {
+		return fmt.Errorf("the agents hub %s does not exist in Vantagepoint: create it from docs/admin.md ('vpconnect admin check' lists what is missing)", d.Hub)
+	} else if err != nil {
+		return signInError(err)
+	}
+	if *state != "" {
+		for st := range d.Agents {
+			if !strings.EqualFold(st, *state) {
+				delete(d.Agents, st)
+			}
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(d)
+	}
+	if *state == "" {
+		fmt.Fprintf(stdout, "Agents hub %s: %d agents\n", d.Hub, d.Total)
+		for _, st := range d.States() {
+			fmt.Fprintf(stdout, "  %-26s %d\n", st, d.Counts[st])
+		}
+	}
+	for _, st := range d.States() {
+		rows := d.Agents[st]
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(stdout, "\n%s (%d)\n", st, len(rows))
+		for _, r := range rows {
+			line := fmt.Sprintf("  %-10s %-16s %-16s last batch %s %s, %d open issues", r.Employee, dash(r.Machine), dash(r.MailboxStatus),
+				dash(r.LastBatch), dash(r.LastOutcome), r.OpenIssues)
+			if r.SyncStatus != agent.SwitchEnabled {
+				line += ", Sync Status " + r.SyncStatus
+			}
+			if r.LastError != "" {
+				line += ": " + r.LastError
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	if *state != "" && len(d.Agents) == 0 {
+		fmt.Fprintf(stdout, "No agent is %s.\n", *state)
+	}
+	return nil
+}
+
+func runAdminCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("admin check", stderr)
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	s, err := openAdminSession(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := s.cfg
+	results := admin.Check(ctx, admin.CheckEnv{
+		APIURL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database,
+		ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret,
+		AuthorityURL: cfg.Microsoft.AuthorityURL, Tenant: cfg.Microsoft.Tenant, MicrosoftClientID: cfg.Microsoft.ClientID,
+		AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
+		HTTPClient: signinEnv.httpClient, Client: s.client, MicrosoftUser: s.msUser,
+	})
+	failed := 0
+	for _, r := range results {
+		mark := "✓"
+		if !r.OK {
+			mark = "✗"
+			failed++
+		}
+		line := mark + " " + r.Name
+		if r.Detail != "" {
+			line += ": " + r.Detail
+		}
+		fmt.Fprintln(stdout, line)
+		if !r.OK && r.Fix != "" {
+			fmt.Fprintln(stdout, "    fix: "+r.Fix)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d checks failed", failed, len(results))
+	}
+	fmt.Fprintln(stdout, "All prerequisites are met.")
+	return nil
+}
