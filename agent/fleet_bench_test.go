@@ -79,8 +79,8 @@ func BenchmarkFleet(b *testing.B) {
 		fmt.Fprintf(&out, "    steady %s–%s: %.1f req/s (%s ≤ %.0f), %.1f polls/s, %.1f%% of agents stretched; busiest 1 s %.0f, 10 s %.1f req/s\n",
 			fleetClock(m.SteadyFrom), fleetClock(m.SteadyTo), r.SteadyMean, verdict(r.SteadyMean <= fleetTargetSteady), fleetTargetSteady,
 			r.SteadyPolls, 100*r.StretchedShare, r.SteadyPeak1s, r.SteadyPeak10s)
-		fmt.Fprintf(&out, "      per cause: listings %.1f, tokens %.1f, contact index pages %.1f, writes %.1f req/s\n",
-			r.SteadyCost[0], r.SteadyCost[1], r.SteadyCost[2], r.SteadyCost[3])
+		fmt.Fprintf(&out, "      per cause: listings %.1f, tokens %.1f, contact index pages %.1f, writes %.1f, admin hub %.1f req/s\n",
+			r.SteadyCost[0], r.SteadyCost[1], r.SteadyCost[2], r.SteadyCost[3], r.SteadyCost[4])
 		fmt.Fprintf(&out, "    login wave %s–%s: mean %.1f req/s; busiest 1 s %.0f req/s at %s (%.2f× steady), busiest 10 s %.1f req/s at %s (%.2f× steady): %s ≤ %.0f×\n",
 			fleetClock(m.LoginFrom), fleetClock(m.LoginTo), r.WaveMean, r.WavePeak1s, fleetClock(r.WavePeak1sAt), r.WavePeak1s/r.SteadyMean,
 			r.WavePeak10s, fleetClock(r.WavePeak10sAt), r.WavePeak10s/r.SteadyMean, verdict(r.WavePeak1s <= fleetTargetWave*r.SteadyMean), fleetTargetWave)

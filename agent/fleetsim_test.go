@@ -72,6 +72,7 @@ type fleetModel struct {
 
 	// Vantagepoint requests (see fleetCost).
 	Listings        int // per batch, one per collection
+	AdminPerBatch   int // reads of the administration hubs after a batch
 	CompanyContacts int // contacts with an e-mail in the company's Vantagepoint
 	PageSize        int
 	// The contact index is kept in the state store (syncer/contactindex.go):
@@ -156,6 +157,9 @@ func defaultFleetModel() fleetModel {
 		// `make bench`'s "no-change batch" line). A user's own contacts and
 		// meetings fit in one page, so the hourly full listing costs the same.
 		Listings: 2,
+		// The company created the administration hubs (docs/admin.md), no
+		// groups: one read of the agent's record after each batch.
+		AdminPerBatch: 1,
 		// A company of 5,000 people with 4 contacts with an e-mail per
 		// employee; the contact index is one full listing of them, paged.
 		CompanyContacts: 20000,
@@ -195,16 +199,18 @@ func defaultFleetModel() fleetModel {
 //     listing is due (the engine defers it 1–4 h after a start).
 //   - 1 create per e-mail filed; 2 per Outlook edit (the record is read
 //     before the PUT); Vantagepoint-side changes write only to Graph.
+//   - AdminPerBatch: SPEC §5.5's read of the agent's record in the agents
+//     hub after a batch (agent/admin.go; at most once a minute, and the
+//     write of a changed record replaces it), when the company has the hubs.
 //
 // Not counted, because the scheduler does not cause them: the add-in's
-// lookups (agent/localapi directory, user clicks), and SPEC §5.5's admin
-// hub reads and upserts, which the agent does not do yet.
+// lookups (agent/localapi directory, user clicks).
 type fleetCost struct {
-	listings, token, index, writes int
+	listings, token, index, writes, admin int
 }
 
 // total is the batch's Vantagepoint requests.
-func (c fleetCost) total() int { return c.listings + c.token + c.index + c.writes }
+func (c fleetCost) total() int { return c.listings + c.token + c.index + c.writes + c.admin }
 
 // fleetKind is how an agent meets the morning.
 type fleetKind uint8
@@ -656,7 +662,7 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, _ syncer.Trigger) {
 	a.running, a.probing = true, false
 	a.stretchedPlan = false
 
-	c := fleetCost{listings: m.Listings}
+	c := fleetCost{listings: m.Listings, admin: m.AdminPerBatch}
 	if f.now+int64(m.TokenLeeway) >= a.tokenUntil {
 		c.token = 1
 		a.tokenUntil = f.now + int64(m.TokenLifetime)
@@ -693,6 +699,7 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, _ syncer.Trigger) {
 		f.steadyCost.token += c.token
 		f.steadyCost.index += c.index
 		f.steadyCost.writes += c.writes
+		f.steadyCost.admin += c.admin
 	}
 	f.push(f.now+dur, id, fleetEvDone, 0)
 }
@@ -769,7 +776,7 @@ type fleetResult struct {
 	WavePeak1s, WavePeak10s, WaveMean       float64
 	WavePeak1sAt, WavePeak10sAt             time.Duration
 	SteadyPolls                             float64 // batches/s
-	SteadyCost                              [4]float64
+	SteadyCost                              [5]float64
 	StretchedShare                          float64   // of the agents, on average over the steady window
 	Profile                                 []float64 // mean requests/s per quarter hour from 08:00
 	ProbesPerSec                            float64   // Graph only, whole morning
@@ -798,7 +805,7 @@ func (f *fleetSim) result() fleetResult {
 	r.WavePeak10sAt = m.LoginFrom + time.Duration(int64(at10)*fleetBin)
 	r.WaveMean = float64(fleetSum(f.requests[lf:lt])) / (m.LoginTo - m.LoginFrom).Seconds()
 	c := f.steadyCost
-	r.SteadyCost = [4]float64{float64(c.listings) / secs, float64(c.token) / secs, float64(c.index) / secs, float64(c.writes) / secs}
+	r.SteadyCost = [5]float64{float64(c.listings) / secs, float64(c.token) / secs, float64(c.index) / secs, float64(c.writes) / secs, float64(c.admin) / secs}
 	if f.samples > 0 {
 		r.StretchedShare = float64(f.stretchedSamples) / float64(f.samples)
 	}
