@@ -133,7 +133,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, origin string,
 	case path == "/status" && get:
 		writeJSON(w, http.StatusOK, b.Status())
 	case path == "/events" && get:
-		s.events(w, r)
+		s.events(w, r, c.owner)
 	case path == "/sync" && post:
 		var req struct{}
 		if !readJSON(w, r, &req) {
@@ -487,7 +487,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 
 // events streams status snapshots as server-sent events, for the tray and
 // the page.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+func (s *Server) events(w http.ResponseWriter, r *http.Request, owner bool) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
@@ -499,6 +499,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
 	ctx := r.Context()
+	// The owner (the tray) also hears of the pending add-in pairings, at
+	// once and on every change, so that it need not poll for them; an
+	// add-in never sees another's request.
+	var changed <-chan struct{}
+	if owner {
+		changed = s.changes()
+		if err := writeEvent(w, "pairings", s.Pending()); err != nil {
+			return
+		}
+		fl.Flush()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -507,7 +518,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if err := writeEvent(w, "status", st); err != nil {
 				return
 			}
-			fl.Flush()
+		case <-changed:
+			changed = s.changes()
+			if err := writeEvent(w, "pairings", s.Pending()); err != nil {
+				return
+			}
 		}
+		fl.Flush()
 	}
 }

@@ -211,6 +211,37 @@ func (c *Client) Restart(ctx context.Context) error {
 // Watch streams status snapshots (server-sent events) until ctx ends; the
 // channel closes when the stream does.
 func (c *Client) Watch(ctx context.Context) (<-chan agent.Status, error) {
+	events, err := c.WatchEvents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan agent.Status, 1)
+	go func() {
+		defer close(ch)
+		for e := range events {
+			if e.Status == nil {
+				continue
+			}
+			select {
+			case ch <- *e.Status:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// Event is one event of the owner's stream (WatchEvents): a status
+// snapshot, or the pending add-in pairings (a non-nil, maybe empty, list).
+type Event struct {
+	Status   *agent.Status
+	Pairings []PairingInfo
+}
+
+// WatchEvents streams the status snapshots and, for the owner, the pending
+// add-in pairings, at once and on each change, until ctx ends; the channel
+// closes when the stream does.
+func (c *Client) WatchEvents(ctx context.Context) (<-chan Event, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events", nil)
 	if err != nil {
 		return nil, err
@@ -224,17 +255,30 @@ func (c *Client) Watch(ctx context.Context) (<-chan agent.Status, error) {
 		resp.Body.Close()
 		return nil, &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: resp.Status}
 	}
-	ch := make(chan agent.Status, 1)
+	ch := make(chan Event, 1)
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
 		readEvents(resp.Body, func(name string, data []byte) {
-			var s agent.Status
-			if name == "status" && json.Unmarshal(data, &s) == nil {
-				select {
-				case ch <- s:
-				case <-ctx.Done():
+			var e Event
+			switch name {
+			case "status":
+				var s agent.Status
+				if json.Unmarshal(data, &s) != nil {
+					return
 				}
+				e.Status = &s
+			case "pairings":
+				e.Pairings = []PairingInfo{}
+				if json.Unmarshal(data, &e.Pairings) != nil {
+					return
+				}
+			default:
+				return
+			}
+			select {
+			case ch <- e:
+			case <-ctx.Done():
 			}
 		})
 	}()

@@ -677,3 +677,83 @@ func TestConfirmDeletesFromThePage(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The owner's event stream (the tray) carries the pending add-in pairings at
+// once and on each change, so the tray needs no polling; a paired add-in's
+// stream carries status only.
+func TestOwnersEventStreamCarriesPairings(t *testing.T) {
+	e := startEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := Dial(ctx, e.dir, e.srv.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := c.WatchEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func(what string, ok func(Event) bool) Event {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case ev, open := <-events:
+				if !open {
+					t.Fatalf("the stream ended waiting for %s", what)
+				}
+				if ok(ev) {
+					return ev
+				}
+			case <-deadline:
+				t.Fatalf("no %s on the owner's stream", what)
+			}
+		}
+	}
+	next("the empty pairing list", func(ev Event) bool { return ev.Pairings != nil && len(ev.Pairings) == 0 })
+	next("a status", func(ev Event) bool { return ev.Status != nil })
+
+	resp, body := e.do(t, req{method: "POST", path: "/v1/pair", ctype: "application/json", origin: addinOrigin, body: `{"name":"Outlook"}`})
+	wantCode(t, resp, body, http.StatusAccepted, "")
+	var p PairAnswer
+	json.Unmarshal([]byte(body), &p)
+	ev := next("the new pairing", func(ev Event) bool { return len(ev.Pairings) == 1 })
+	if ev.Pairings[0].ID != p.ID || ev.Pairings[0].Origin != addinOrigin || ev.Pairings[0].Name != "Outlook" {
+		t.Fatalf("pairing on the stream %+v; want %+v", ev.Pairings[0], p)
+	}
+	if err := e.srv.Decide(p.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	next("the approval", func(ev Event) bool { return ev.Pairings != nil && len(ev.Pairings) == 0 })
+
+	// The add-in's own stream: status, never the pairing list.
+	resp, body = e.do(t, req{path: "/v1/pair/" + p.ID, origin: addinOrigin})
+	wantCode(t, resp, body, http.StatusOK, "")
+	json.Unmarshal([]byte(body), &p)
+	addin := &Client{base: c.base, secret: p.Token, hc: &http.Client{Transport: originTransport{addinOrigin}}}
+	actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+	defer acancel()
+	aev, err := addin.WatchEvents(actx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawStatus := false
+	for ev := range aev {
+		if ev.Pairings != nil {
+			t.Fatal("an add-in's stream carried the pairing list")
+		}
+		sawStatus = sawStatus || ev.Status != nil
+	}
+	if !sawStatus {
+		t.Fatal("the add-in's stream carried no status")
+	}
+}
+
+// originTransport sends every request with the add-in's Origin.
+type originTransport struct{ origin string }
+
+func (o originTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Origin", o.origin)
+	return http.DefaultTransport.RoundTrip(r)
+}

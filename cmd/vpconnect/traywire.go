@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
-	"time"
 
 	"vpconnect/agent"
 	"vpconnect/agent/localapi"
@@ -20,12 +18,6 @@ import (
 // tray talks to the agent of its own process over loopback, exactly as it
 // would from another process, so it sees what the CLI and the add-in see and
 // follows the agent through a restart in place (after 'vpconnect activate').
-
-// pairingPoll is how often the tray asks for pending add-in pairings: the
-// status stream does not carry them, and a user who just pressed "connect"
-// in the add-in looks at the tray next. One loopback GET every few seconds
-// is nothing next to SPEC §7's idle budget.
-const pairingPoll = 3 * time.Second
 
 // runWithTray runs the agent (serve) in a goroutine and the tray on this
 // one, which is the main goroutine: macOS and Windows want their event loop
@@ -46,7 +38,7 @@ func runWithTray(ctx context.Context, cmd string, serve func(context.Context) er
 		stopTray()
 		agentDone <- err
 	}()
-	c := &trayClient{dial: dial, poll: pairingPoll}
+	c := &trayClient{dial: dial}
 	err := tray.Run(trayCtx, c, tray.Options{
 		OpenBrowser: cliEnv.openBrowser,
 		Log:         log,
@@ -64,7 +56,6 @@ func runWithTray(ctx context.Context, cmd string, serve func(context.Context) er
 // every Watch, since a restarted agent may have a new port.
 type trayClient struct {
 	dial func(ctx context.Context) (*localapi.Client, error)
-	poll time.Duration // pairings
 
 	mu sync.Mutex
 	c  *localapi.Client // the agent last dialed, for the actions
@@ -82,7 +73,7 @@ func (t *trayClient) Watch(ctx context.Context) (<-chan tray.Status, error) {
 	t.c = c
 	t.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
-	events, err := c.Watch(wctx)
+	events, err := c.WatchEvents(wctx)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -95,8 +86,6 @@ func (t *trayClient) Watch(ctx context.Context) (<-chan tray.Status, error) {
 			for range events { // localapi's reader ends with the request
 			}
 		}()
-		tick := time.NewTicker(t.poll)
-		defer tick.Stop()
 		var st agent.Status
 		have := false
 		var pend []localapi.PairingInfo
@@ -104,18 +93,19 @@ func (t *trayClient) Watch(ctx context.Context) (<-chan tray.Status, error) {
 			select {
 			case <-wctx.Done():
 				return
-			case s, ok := <-events:
+			case e, ok := <-events:
 				if !ok {
 					return
 				}
-				st, have = s, true
-				pend = pairings(wctx, c, pend)
-			case <-tick.C:
-				p := pairings(wctx, c, pend)
-				if !have || slices.EqualFunc(p, pend, func(a, b localapi.PairingInfo) bool { return a.ID == b.ID }) {
-					continue
+				if e.Status != nil {
+					st, have = *e.Status, true
 				}
-				pend = p
+				if e.Pairings != nil {
+					pend = e.Pairings
+				}
+			}
+			if !have {
+				continue // the pairings come first; the menu waits for a state
 			}
 			select {
 			case out <- trayStatus(st, pend):
@@ -125,16 +115,6 @@ func (t *trayClient) Watch(ctx context.Context) (<-chan tray.Status, error) {
 		}
 	}()
 	return out, nil
-}
-
-// pairings asks for the pending pairings; on failure it keeps what it had
-// (the stream's end says when the agent is gone).
-func pairings(ctx context.Context, c *localapi.Client, had []localapi.PairingInfo) []localapi.PairingInfo {
-	p, err := c.Pairings(ctx)
-	if err != nil {
-		return had
-	}
-	return p
 }
 
 // trayStatus is the part of the agent's status the tray shows.

@@ -58,7 +58,7 @@ func TestTrayClientFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.startAgent(t)
-	c := &trayClient{poll: 10 * time.Millisecond, dial: func(ctx context.Context) (*localapi.Client, error) {
+	c := &trayClient{dial: func(ctx context.Context) (*localapi.Client, error) {
 		return localapi.Dial(ctx, w.dir, w.cfg.LocalAPI.Port)
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
