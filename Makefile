@@ -67,6 +67,8 @@ bench:
 	$(GO) build -o $(BIN)/vpbench ./cmd/vpbench
 	$(BIN)/vpbench -messages 10000
 	$(BIN)/vpbench -messages 100000
+	@# the running agent (SPEC §7): start, idle, tracked/tagged/edited → Vantagepoint; about 5 minutes
+	$(BIN)/vpbench -agent
 
 # msi cross-builds vpconnect.exe and packages it with wixl (SPEC §9, see
 # installer/windows/build-msi.sh and docs/deployment.md). With SIGN_CERT and
