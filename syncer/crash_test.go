@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -411,6 +412,71 @@ func checkQuiet(t *testing.T, e *env, items []*userItem, seed uint64, step int) 
 	}
 	if t.Failed() {
 		t.FailNow()
+	}
+	e.quiet()
+}
+
+// loseState simulates a state file that was deleted (or found corrupt and
+// recreated): a new, empty store under a new engine; the services keep all
+// they have. The mailbox is still marked as this user's, so initialization
+// only takes its folder and categories up again.
+func (e *env) loseState() {
+	e.t.Helper()
+	opts := e.eng.opts
+	e.st.Close()
+	st, err := store.Open(filepath.Join(e.t.TempDir(), "sync.db"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.st = st
+	e.t.Cleanup(func() { st.Close() })
+	e.eng = New(e.mb, e.vp, st, opts)
+	if err := e.eng.Prepare(context.Background()); err != nil {
+		e.t.Fatalf("Prepare over a new state file: %v", err)
+	}
+	if err := e.eng.InitializeMailbox(context.Background(), false); err != nil {
+		e.t.Fatalf("initialize over a new state file: %v", err)
+	}
+}
+
+// SPEC §8: a state file deleted or recreated after corruption is never a
+// mass create or delete: every item is paired again by its natural key, and
+// the e-mails already filed are not filed again (the Synced category sends
+// them to a look-up first). The one thing the lost file alone knew is that
+// the user deleted the Outlook copy of Victor, a Vantagepoint contact: that
+// copy comes back, once.
+func TestALostStateFileRepairsByNaturalKeys(t *testing.T) {
+	e := newCrashEnv(t)
+	crashScenario(e)
+	want := e.snapshot()
+	vpWrites, activities := e.vp.writes, len(e.vp.all())
+	e.loseState()
+	b := e.run()
+	victor := "outlook contact|Victor|Vantage|victor@x.example|Engineer|+1 555 0100||"
+	got := e.snapshot()
+	if !strings.Contains(got, victor) {
+		t.Errorf("Victor's copy is not back: the test no longer describes the engine\n%s", got)
+	}
+	if got = strings.Replace(got, victor+"\n", "", 1); got != want {
+		t.Fatalf("the services changed after the state file was lost\n--- got\n%s\n--- want\n%s", got, want)
+	}
+	for typ, c := range b.Counts {
+		wantCreated := 0
+		if typ == TypeContacts {
+			wantCreated = 1 // Victor, in Outlook
+		}
+		if c.Created != wantCreated || c.Deleted != 0 || c.Unlinked != 0 || c.Failed != 0 {
+			t.Errorf("%s after the state file was lost: %+v; want everything paired again, nothing deleted", typ, c)
+		}
+	}
+	if n := len(e.vp.all()); n != activities {
+		t.Errorf("%d activities after the state file was lost, %d before", n, activities)
+	}
+	e.vp.mu.Lock()
+	extra := e.vp.writes - vpWrites
+	e.vp.mu.Unlock()
+	if extra != 0 {
+		t.Errorf("%d writes to Vantagepoint after the state file was lost; want none", extra)
 	}
 	e.quiet()
 }

@@ -231,7 +231,41 @@ func (e *Engine) considerMessage(ctx context.Context, r *emailRun, c MessageChan
 	if tracked {
 		tr = &track
 	}
+	if !known && hasCategory(c.Categories, e.opts.SyncedCategory()) {
+		// Marked filed, but the state does not know it (the state file was
+		// lost, or the user's agent on another computer filed it): look
+		// the activity up by its natural key before filing it, so that an
+		// e-mail is filed once (SPEC §8: never a mass create).
+		adopted, err := e.adoptFiled(ctx, r, c, tr)
+		if err != nil || adopted {
+			return err
+		}
+	}
 	return e.fileEmail(ctx, r, c.ID, c.InternetMessageID, tr)
+}
+
+// adoptFiled looks up the activity of a message marked Synced and, when it
+// exists, records the message as filed. A failed look-up files nothing this
+// batch (an issue says why): never create blindly.
+func (e *Engine) adoptFiled(ctx context.Context, r *emailRun, c MessageChange, track *store.Track) (bool, error) {
+	found, err := e.vp.FindActivities(ctx, ActivityQuery{Type: e.opts.EmailType, Employee: e.opts.Employee, NotesContain: messageRef(c.InternetMessageID)})
+	if err != nil {
+		if errors.Is(err, ErrAuthRejected) {
+			return false, fmt.Errorf("look up the activity of an e-mail marked filed: %w", err)
+		}
+		r.handled[c.InternetMessageID] = true
+		r.b.count(TypeEmails).Failed++
+		r.b.issue(TypeEmails, SideVantagepoint, issueItem(c.Subject, c.InternetMessageID),
+			fmt.Sprintf("could not check whether this e-mail is filed already: %v", err))
+		return true, nil
+	}
+	if len(found) == 0 {
+		return false, nil
+	}
+	r.handled[c.InternetMessageID] = true
+	return true, e.store.Update(ctx, func(tx *store.Tx) error {
+		return e.recordSynced(tx, c.ID, c.InternetMessageID, found[0].ID, track)
+	})
 }
 
 // latest is when the message was last sent or received.
