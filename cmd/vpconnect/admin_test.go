@@ -127,6 +127,9 @@ func TestAdminSwitchDisabledThenEnabled(t *testing.T) {
 	if st.SyncStatus != agent.SyncDisabled || st.PauseAllowed || !strings.Contains(st.Reason, "in Vantagepoint") || st.NextBatchAt != nil {
 		t.Errorf("disabled: %+v", st)
 	}
+	if code, out, _ := w.run("status"); code != exitOK || !strings.Contains(out, "Administration:   switch Disabled") {
+		t.Errorf("status while disabled = %d\n%s", code, out)
+	}
 	for _, verb := range []string{"resume", "pause", "sync"} {
 		code, _, errOut := w.run(verb)
 		if code != exitFailure || !strings.Contains(errOut, "disabled by your administrator") {
@@ -241,6 +244,9 @@ func TestAdminHubsMissing(t *testing.T) {
 		t.Errorf("%d requests for missing hubs within the hour", extra)
 	}
 
+	if code, out, _ := w.run("status"); code != exitOK || !strings.Contains(out, "Administration:   not set up in Vantagepoint (missing UDIC_ConnectAgent") {
+		t.Errorf("status without the hubs = %d\n%s", code, out)
+	}
 	code, out, _ := w.run("admin", "check")
 	if code != exitFailure || !strings.Contains(out, "✗ agents hub UDIC_ConnectAgent with its fields: GET /metadata/UDIC/UDIC_ConnectAgent answered 404") ||
 		!strings.Contains(out, "    fix: create the hub UDIC_ConnectAgent from the template in docs/admin.md") ||

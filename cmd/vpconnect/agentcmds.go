@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,6 +238,22 @@ func printStatus(w io.Writer, s agent.Status, running bool) {
 	}
 	for _, p := range s.PolicyErrors {
 		fmt.Fprintf(w, "Policy ignored:   %s\n", p)
+	}
+	if a := s.Admin; a != nil {
+		// The administration in Vantagepoint (SPEC §5.5), for whoever
+		// wonders why sync stopped, or why IT's dashboard lacks them.
+		switch {
+		case len(a.MissingHubs) > 0:
+			fmt.Fprintf(w, "Administration:   not set up in Vantagepoint (missing %s; see 'vpconnect admin check')\n", strings.Join(a.MissingHubs, ", "))
+		case a.Error != "":
+			fmt.Fprintf(w, "Administration:   not reachable: %s\n", a.Error)
+		case a.Switch != "":
+			line := "switch " + a.Switch
+			if a.LastReport != nil {
+				line += ", reported " + a.LastReport.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(w, "Administration:   %s\n", line)
+		}
 	}
 }
 
