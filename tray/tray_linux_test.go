@@ -1,20 +1,17 @@
 package tray
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"vpconnect/internal/dbustest"
 )
 
 // These tests look at the tray the way a desktop panel does: over a D-Bus
@@ -23,68 +20,6 @@ import (
 // and the com.canonical.dbusmenu layout, and clicks items with Event. The
 // agent behind the tray is fakeAgent, a Client whose status stream the test
 // writes and whose calls it reads.
-
-// privateBus starts a dbus-daemon of its own for the test and returns its
-// address. In CI (VPCONNECT_TEST_SECRET_SERVICE set) a missing dbus-daemon
-// fails the test; elsewhere it is skipped.
-func privateBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		if os.Getenv("VPCONNECT_TEST_SECRET_SERVICE") != "" {
-			t.Fatal("dbus-daemon is missing (Debian package dbus-daemon): the tray cannot be tested")
-		}
-		t.Skip("dbus-daemon is not installed; set VPCONNECT_TEST_SECRET_SERVICE=1 to make this a failure")
-	}
-	// A directory of the test's own: a socket path has at most 107 bytes.
-	dir, err := os.MkdirTemp("", "vpconnect-bus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cmd := exec.Command(daemon, "--session", "--print-address", "--nofork", "--address=unix:path="+filepath.Join(dir, "bus"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	var addr string
-	select {
-	case addr = <-line:
-	case <-time.After(10 * time.Second):
-	}
-	if addr == "" {
-		cmd.Process.Kill()
-		stop()
-		t.Fatalf("dbus-daemon printed no address within 10 s: %s", stderr.String())
-	}
-	t.Cleanup(stop)
-	return addr
-}
-
-// connect opens a connection to the bus at addr, closed with the test.
-func connect(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the private bus: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // fakeWatcher is the panel's org.kde.StatusNotifierWatcher: it records who
 // registers an item.
@@ -111,7 +46,7 @@ type panel struct {
 
 func newPanel(t *testing.T, addr string) *panel {
 	t.Helper()
-	p := &panel{conn: connect(t, addr), watcher: &fakeWatcher{registered: make(chan string, 4)}, signals: make(chan *dbus.Signal, 1024)}
+	p := &panel{conn: dbustest.Connect(t, addr), watcher: &fakeWatcher{registered: make(chan string, 4)}, signals: make(chan *dbus.Signal, 1024)}
 	if err := p.conn.Export(p.watcher, "/StatusNotifierWatcher", watcherName); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +337,7 @@ func TestTrayOverDBus(t *testing.T) {
 	if started.Load() {
 		t.Skip("the tray already ran in this process (go test -count > 1): fyne.io/systray runs once per process")
 	}
-	addr := privateBus(t)
+	addr := dbustest.Bus(t, "the tray")
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 	p := newPanel(t, addr)
 	ag := newFakeAgent()
@@ -598,7 +533,7 @@ func TestTrayOverDBus(t *testing.T) {
 // host, or a graphical session whose panel is not up yet; no bus, or a bus
 // without a display or host, is headless.
 func TestHostState(t *testing.T) {
-	addr := privateBus(t)
+	addr := dbustest.Bus(t, "the tray")
 	dial := func() (*dbus.Conn, error) {
 		c, err := dbus.Connect(addr)
 		return c, err

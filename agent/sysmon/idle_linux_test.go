@@ -1,84 +1,14 @@
 package sysmon
 
 import (
-	"bufio"
-	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
+
 	"github.com/godbus/dbus/v5/prop"
+	"vpconnect/internal/dbustest"
 )
-
-// privateBus starts a dbus-daemon of its own for the test and returns its
-// address. In CI (VPCONNECT_TEST_SECRET_SERVICE set) a missing dbus-daemon
-// fails the test; elsewhere it is skipped.
-func privateBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		if os.Getenv("VPCONNECT_TEST_SECRET_SERVICE") != "" {
-			t.Fatal("dbus-daemon is missing (Debian package dbus-daemon): the logind path cannot be tested")
-		}
-		t.Skip("dbus-daemon is not installed; set VPCONNECT_TEST_SECRET_SERVICE=1 to make this a failure")
-	}
-	// The socket goes in a directory of the test's own (short: a socket's
-	// path has at most 107 bytes), not in /tmp where the session
-	// configuration would leave it.
-	dir, err := os.MkdirTemp("", "vpconnect-bus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cmd := exec.Command(daemon, "--session", "--print-address", "--nofork", "--address=unix:path="+filepath.Join(dir, "bus"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	var addr string
-	select {
-	case addr = <-line:
-	case <-time.After(10 * time.Second):
-	}
-	if addr == "" {
-		cmd.Process.Kill()
-		stop()
-		t.Fatalf("dbus-daemon printed no address within 10 s: %s", stderr.String())
-	}
-	t.Cleanup(stop)
-	return addr
-}
-
-// connect opens a connection to the bus at addr, closed with the test.
-func connect(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the private bus: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 func own(t *testing.T, conn *dbus.Conn, name string) {
 	t.Helper()
@@ -93,7 +23,7 @@ func own(t *testing.T, conn *dbus.Conn, name string) {
 // they change), and returns them for the test to flip.
 func fakeLogind(t *testing.T, addr string) (*prop.Properties, *dbus.Conn) {
 	t.Helper()
-	conn := connect(t, addr)
+	conn := dbustest.Connect(t, addr)
 	props, err := prop.Export(conn, logindSessionPath, prop.Map{logindSessionIface: {
 		"IdleHint":   {Value: false, Emit: prop.EmitTrue},
 		"LockedHint": {Value: false, Emit: prop.EmitTrue},
@@ -114,7 +44,7 @@ func (s *fakeScreenSaver) GetActive() (bool, *dbus.Error) { return s.active.Load
 
 func serveScreenSaver(t *testing.T, addr string) *fakeScreenSaver {
 	t.Helper()
-	conn := connect(t, addr)
+	conn := dbustest.Connect(t, addr)
 	s := &fakeScreenSaver{}
 	if err := conn.Export(s, screenSaverPath, screenSaverIface); err != nil {
 		t.Fatalf("export the screen saver: %v", err)
@@ -132,7 +62,7 @@ func detectorOn(systemAddr, sessionAddr string) *IdleDetector {
 }
 
 func TestIdleAsksLogindOnTheSystemBus(t *testing.T) {
-	system, session := privateBus(t), privateBus(t)
+	system, session := dbustest.Bus(t, "the logind path"), dbustest.Bus(t, "the logind path")
 	props, logind := fakeLogind(t, system)
 	// The screen saver says active throughout: while logind answers, its
 	// word is the one that counts.
@@ -166,7 +96,7 @@ func TestIdleAsksLogindOnTheSystemBus(t *testing.T) {
 }
 
 func TestIdleFallsBackToTheScreenSaverWithoutLogind(t *testing.T) {
-	system, session := privateBus(t), privateBus(t)
+	system, session := dbustest.Bus(t, "the logind path"), dbustest.Bus(t, "the logind path")
 	ss := serveScreenSaver(t, session)
 	d := detectorOn(system, session)
 	t.Cleanup(func() { d.Close() })
@@ -179,7 +109,7 @@ func TestIdleFallsBackToTheScreenSaverWithoutLogind(t *testing.T) {
 }
 
 func TestIdleCannotTellIsNotIdle(t *testing.T) {
-	bus := privateBus(t)
+	bus := dbustest.Bus(t, "the logind path")
 	// Both buses there, neither logind nor a screen saver on them.
 	d := detectorOn(bus, bus)
 	if d.Idle() {
@@ -197,7 +127,7 @@ func TestIdleCannotTellIsNotIdle(t *testing.T) {
 // A bus that goes away and comes back is found again: the detector does
 // not keep asking over a dead connection.
 func TestIdleReconnectsAfterTheBusRestarts(t *testing.T) {
-	system := privateBus(t)
+	system := dbustest.Bus(t, "the logind path")
 	props, _ := fakeLogind(t, system)
 	var current atomic.Pointer[string]
 	current.Store(&system)
@@ -213,7 +143,7 @@ func TestIdleReconnectsAfterTheBusRestarts(t *testing.T) {
 	}
 	// The first bus dies; a new one has a logind that says locked.
 	b.system.Close()
-	second := privateBus(t)
+	second := dbustest.Bus(t, "the logind path")
 	props2, _ := fakeLogind(t, second)
 	props2.SetMust(logindSessionIface, "LockedHint", true)
 	current.Store(&second)

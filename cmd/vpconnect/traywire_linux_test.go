@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
 	"vpconnect/agent"
+	"vpconnect/internal/dbustest"
 )
 
 // 'vpconnect run' without --headless on Linux: headless without a session
@@ -66,7 +61,7 @@ func TestRunShowsTheTrayAndQuitStopsTheAgent(t *testing.T) {
 		t.Skip("the tray already ran in this process: fyne.io/systray runs once per process")
 	}
 	trayRan = true
-	addr := sessionBus(t)
+	addr := dbustest.Bus(t, "the tray of 'vpconnect run'")
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 	panel, err := dbus.Connect(addr)
 	if err != nil {
@@ -180,45 +175,4 @@ type watcher struct{ registered chan dbus.Sender }
 func (w *watcher) RegisterStatusNotifierItem(sender dbus.Sender, service string) *dbus.Error {
 	w.registered <- sender
 	return nil
-}
-
-// sessionBus starts a dbus-daemon of the test's own and returns its
-// address; a missing dbus-daemon fails in CI (VPCONNECT_TEST_SECRET_SERVICE)
-// and skips elsewhere.
-func sessionBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		if os.Getenv("VPCONNECT_TEST_SECRET_SERVICE") != "" {
-			t.Fatal("dbus-daemon is missing (Debian package dbus-daemon): the tray cannot be tested")
-		}
-		t.Skip("dbus-daemon is not installed; set VPCONNECT_TEST_SECRET_SERVICE=1 to make this a failure")
-	}
-	dir, err := os.MkdirTemp("", "vpconnect-bus") // short: a socket path has at most 107 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cmd := exec.Command(daemon, "--session", "--print-address", "--nofork", "--address=unix:path="+filepath.Join(dir, "bus"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	line := make(chan string, 1)
-	go func() { s, _ := bufio.NewReader(out).ReadString('\n'); line <- strings.TrimSpace(s) }()
-	select {
-	case addr := <-line:
-		if addr == "" {
-			t.Fatal(errors.New("dbus-daemon printed no address"))
-		}
-		return addr
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("dbus-daemon printed no address within 10 s")
-		return ""
-	}
 }
