@@ -158,12 +158,19 @@ type runningAgent struct {
 // returns once its API listens.
 func (w *agentWorld) startAgent(t *testing.T) *runningAgent {
 	t.Helper()
+	return startRun(t, w, "--headless")
+}
+
+// startRun runs 'vpconnect run' with args in this process, and returns once
+// its API listens.
+func startRun(t *testing.T, w *agentWorld, args ...string) *runningAgent {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runningAgent{cancel: cancel, done: make(chan error, 1), stderr: &readyWriter{ready: make(chan struct{})}}
 	// The agent reads the global --config only while it starts, before it
 	// says it listens; the commands the test runs meanwhile set it again.
 	globalConfigPath = ""
-	go func() { r.done <- runAgent(ctx, []string{"--headless", "--config", w.cfgPath}, io.Discard, r.stderr) }()
+	go func() { r.done <- runAgent(ctx, append(args, "--config", w.cfgPath), io.Discard, r.stderr) }()
 	select {
 	case <-r.stderr.ready:
 	case err := <-r.done:

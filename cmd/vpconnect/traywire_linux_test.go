@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -16,27 +15,6 @@ import (
 // 'vpconnect run' without --headless on Linux: headless without a session
 // bus, and with one, the tray on it as a panel sees it, with Quit stopping
 // the agent. (The tray's menu in every state is tested in package tray.)
-
-// startRun runs 'vpconnect run' with args as startAgent does, and returns
-// once its API listens.
-func startRun(t *testing.T, w *agentWorld, args ...string) *runningAgent {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningAgent{cancel: cancel, done: make(chan error, 1), stderr: &readyWriter{ready: make(chan struct{})}}
-	globalConfigPath = ""
-	go func() { r.done <- runAgent(ctx, append(args, "--config", w.cfgPath), io.Discard, r.stderr) }()
-	select {
-	case <-r.stderr.ready:
-	case err := <-r.done:
-		cancel()
-		t.Fatalf("vpconnect run ended at once: %v\n%s", err, r.stderr)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("vpconnect run did not start listening:\n%s", r.stderr)
-	}
-	t.Cleanup(func() { r.stop(t) })
-	return r
-}
 
 func TestRunWithoutAGraphicalSessionRunsHeadless(t *testing.T) {
 	w := newAgentWorld(t)
