@@ -311,8 +311,11 @@ func readEvents(r io.Reader, fn func(name string, data []byte)) {
 				fn(name, data)
 			}
 		}
-		if err != nil {
-			return
+		if err != nil || len(buf) > maxEvent {
+			return // the stream ended, or this is not the agent's stream
 		}
 	}
 }
+
+// maxEvent bounds one server-sent event: a status snapshot is a few KiB.
+const maxEvent = 4 << 20

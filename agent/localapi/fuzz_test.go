@@ -84,3 +84,24 @@ func FuzzHandlers(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadEvents: whatever the stream holds, the client's event reader
+// hands on only named events and ends; it never panics or loops.
+func FuzzReadEvents(f *testing.F) {
+	f.Add("event: status\ndata: {\"state\":\"Active\"}\n\n")
+	f.Add("event: pairings\ndata: []\n\nevent: status\ndata: {}\n\n")
+	f.Add("data: orphan\n\n\n\nevent:\n\n")
+	f.Add("event: status\ndata: {\"state\"")
+	f.Fuzz(func(t *testing.T, stream string) {
+		n := 0
+		readEvents(strings.NewReader(stream), func(name string, data []byte) {
+			if name == "" {
+				t.Fatal("an event without a name was handed on")
+			}
+			n++
+		})
+		if n > strings.Count(stream, "\n\n") {
+			t.Fatalf("%d events from %d separators", n, strings.Count(stream, "\n\n"))
+		}
+	})
+}

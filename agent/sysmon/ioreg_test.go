@@ -49,3 +49,18 @@ func TestParseHIDIdleTime(t *testing.T) {
 		t.Errorf("the sample (%v since the last input) reads as idle", d)
 	}
 }
+
+// FuzzParseHIDIdleTime: any output of ioreg gives a duration that is not
+// negative, or an error; never a panic.
+func FuzzParseHIDIdleTime(f *testing.F) {
+	f.Add([]byte(`    | |   "HIDIdleTime" = 1234567890`))
+	f.Add([]byte(`"HIDIdleTime" = -5`))
+	f.Add([]byte(`"HIDIdleTime" = 99999999999999999999999`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		d, err := parseHIDIdleTime(out)
+		if err == nil && d < 0 {
+			t.Fatalf("idle time %v from %q", d, out)
+		}
+	})
+}
