@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -482,5 +485,47 @@ func TestAgentTakesUpAnActivationMadeWhileItRuns(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr.String(), ", API on "); n != 2 {
 		t.Errorf("the agent said it listens %d times, want 2 (start and restart):\n%s", n, r.stderr)
+	}
+}
+
+// SPEC §8: the state file deleted (or found damaged and recreated) while
+// the sign-ins stay: the agent takes the mailbox up again on its first
+// batch and pairs everything by natural keys; nothing is created twice.
+func TestAgentTakesTheMailboxUpAfterTheStateFileIsLost(t *testing.T) {
+	w := newAgentWorld(t)
+	w.activate(t)
+	first := w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK || b.Counts[syncer.TypeEmails].Created != 1 || b.Counts[syncer.TypeContacts].Created != 1 || b.Counts[syncer.TypeEvents].Created != 1 {
+		t.Fatalf("first sync = %d %+v\n%s", code, b, errOut)
+	}
+	w.waitStatus(t, "the first batch", settled(b.ID))
+	first.stop(t)
+	activities, contacts := len(w.v.Activities()), len(w.v.Contacts())
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(w.dir, stateFile+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+
+	w.startAgent(t)
+	if st, _ := w.status(t); st.State != agent.StateActive || st.MailboxStatus != syncer.MailboxInitialized {
+		t.Fatalf("after the state file was lost: %s, mailbox %s (%s)", st.State, st.MailboxStatus, st.Reason)
+	}
+	code, b, errOut = w.sync(t)
+	if code != exitOK || b == nil || b.Outcome != syncer.OutcomeOK {
+		t.Fatalf("sync after the state file was lost = %d %+v\n%s", code, b, errOut)
+	}
+	for typ, c := range b.Counts {
+		if c.Created != 0 || c.Deleted != 0 {
+			t.Errorf("%s after the state file was lost: %+v; want everything paired again", typ, c)
+		}
+	}
+	if n, m := len(w.v.Activities()), len(w.v.Contacts()); n != activities || m != contacts {
+		t.Errorf("Vantagepoint holds %d activities and %d contacts, %d and %d before", n, m, activities, contacts)
+	}
+	code, b, _ = w.sync(t)
+	if code != exitOK || b.Requests["vantagepoint"] > 3 {
+		t.Errorf("the batch after = %d %+v; want a quiet one", code, b)
 	}
 }

@@ -73,9 +73,25 @@ type wiring struct {
 type engineRunner struct {
 	*syncer.Engine
 	ms, vp *auth.TokenSource
+	// takeUp: the sign-ins are here but the state does not know the
+	// mailbox (see wireAgent); the next batch takes it up first. Batches
+	// run one at a time, so only the running one touches it.
+	takeUp bool
 }
 
 func (r *engineRunner) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	if r.takeUp {
+		// The mailbox is initialized again without "re-initialize": one
+		// linked to another user or database is refused, with the way
+		// out in the message.
+		if err := r.Engine.InitializeMailbox(ctx, false); err != nil {
+			if errors.Is(err, syncer.ErrForeignCustomization) {
+				err = fmt.Errorf("%w; run 'vpconnect activate --reinitialize' to link it to you", err)
+			}
+			return store.Batch{}, fmt.Errorf("take the mailbox up again (the sync state did not know it): %w", err)
+		}
+		r.takeUp = false
+	}
 	b, err := r.Engine.Run(ctx, trigger)
 	if !r.unconfirmed(err) {
 		return b, err
@@ -170,11 +186,16 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 		w.close()
 		return nil, fmt.Errorf("read the sync state: %w", err)
 	}
-	w.opts.MailboxStatus = syncer.MailboxNotInitialized
-	if initialized {
-		w.opts.MailboxStatus = syncer.MailboxInitialized
+	// Signed in, so activated: when the state does not know the mailbox
+	// (the state file was deleted, found damaged and recreated, or the
+	// activation stopped before its last step), the first batch takes the
+	// mailbox up again and pairs every item by its natural key (SPEC §8),
+	// instead of asking the user to activate again.
+	w.opts.MailboxStatus = syncer.MailboxInitialized
+	w.runner = &engineRunner{Engine: eng, ms: msTS, vp: vpTS, takeUp: !initialized}
+	if !initialized {
+		log.Warn("the sync state does not know the mailbox: the first batch takes it up again")
 	}
-	w.runner = &engineRunner{Engine: eng, ms: msTS, vp: vpTS}
 	w.opts.Syncer, w.opts.Tracker, w.opts.History = w.runner, eng, agent.StoreHistory(db)
 	if c, ok := vpc.(*vantagepoint.Client); ok {
 		w.directory = localapi.CachedDirectory(localapi.VantagepointDirectory(c), time.Minute, nil)
