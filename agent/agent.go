@@ -268,6 +268,12 @@ type loop struct {
 	deactivating bool
 	restart      bool // Restart was asked: stop and return ErrRestart
 
+	// The loop's one timer, set to the next planned event (arm); nothing
+	// wakes the agent between events (no busy polling). live: Run owns it.
+	live   bool
+	timer  Timer
+	timerC <-chan time.Time
+
 	lastBatch     *store.Batch
 	lastID        int64
 	issues        []store.Issue
@@ -425,6 +431,9 @@ func (l *loop) snapshot() Status {
 }
 
 func (a *Agent) publish(l *loop) {
+	// The timer first: whoever reads the status (NextBatchAt) may rely on
+	// the timer being set for it.
+	l.arm()
 	l.seq++
 	s := l.snapshot()
 	a.status.Store(&s)
@@ -500,36 +509,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		l.adm.lastRound = now.Add(-l.sched.cfg.Interval + time.Duration(a.opts.Rand()*float64(l.sched.cfg.FirstPollMax)))
 	}
 	l.adminPlan()
+	l.live = true
 	a.publish(l)
 	a.log.Info("agent started", "state", a.Status().State, "version", Version)
 
-	var timer Timer
 	defer func() {
-		if timer != nil {
-			timer.Stop()
+		if l.timer != nil {
+			l.timer.Stop()
 		}
 		// Every way out ends the network watch before Run returns.
 		l.stopNetworkWatch()
 	}()
 	for {
-		// One timer, set to the next planned event; nothing wakes the
-		// agent between events (no busy polling).
-		var timerC <-chan time.Time
-		if timer != nil {
-			timer.Stop()
-			timer = nil
-		}
-		next := time.Time{}
-		if n := l.sched.next(); l.scheduling() && !l.running && !n.IsZero() {
-			next = n
-		}
-		if n := l.adm.next; !n.IsZero() && (next.IsZero() || n.Before(next)) {
-			next = n
-		}
-		if !next.IsZero() {
-			timer = a.clock.NewTimer(next.Sub(a.clock.Now()))
-			timerC = timer.C()
-		}
 		select {
 		case <-ctx.Done():
 			l.shutdown()
@@ -541,8 +532,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			l.batchDone(r)
 		case r := <-a.adminResults:
 			l.adminDone(r)
-		case <-timerC:
-			timer = nil
+		case <-l.timerC:
+			l.timer, l.timerC = nil, nil
 			l.tick()
 		case _, changed := <-l.netChanged:
 			l.networkChanged(changed)
@@ -565,6 +556,30 @@ func (a *Agent) Run(ctx context.Context) error {
 // having to find and restart the agent.
 func (a *Agent) Restart(ctx context.Context) error {
 	return a.do(ctx, func(l *loop) { l.restart = true })
+}
+
+// arm sets the loop's timer to the next planned event: the next batch or
+// mailbox probe while sync is scheduled and nothing runs, or the next
+// administration round.
+func (l *loop) arm() {
+	if !l.live {
+		return
+	}
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer, l.timerC = nil, nil
+	}
+	var next time.Time
+	if n := l.sched.next(); l.scheduling() && !l.running && !n.IsZero() {
+		next = n
+	}
+	if n := l.adm.next; !n.IsZero() && (next.IsZero() || n.Before(next)) {
+		next = n
+	}
+	if !next.IsZero() {
+		l.timer = l.a.clock.NewTimer(next.Sub(l.a.clock.Now()))
+		l.timerC = l.timer.C()
+	}
 }
 
 // checkWake notices a wake from sleep: the wall clock moved further than the
