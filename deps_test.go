@@ -67,7 +67,7 @@ var layerRules = []layerRule{
 		why: "the tray is a view of the agent and a caller of its actions"},
 	{from: module + "/syncer", forbidden: []string{module + "/agent", module + "/tray", module + "/auth"},
 		why: "the engine knows no agent, tray or sign-in"},
-	{from: module + "/agent/sysmon", forbidden: []string{module + "/"}, allowed: []string{module + "/internal/dbustest"},
+	{from: module + "/agent/sysmon", forbidden: []string{module + "/"}, allowed: []string{module + "/internal/dbustest", module + "/internal/sessionbus"},
 		why: "sysmon reports what the operating system says; it knows nothing of the agent, the engine or the services"},
 	{from: module + "/syncer/store", forbidden: []string{module + "/syncer/graph", module + "/syncer/vantagepoint"},
 		why: "the state store knows neither service"},

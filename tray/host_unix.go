@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/godbus/dbus/v5"
+
+	"vpconnect/internal/sessionbus"
 )
 
 // watcherName is the tray host's well-known name on the session bus: the
@@ -22,7 +24,7 @@ const watcherName = "org.kde.StatusNotifierWatcher"
 // session with neither is not graphical: ErrUnavailable.
 func checkHost() (note string, err error) {
 	display := os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
-	return hostState(connectSessionBus, display)
+	return hostState(sessionbus.Connect, display)
 }
 
 // hostState is checkHost with its inputs given, for the tests.
@@ -44,24 +46,4 @@ func hostState(connect func() (*dbus.Conn, error), display bool) (string, error)
 	default:
 		return "", fmt.Errorf("%w: no graphical session (no display and no tray host on the session bus)", ErrUnavailable)
 	}
-}
-
-// connectSessionBus connects to the session bus when there is one. Unlike
-// godbus's SessionBus it never starts one (dbus-launch) for a process that
-// has none, such as a service; fyne.io/systray then finds the same bus
-// (DBUS_SESSION_BUS_ADDRESS, or $XDG_RUNTIME_DIR/bus).
-func connectSessionBus() (*dbus.Conn, error) {
-	conn, err := dbus.SessionBusPrivateNoAutoStartup()
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Auth(nil); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if err := conn.Hello(); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("say hello: %w", err)
-	}
-	return conn, nil
 }

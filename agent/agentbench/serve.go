@@ -120,14 +120,7 @@ func Serve(ctx context.Context, in io.Reader) error {
 		return fmt.Errorf("open the sync state: %w", err)
 	}
 	defer db.Close()
-	eng := syncer.New(mailbox, vpc, db, syncer.Options{
-		Category: cfg.Sync.Category, EmailType: cfg.Sync.EmailType, MailFolders: cfg.Sync.MailFolders,
-		LookbackDays: cfg.Sync.LookbackDays, Employee: s.Employee, ContactFolder: cfg.Sync.ContactFolder,
-		DaysAhead: cfg.Sync.DaysAhead, CalendarTypes: cfg.Sync.CalendarTypes, Conflict: cfg.Sync.Conflict,
-		CreateFirms: cfg.Sync.CreateFirms,
-		Mark:        syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: s.Employee},
-		Logger:      log,
-	})
+	eng := syncer.New(mailbox, vpc, db, agent.EngineOptions(cfg, s.Employee, log))
 	initialized, err := eng.Initialized(ctx)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/auth"
 	"vpconnect/syncer"
@@ -168,20 +169,9 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 			return mailbox, vp, nil
 		},
 		Initialize: func(ctx context.Context, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee) error {
-			d.engine = syncer.New(mailbox, vp, d.store, syncer.Options{
-				Category:      cfg.Sync.Category,
-				EmailType:     cfg.Sync.EmailType,
-				MailFolders:   cfg.Sync.MailFolders,
-				LookbackDays:  cfg.Sync.LookbackDays,
-				ContactFolder: cfg.Sync.ContactFolder,
-				DaysAhead:     cfg.Sync.DaysAhead,
-				CalendarTypes: cfg.Sync.CalendarTypes,
-				Conflict:      cfg.Sync.Conflict,
-				Employee:      emp.ID,
-				Mark:          syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: emp.ID},
-				Now:           opts.Now,
-				Logger:        log,
-			})
+			eo := agent.EngineOptions(cfg, emp.ID, log)
+			eo.Now = opts.Now
+			d.engine = syncer.New(mailbox, vp, d.store, eo)
 			return d.engine.Prepare(ctx)
 		},
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"vpconnect/internal/sessionbus"
 )
 
 // What logind and the desktops' screen savers answer on D-Bus.
@@ -25,29 +27,10 @@ const busCallTimeout = 2 * time.Second
 
 func platformIdle() (idleSource, time.Duration) {
 	// A D-Bus call is cheap: no caching.
-	return &busIdle{connectSystem: connectSystemBus, connectSession: connectSessionBus}, 0
+	return &busIdle{connectSystem: connectSystemBus, connectSession: sessionbus.Connect}, 0
 }
 
 func connectSystemBus() (*dbus.Conn, error) { return dbus.ConnectSystemBus() }
-
-// connectSessionBus connects to the session bus when there is one. Unlike
-// godbus's ConnectSessionBus it never starts one (dbus-launch) for a
-// process that has none, such as a service.
-func connectSessionBus() (*dbus.Conn, error) {
-	conn, err := dbus.SessionBusPrivateNoAutoStartup()
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Auth(nil); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if err := conn.Hello(); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("say hello: %w", err)
-	}
-	return conn, nil
-}
 
 // busIdle asks systemd-logind on the system bus for the session's IdleHint
 // and LockedHint (set by GNOME, KDE and the screen lockers), and, where

@@ -278,6 +278,23 @@ func (w *agentWorld) requests() requests {
 	return requests{graph: w.g.Requests(), vp: w.v.Requests(), msToken: w.tokens.ms.Load(), vpToken: w.tokens.vp.Load()}
 }
 
+// staysSilent checks that scheduled sync has stopped (what: "while
+// suspended", …): no timer is left, and n intervals later neither service
+// was asked anything (no retry storm, no polling).
+func (w *agentWorld) staysSilent(t *testing.T, what string, n int) {
+	t.Helper()
+	if p := w.clock.Pending(); p != 0 {
+		t.Errorf("%d timers pending %s", p, what)
+	}
+	before := w.requests()
+	for range n {
+		w.clock.Advance(vpInterval)
+	}
+	if now := w.requests(); now != before {
+		t.Errorf("requests %s: %+v, then %+v", what, before, now)
+	}
+}
+
 // dataFiles lists the files of the data dir.
 func (w *agentWorld) dataFiles(t *testing.T) []string {
 	t.Helper()

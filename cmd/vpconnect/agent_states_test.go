@@ -88,17 +88,8 @@ func TestAgentMicrosoftSignInRejectedSuspendsUntilReauthorized(t *testing.T) {
 		t.Errorf("%d Microsoft token requests to learn of the refusal; want 1", n)
 	}
 
-	// No retry storm: no timer is left, and ten intervals later nothing
-	// was asked of either service.
-	if n := w.clock.Pending(); n != 0 {
-		t.Errorf("%d timers pending while suspended", n)
-	}
-	for range 10 {
-		w.clock.Advance(vpInterval)
-	}
-	if now := w.requests(); now != afterRefusal {
-		t.Errorf("requests while suspended: %+v, then %+v", afterRefusal, now)
-	}
+	// No retry storm.
+	w.staysSilent(t, "while suspended", 10)
 	// A manual sync is answered "sign-in needed" from memory: no token
 	// request.
 	code, _, errOut = w.sync(t)
@@ -182,15 +173,7 @@ func TestAgentVantagepointSignInRejectedSuspendsUntilReauthorized(t *testing.T) 
 	if n := afterRefusal.vpToken - before.vpToken; n != 1 {
 		t.Errorf("%d Vantagepoint token requests to learn of the refusal; want 1", n)
 	}
-	if n := w.clock.Pending(); n != 0 {
-		t.Errorf("%d timers pending while suspended", n)
-	}
-	for range 10 {
-		w.clock.Advance(vpInterval)
-	}
-	if now := w.requests(); now != afterRefusal {
-		t.Errorf("requests while suspended: %+v, then %+v", afterRefusal, now)
-	}
+	w.staysSilent(t, "while suspended", 10)
 
 	// The old password is refused (exit 3), and the agent stays suspended.
 	code, out, errOut := w.run("reauthorize", "vantagepoint")
@@ -279,17 +262,8 @@ func TestAgentTenFailedBatchesSuspendUntilResume(t *testing.T) {
 		st.NextBatchAt != nil || st.Accounts.Microsoft.SignInNeeded || st.Accounts.Vantagepoint.SignInNeeded || st.Accounts.Vantagepoint.Connected {
 		t.Errorf("suspended: %+v", st)
 	}
-	// Scheduled sync stopped: no timer, and hours later nothing was asked.
-	if n := w.clock.Pending(); n != 0 {
-		t.Errorf("%d timers pending while suspended", n)
-	}
-	before := w.requests()
-	for range 30 {
-		w.clock.Advance(vpInterval)
-	}
-	if now := w.requests(); now != before {
-		t.Errorf("requests while suspended: %+v, then %+v", before, now)
-	}
+	// Scheduled sync stopped: hours later nothing was asked.
+	w.staysSilent(t, "while suspended", 30)
 	if st, _ := w.status(t); st.LastBatch.ID != last {
 		t.Errorf("a batch ran while suspended: %+v", st.LastBatch)
 	}
@@ -324,16 +298,7 @@ func TestAgentPauseSurvivesARestart(t *testing.T) {
 	if st.SyncStatus != agent.SyncDisabled || st.NextBatchAt != nil || !st.PauseAllowed {
 		t.Errorf("paused: %+v", st)
 	}
-	if n := w.clock.Pending(); n != 0 {
-		t.Errorf("%d timers pending while paused", n)
-	}
-	before := w.requests()
-	for range 5 {
-		w.clock.Advance(vpInterval)
-	}
-	if now := w.requests(); now != before {
-		t.Errorf("requests while paused: %+v, then %+v", before, now)
-	}
+	w.staysSilent(t, "while paused", 5)
 
 	// The pause is kept across a restart of the agent.
 	first.stop(t)

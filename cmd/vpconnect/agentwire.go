@@ -179,7 +179,7 @@ func wireAgent(ctx context.Context, cfg config.Config, dir string, problems []er
 		return nil, fmt.Errorf("open the sync state: %w", err)
 	}
 	w.close = func() { db.Close(); idle.Close() }
-	eng := syncer.New(mailbox, vpc, db, engineOptions(cfg, vpRec.Employee, log))
+	eng := syncer.New(mailbox, vpc, db, agent.EngineOptions(cfg, vpRec.Employee, log))
 	w.engine = eng
 	initialized, err := eng.Initialized(ctx)
 	if err != nil {

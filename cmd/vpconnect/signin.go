@@ -127,18 +127,6 @@ func connect(cfg config.Config, log *slog.Logger) func(ctx context.Context, ms, 
 	}
 }
 
-// engineOptions are the sync rules of the configuration for the employee.
-func engineOptions(cfg config.Config, employee string, log *slog.Logger) syncer.Options {
-	return syncer.Options{
-		Category: cfg.Sync.Category, EmailType: cfg.Sync.EmailType, MailFolders: cfg.Sync.MailFolders,
-		LookbackDays: cfg.Sync.LookbackDays, Employee: employee, ContactFolder: cfg.Sync.ContactFolder,
-		DaysAhead: cfg.Sync.DaysAhead, CalendarTypes: cfg.Sync.CalendarTypes, Conflict: cfg.Sync.Conflict,
-		CreateFirms: cfg.Sync.CreateFirms,
-		Mark:        syncer.MailboxMark{URL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database, Employee: employee},
-		Logger:      log,
-	}
-}
-
 // stateFile is the sync state database in the data dir.
 const stateFile = "sync.db"
 
@@ -172,7 +160,7 @@ func runActivate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				return err
 			}
 			defer db.Close()
-			err = initializeMailbox(ctx, syncer.New(mailbox, vp, db, engineOptions(cfg, emp.ID, log)), *reinit)
+			err = initializeMailbox(ctx, syncer.New(mailbox, vp, db, agent.EngineOptions(cfg, emp.ID, log)), *reinit)
 			if errors.Is(err, syncer.ErrForeignCustomization) {
 				return fmt.Errorf("%w\nRun 'vpconnect activate --reinitialize' to link it to you instead", err)
 			}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/auth"
 	"vpconnect/syncer"
@@ -181,7 +182,7 @@ func TestActivateThenBatchLeavesNoSecretOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := syncer.New(mailbox, vpc, db, engineOptions(w.cfg, rec.Employee, log)).Run(ctx, syncer.TriggerManual)
+	b, err := syncer.New(mailbox, vpc, db, agent.EngineOptions(w.cfg, rec.Employee, log)).Run(ctx, syncer.TriggerManual)
 	db.Close()
 	if err != nil || b.Outcome == syncer.OutcomeFailed {
 		t.Fatalf("batch: %v %+v", err, b)
