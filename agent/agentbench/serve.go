@@ -107,9 +107,8 @@ func Serve(ctx context.Context, in io.Reader) error {
 		return err
 	}
 	newVP := func() (*vantagepoint.Client, error) {
-		return vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vpTS,
-			HTTPClient:    &http.Client{Transport: vpTS.Transport(nil), Timeout: 60 * time.Second},
-			ApplicationID: "vpconnect/" + agent.Version, Logger: log})
+		return vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vpTS,
+			HTTPClient: &http.Client{Transport: vpTS.Transport(nil), Timeout: 60 * time.Second}, Logger: log})
 	}
 	vpc, err := newVP()
 	if err != nil {

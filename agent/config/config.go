@@ -111,6 +111,15 @@ const (
 // --config flag is given.
 const EnvConfig = "VPCONNECT_CONFIG"
 
+// ZoneFile is where the Vantagepoint client keeps the zone it measured the
+// server's ModDate in, between runs ("" without a data directory).
+func (c Config) ZoneFile() string {
+	if c.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.DataDir, "vantagepoint-zone")
+}
+
 // Default returns the configuration used for every key the file leaves out.
 // It is valid on its own, although the agent cannot activate until the
 // endpoints and app registrations are filled in (see [Config.Incomplete]).

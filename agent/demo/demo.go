@@ -160,9 +160,8 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("set up the Graph client: %w", err)
 			}
-			vp, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vpTokens,
-				HTTPClient:    &http.Client{Transport: vpTokens.Transport(nil), Timeout: 60 * time.Second},
-				ApplicationID: "vpconnect", Logger: log})
+			vp, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vpTokens,
+				HTTPClient: &http.Client{Transport: vpTokens.Transport(nil), Timeout: 60 * time.Second}, Logger: log})
 			if err != nil {
 				return nil, nil, fmt.Errorf("set up the Vantagepoint client: %w", err)
 			}

@@ -108,9 +108,8 @@ func connectVantagepoint(cfg config.Config, vp *auth.TokenSource, log *slog.Logg
 	if signinEnv.httpClient != nil {
 		base = signinEnv.httpClient.Transport
 	}
-	return vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vp,
-		HTTPClient:    &http.Client{Transport: vp.Transport(base), Timeout: 60 * time.Second},
-		ApplicationID: "vpconnect/" + agent.Version, Logger: log})
+	return vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vp,
+		HTTPClient: &http.Client{Transport: vp.Transport(base), Timeout: 60 * time.Second}, Logger: log})
 }
 
 func runAdminStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -117,9 +117,8 @@ func connect(cfg config.Config, log *slog.Logger) func(ctx context.Context, ms, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("set up the Graph client: %w", err)
 		}
-		vpc, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, TokenSource: vp,
-			HTTPClient:    &http.Client{Transport: vp.Transport(base), Timeout: 60 * time.Second},
-			ApplicationID: "vpconnect/" + agent.Version, Logger: log})
+		vpc, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vp,
+			HTTPClient: &http.Client{Transport: vp.Transport(base), Timeout: 60 * time.Second}, Logger: log})
 		if err != nil {
 			return nil, nil, fmt.Errorf("set up the Vantagepoint client: %w", err)
 		}

@@ -2,6 +2,7 @@ package vantagepoint
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,8 +31,6 @@ type Options struct {
 	TokenSource oauth2.TokenSource
 	// HTTPClient sends the requests; default a client with a 60 s timeout.
 	HTTPClient *http.Client
-	// ApplicationID is sent as the dvp-applicationId header when set.
-	ApplicationID string
 	// PageSize is the number of records asked per listing request; default
 	// DefaultPageSize. It must not exceed the server's own cap.
 	PageSize int
@@ -48,6 +47,9 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Logger receives one debug line per retry; default discards.
 	Logger *slog.Logger
+	// ZoneFile, when set, keeps the zone the client measured the server's
+	// ModDate in (clock.go) between runs.
+	ZoneFile string
 }
 
 // DefaultPageSize is the page size when Options.PageSize is 0: large
@@ -65,6 +67,8 @@ type Client struct {
 	// (0 until known): a server that caps pages below PageSize must not
 	// make a short page look like the end of a listing.
 	pageCap atomic.Int64
+	// clock is what the client measured of the server's zone (clock.go).
+	clock serverClock
 }
 
 var _ syncer.Vantagepoint = (*Client)(nil)
@@ -95,7 +99,10 @@ func New(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{base: u, opts: o}, nil
+	c := &Client{base: u, opts: o}
+	c.clock.file = o.ZoneFile
+	c.clock.load()
+	return c, nil
 }
 
 // Requests is the number of HTTP requests sent so far, retries included
@@ -112,6 +119,9 @@ type call struct {
 	// decode, when set, reads a 2xx answer inside the retry loop, so that
 	// a malformed answer to an idempotent call is retried like a 5xx.
 	decode func([]byte) error
+	// date, when set, receives the answer's Date header (the server's
+	// clock in UTC), zero when it has none.
+	date *time.Time
 }
 
 // do sends a call, retrying idempotent ones, and returns the answer's body
@@ -192,8 +202,8 @@ func (c *Client) once(ctx context.Context, cl call, payload []byte) ([]byte, err
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
-	if c.opts.ApplicationID != "" {
-		req.Header.Set(ApplicationIDHeader, c.opts.ApplicationID)
+	if id := applicationID(cl.path); id != "" {
+		req.Header.Set(ApplicationIDHeader, id)
 	}
 	if cl.auth {
 		if c.opts.TokenSource == nil {
@@ -219,6 +229,9 @@ func (c *Client) once(ctx context.Context, cl call, payload []byte) ([]byte, err
 		return nil, fmt.Errorf("Vantagepoint %s %s: read answer: %w: %w", cl.method, cl.path, syncer.ErrUnavailable, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if cl.date != nil {
+			*cl.date, _ = http.ParseTime(resp.Header.Get("Date"))
+		}
 		if cl.decode != nil {
 			if err := cl.decode(body); err != nil {
 				return nil, fmt.Errorf("Vantagepoint %s %s: %w", cl.method, cl.path, err)
@@ -276,41 +289,69 @@ type LoginConfig struct {
 	Version   string
 }
 
-// LoginDatabase is a database offered at sign-in.
-type LoginDatabase struct{ Name, Description string }
+// LoginDatabase is a database offered at sign-in: Name as the token
+// request's database field takes it, Server as the answer suffixed it.
+type LoginDatabase struct{ Name, Server string }
 
 // LoginLanguage is a language offered at sign-in.
 type LoginLanguage struct{ Culture, Caption string }
 
 // HasDatabase reports whether the server offers the database,
-// case-insensitively (SQL Server database names are).
+// case-insensitively (SQL Server database names are). A name given with
+// its server suffix, as LoginConfig lists it, matches too.
 func (lc LoginConfig) HasDatabase(name string) bool {
+	want, _ := splitDatabase(name)
 	for _, d := range lc.Databases {
-		if strings.EqualFold(d.Name, name) {
+		if strings.EqualFold(d.Name, want) {
 			return true
 		}
 	}
 	return false
 }
 
+// Names lists the offered databases' names.
+func (lc LoginConfig) Names() []string {
+	var out []string
+	for _, d := range lc.Databases {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
 // LoginConfig reads the server's sign-in configuration; no token needed.
 func (c *Client) LoginConfig(ctx context.Context) (LoginConfig, error) {
 	var w wireLoginConfig
-	_, err := c.do(ctx, call{method: http.MethodGet, path: "LoginConfig", decode: jsonInto(&w)})
+	q := url.Values{"include": {loginConfigInclude}}
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "LoginConfig", query: q, decode: jsonInto(&w)})
 	if err != nil {
 		return LoginConfig{}, fmt.Errorf("read login configuration: %w", err)
 	}
 	var lc LoginConfig
-	for _, d := range w.Databases {
-		lc.Databases = append(lc.Databases, LoginDatabase{Name: d.Name, Description: d.Description})
+	for _, raw := range w.Databases {
+		var s string
+		var o struct{ Name, Description string }
+		switch {
+		case json.Unmarshal(raw, &s) == nil:
+			name, server := splitDatabase(s)
+			lc.Databases = append(lc.Databases, LoginDatabase{Name: name, Server: server})
+		case json.Unmarshal(raw, &o) == nil && o.Name != "":
+			lc.Databases = append(lc.Databases, LoginDatabase{Name: o.Name})
+		default:
+			return LoginConfig{}, fmt.Errorf("read login configuration: %w: a database is %s", syncer.ErrMalformed, raw)
+		}
 	}
-	if w.Database != "" && !lc.HasDatabase(w.Database) {
-		lc.Databases = append(lc.Databases, LoginDatabase{Name: w.Database, Description: w.Database})
+	for _, raw := range w.Languages {
+		// Shapes vary by version: a string, or an object with a culture.
+		var s string
+		var o struct{ Culture, Caption, Name string }
+		switch {
+		case json.Unmarshal(raw, &s) == nil:
+			lc.Languages = append(lc.Languages, LoginLanguage{Culture: s, Caption: s})
+		case json.Unmarshal(raw, &o) == nil:
+			lc.Languages = append(lc.Languages, LoginLanguage{Culture: o.Culture, Caption: cmp.Or(o.Caption, o.Name)})
+		}
 	}
-	for _, l := range w.Languages {
-		lc.Languages = append(lc.Languages, LoginLanguage{Culture: l.Culture, Caption: l.Caption})
-	}
-	lc.Version = w.Version
+	lc.Version = cmp.Or(w.DisplaySoftwareVersion, w.SoftwareVersion)
 	return lc, nil
 }
 

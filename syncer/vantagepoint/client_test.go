@@ -2,6 +2,7 @@ package vantagepoint
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,14 +19,22 @@ import (
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
-// headerRecorder remembers the dvp-applicationId of every request.
+// headerRecorder counts the requests to a hub whose dvp-applicationId does
+// not name the hub's area (vpsim refuses another area; this also catches
+// a missing header).
 type headerRecorder struct {
 	next    http.RoundTripper
 	missing atomic.Int64
 }
 
 func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Header.Get("dvp-applicationId") != "vpconnect-test" {
+	p := strings.TrimPrefix(r.URL.Path, vpsim.APIPath+"/")
+	hub, _, _ := strings.Cut(p, "/")
+	want := map[string]string{"activity": "Activity", "contact": "Contact", "firm": "Firm", "employee": "Employee", "project": "Project"}[hub]
+	if hub == "UDIC" {
+		want, _, _ = strings.Cut(strings.TrimPrefix(p, "UDIC/"), "/")
+	}
+	if want != "" && r.Header.Get("dvp-applicationId") != want {
 		h.missing.Add(1)
 	}
 	return h.next.RoundTrip(r)
@@ -50,12 +59,11 @@ func newEnv(t *testing.T, pageSize int) *env {
 	// does itself.
 	hdr := &headerRecorder{next: &http.Transport{}}
 	c, err := New(Options{
-		APIURL:        sim.APIURL(),
-		TokenSource:   oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe"), TokenType: "bearer"}),
-		HTTPClient:    &http.Client{Transport: hdr, Timeout: 10 * time.Second},
-		ApplicationID: "vpconnect-test",
-		PageSize:      pageSize,
-		RetryBase:     time.Millisecond,
+		APIURL:      sim.APIURL(),
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe"), TokenType: "bearer"}),
+		HTTPClient:  &http.Client{Transport: hdr, Timeout: 10 * time.Second},
+		PageSize:    pageSize,
+		RetryBase:   time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +142,36 @@ func TestContactsPagingAndFilters(t *testing.T) {
 	if n, _, _ := count(syncer.ContactQuery{Owner: "E001", ActiveOnly: true}); n != 25 {
 		t.Fatalf("owner E001, active: %d", n) // odd i are E002; i%10==1 is odd
 	}
-	if n, _, _ := count(syncer.ContactQuery{ModifiedSince: t0.Add(44 * time.Hour)}); n != 5 {
+	// A ModifiedSince mark is a ModDate as the client handed it out (the
+	// server's local time, read as if UTC). Until the client has seen a
+	// write's answer it does not know the server's zone, and widens the
+	// filter by the largest zone offset so that nothing is missed.
+	var mark44, id49 string
+	var mark time.Time
+	e.c.Contacts(ctx, syncer.ContactQuery{}, func(cs []syncer.Contact) error {
+		for _, c := range cs {
+			switch c.FirstName {
+			case "F44":
+				mark, mark44 = c.ModDate, c.ID
+			case "F49":
+				id49 = c.ID
+			}
+		}
+		return nil
+	})
+	if _, known := e.c.ServerZone(); known {
+		t.Fatal("server zone known before any write")
+	}
+	if n, _, seen := count(syncer.ContactQuery{ModifiedSince: mark}); n != 24 || !seen[mark44] {
+		t.Fatalf("modified since, zone unknown: %d", n) // raw mark (UTC-5) less 14 hours: 26..49
+	}
+	if _, err := e.c.UpdateContact(ctx, syncer.Contact{ID: id49, FirstName: "F49", LastName: "L", Owner: "E001"}); err != nil {
+		t.Fatal(err)
+	}
+	if off, known := e.c.ServerZone(); !known || off != -5*time.Hour {
+		t.Fatalf("server zone after a write: %v %v, want the simulator's UTC-5", off, known)
+	}
+	if n, _, _ := count(syncer.ContactQuery{ModifiedSince: mark}); n != 5 {
 		t.Fatalf("modified since: %d", n) // 45..49
 	}
 	var first syncer.Contact
@@ -180,11 +217,11 @@ func TestGenericListOrderLikeIn(t *testing.T) {
 		t.Fatalf("like: %v", names)
 	}
 	names = nil
-	if err := e.c.List(ctx, HubFirm, Query{Filters: []Filter{{Name: "Name", Op: OpIn, Value: "gamma,beta corp"}}, Limit: 1}, collect); err != nil {
+	if err := e.c.List(ctx, HubFirm, Query{Filters: []Filter{{Name: "Name", Op: OpNe, Value: "gamma"}}, Limit: 1}, collect); err != nil {
 		t.Fatal(err)
 	}
-	if len(names) != 1 {
-		t.Fatalf("in + limit: %v", names)
+	if len(names) != 1 || names[0] == "Gamma" {
+		t.Fatalf("!= + limit: %v", names)
 	}
 	err := e.c.List(ctx, HubFirm, Query{Filters: []Filter{{Name: "NoSuchField", Value: "x"}}}, collect)
 	if !errors.Is(err, syncer.ErrInvalid) {
@@ -441,14 +478,14 @@ func (f failingSource) Token() (*oauth2.Token, error) { return nil, f.err }
 // The token error fixtures decode into TokenErrors that map as the engine
 // needs.
 func TestTokenErrorFixtures(t *testing.T) {
-	dir := "../../../shared/fixtures/vantagepoint"
+	dir := "testdata/fixtures"
 	for name, want := range map[string]error{
 		"token-error-invalid-grant-login-disabled.json": syncer.ErrAuthRejected,
 		"token-error-unsupported-grant-type.json":       syncer.ErrInvalid,
 	} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			t.Skipf("fixtures not available: %v", err)
+			t.Fatalf("fixture: %v", err)
 		}
 		srv := &http.Server{}
 		_ = srv
@@ -460,7 +497,7 @@ func TestTokenErrorFixtures(t *testing.T) {
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "token-response.json"))
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	tok, err := PasswordGrant(ctx, nil, newStatic(t, 200, b), Credentials{})
 	if err != nil || tok.RefreshToken != "N3h/5UvLUL/LAP5/QcC8+B+vfOS3IE=" || tok.ExpiresIn != 1799 {
@@ -469,7 +506,7 @@ func TestTokenErrorFixtures(t *testing.T) {
 	// The third-party firm record decodes (no milliseconds in its dates).
 	b, err = os.ReadFile(filepath.Join(dir, "firm-record-thirdparty-mock.json"))
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	rs, err := DecodeRecords(b)
 	if err != nil || FirmFromRecord(rs[0]).Name != "Globex Corporation" || rs[0].Time("ModDate").IsZero() || rs[0].String("HasHierarchy") != "1" {
@@ -538,5 +575,44 @@ func TestServerPageCapDoesNotCutListings(t *testing.T) {
 	e.c.Contacts(ctx, syncer.ContactQuery{Owner: "E777"}, func([]syncer.Contact) error { return nil })
 	if n := e.c.Requests() - before; n != 1 {
 		t.Errorf("a short listing after a full page took %d requests, want 1", n)
+	}
+}
+
+// TestDeltekExampleShapes reads the answers as Deltek's examples show them
+// (testdata/fixtures/deltek-examples.json).
+func TestDeltekExampleShapes(t *testing.T) {
+	b, err := os.ReadFile("testdata/fixtures/deltek-examples.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex map[string]json.RawMessage
+	if err := json.Unmarshal(b, &ex); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{APIURL: newStatic(t, 200, ex["loginConfig"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := c.LoginConfig(ctx)
+	if err != nil || len(lc.Databases) != 2 || lc.Databases[0] != (LoginDatabase{Name: "DVP30Dev", Server: "."}) {
+		t.Fatalf("LoginConfig: %+v %v", lc, err)
+	}
+	if !lc.HasDatabase("webapitest") || !lc.HasDatabase("WebApiTest (localhost)") || lc.HasDatabase("WebApi") {
+		t.Errorf("database matching with the server suffix: %+v", lc)
+	}
+	c, _ = New(Options{APIURL: newStatic(t, 200, ex["loginConfigInclude"])})
+	if lc, err := c.LoginConfig(ctx); err != nil || lc.Version != "3.0.7" {
+		t.Fatalf("LoginConfig with include: %+v %v", lc, err)
+	}
+	c, _ = New(Options{APIURL: newStatic(t, 200, ex["udicMetadata"]), TokenSource: staticToken("t")})
+	md, err := c.UDICMetadata(ctx, "udic_TestHub")
+	if err != nil || md.Area != "UDIC_testhub" || md.Key != "UDIC_UID" || len(md.Fields) != 2 {
+		t.Fatalf("metadata: %+v %v", md, err)
+	}
+	if f, ok := md.Field("CustName"); !ok || f.Label != "Name" || f.Type != "String" || f.Required {
+		t.Errorf("CustName: %+v", f)
+	}
+	if _, err := c.UDICMetadata(ctx, "UDIC_Other"); !errors.Is(err, syncer.ErrMalformed) {
+		t.Errorf("metadata of another hub: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package vantagepoint
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -183,7 +184,7 @@ func (c *Client) Contacts(ctx context.Context, q syncer.ContactQuery, page func(
 		vq.Filters = append(vq.Filters, Filter{Name: "ContactStatus", Op: OpEq, Value: "A"})
 	}
 	if !q.ModifiedSince.IsZero() {
-		vq.Filters = append(vq.Filters, Filter{Name: "ModDate", Op: OpGt, Value: FormatDate(q.ModifiedSince)})
+		vq.Filters = append(vq.Filters, DateFilter("ModDate", OpGt, c.clock.sinceFilter(q.ModifiedSince)))
 	}
 	for _, f := range q.Fields {
 		if w, ok := contactFieldNames[f]; ok {
@@ -336,7 +337,7 @@ func (c *Client) FindActivities(ctx context.Context, q syncer.ActivityQuery) ([]
 	}
 	start := q.StartDate.Truncate(time.Millisecond) // the wire's precision
 	if !q.StartDate.IsZero() {
-		vq.Filters = append(vq.Filters, Filter{Name: "StartDate", Op: OpEq, Value: FormatDate(start)})
+		vq.Filters = append(vq.Filters, DateFilter("StartDate", OpEq, start))
 	}
 	if q.Employee != "" {
 		vq.Filters = append(vq.Filters, Filter{Name: "Employee", Op: OpEq, Value: q.Employee})
@@ -387,20 +388,40 @@ func (c *Client) ListActivities(ctx context.Context, q syncer.ActivityListQuery,
 	if q.Employee != "" {
 		vq.Filters = append(vq.Filters, Filter{Name: "Employee", Op: OpEq, Value: q.Employee})
 	}
-	if len(q.Types) > 0 {
-		vq.Filters = append(vq.Filters, Filter{Name: "Type", Op: OpIn, Value: strings.Join(q.Types, ",")})
+	// filterHash has no IN: one type is filtered by the server, several by
+	// the client (conditions are joined with AND).
+	if len(q.Types) == 1 {
+		vq.Filters = append(vq.Filters, Filter{Name: "Type", Op: OpEq, Value: q.Types[0]})
 	}
 	if !q.From.IsZero() {
-		vq.Filters = append(vq.Filters, Filter{Name: "StartDate", Op: OpGe, Value: FormatDate(q.From)})
+		vq.Filters = append(vq.Filters, DateFilter("StartDate", OpGe, q.From))
 	}
 	if !q.To.IsZero() {
-		vq.Filters = append(vq.Filters, Filter{Name: "StartDate", Op: OpLt, Value: FormatDate(q.To)})
+		vq.Filters = append(vq.Filters, DateFilter("StartDate", OpLt, q.To))
 	}
 	if !q.ModifiedSince.IsZero() {
-		vq.Filters = append(vq.Filters, Filter{Name: "ModDate", Op: OpGt, Value: FormatDate(q.ModifiedSince)})
+		vq.Filters = append(vq.Filters, DateFilter("ModDate", OpGt, c.clock.sinceFilter(q.ModifiedSince)))
 	}
 	vq.Fields = q.Fields
-	if err := c.Activities(ctx, vq, page); err != nil {
+	if len(q.Types) > 1 && len(vq.Fields) > 0 && !containsFold(vq.Fields, "Type") {
+		vq.Fields = append(vq.Fields, "Type")
+	}
+	filtered := page
+	if len(q.Types) > 1 {
+		filtered = func(as []syncer.Activity) error {
+			keep := as[:0]
+			for _, a := range as {
+				if slices.ContainsFunc(q.Types, func(t string) bool { return strings.EqualFold(t, a.Type) }) {
+					keep = append(keep, a)
+				}
+			}
+			if len(keep) == 0 {
+				return nil
+			}
+			return page(keep)
+		}
+	}
+	if err := c.Activities(ctx, vq, filtered); err != nil {
 		return fmt.Errorf("list activities: %w", err)
 	}
 	return nil

@@ -101,24 +101,35 @@ func decodeOne(body []byte) (Record, error) {
 	return rs[0], nil
 }
 
-// Filter operators of filterHash.
+// Filter operators of filterHash[i][opp]: the symbols every public caller
+// of the API sends (docs/vantagepoint-api.md, "Filters"); no caller sends
+// words such as eq or gt, and none has an IN operator.
 const (
-	OpEq   = "eq"
-	OpNe   = "ne"
-	OpGt   = "gt"
-	OpLt   = "lt"
-	OpGe   = "ge"
-	OpLe   = "le"
+	OpEq   = "="
+	OpNe   = "!="
+	OpGt   = ">"
+	OpLt   = "<"
+	OpGe   = ">="
+	OpLe   = "<="
 	OpLike = "like" // % matches any run, _ one character
-	OpIn   = "in"   // Value is a comma-separated list
 )
 
-// Filter is one condition of a listing.
+// Filter is one condition of a listing. Conditions are joined with AND.
 type Filter struct {
 	Name  string
-	Op    string // one of the Op constants; "" means eq
+	Op    string // one of the Op constants; "" means OpEq
 	Value string
 	Table string // filterHash[i][tablename], for fields of related tables
+	// Type is filterHash[i][type]; DateFilter sets "datetime", without
+	// which a date comparison silently matches nothing.
+	Type string
+}
+
+// DateFilter compares a date field with t. The value carries an explicit
+// offset (…Z) and the filter says [type]=datetime: a public integration
+// reports that without either the server answers [] without an error.
+func DateFilter(name, op string, t time.Time) Filter {
+	return Filter{Name: name, Op: op, Value: FormatFilterDate(t), Type: "datetime"}
 }
 
 // Query narrows a listing.
@@ -262,7 +273,8 @@ func (c *Client) Get(ctx context.Context, hub, id string) (Record, error) {
 // Vantagepoint has no idempotency key; on ErrUnavailable the record may or
 // may not exist.
 func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, error) {
-	body, err := c.do(ctx, call{method: http.MethodPost, path: hub, body: r, auth: true})
+	var date time.Time
+	body, err := c.do(ctx, call{method: http.MethodPost, path: hub, query: writeParams(), body: r, auth: true, date: &date})
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", hub, err)
 	}
@@ -270,6 +282,7 @@ func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, erro
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", hub, err)
 	}
+	c.observeClock(date, out)
 	return out, nil
 }
 
@@ -295,10 +308,20 @@ func (c *Client) Update(ctx context.Context, hub, id string, r Record) (Record, 
 		out, err = decodeOne(b)
 		return err
 	}
-	if _, err := c.do(ctx, call{method: http.MethodPut, path: recordPath(hub, id), body: r, auth: true, decode: decode}); err != nil {
+	var date time.Time
+	if _, err := c.do(ctx, call{method: http.MethodPut, path: recordPath(hub, id), query: writeParams(), body: r, auth: true, decode: decode, date: &date}); err != nil {
 		return nil, fmt.Errorf("update %s %s: %w", hub, id, err)
 	}
+	c.observeClock(date, out)
 	return out, nil
+}
+
+// observeClock measures the server's zone from a write's answer; failing
+// to keep it for the next run is logged, not an error of the write.
+func (c *Client) observeClock(date time.Time, r Record) {
+	if err := c.clock.observe(date, r.String("ModDate")); err != nil {
+		c.opts.Logger.Warn("vantagepoint: " + err.Error())
+	}
 }
 
 // Delete removes a record.

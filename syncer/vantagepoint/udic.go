@@ -3,7 +3,12 @@ package vantagepoint
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
+
+	"vpconnect/syncer"
 )
 
 // User-defined hubs (UDICs) hold the Connect administration (SPEC §5.5).
@@ -11,11 +16,14 @@ import (
 
 // HubMetadata describes a user-defined hub.
 type HubMetadata struct {
-	Area   string
-	Fields []HubField
+	Area      string
+	Key       string // "UDIC_UID"
+	TableName string
+	Fields    []HubField
 }
 
-// HubField is one field of a user-defined hub.
+// HubField is one field of a user-defined hub: Label is its caption and
+// Type the server's name of its type (e.g. "String").
 type HubField struct {
 	Name, Label, Type string
 	Required          bool
@@ -38,12 +46,21 @@ func (c *Client) UDICMetadata(ctx context.Context, area string) (HubMetadata, er
 	if _, err := c.do(ctx, call{method: http.MethodGet, path: udicMetadataPath(area), auth: true, decode: jsonInto(&w)}); err != nil {
 		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w", area, err)
 	}
-	m := HubMetadata{Area: w.InfocenterArea}
-	if m.Area == "" {
-		m.Area = area
+	// The answer is keyed by the hub's name, as the server spells it.
+	name := ""
+	for k := range w {
+		if strings.EqualFold(k, area) {
+			name = k
+		}
 	}
-	for _, f := range w.Fields {
-		m.Fields = append(m.Fields, HubField{Name: f.Name, Label: f.Label, Type: f.Type, Required: f.Required})
+	if name == "" {
+		keys := slices.Sorted(maps.Keys(w))
+		return HubMetadata{}, fmt.Errorf("read metadata of hub %s: %w: the answer describes %v, not %s", area, syncer.ErrMalformed, keys, area)
+	}
+	d := w[name]
+	m := HubMetadata{Area: name, Key: d.Keys, TableName: d.TableName}
+	for _, f := range d.Fields {
+		m.Fields = append(m.Fields, HubField{Name: f.FieldName, Label: f.Caption, Type: f.FieldType, Required: f.Required})
 	}
 	return m, nil
 }

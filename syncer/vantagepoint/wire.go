@@ -1,6 +1,7 @@
 package vantagepoint
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -10,8 +11,8 @@ import (
 
 // Everything this client assumes about Vantagepoint's wire format that
 // Deltek does not document with an example lives in this file, so that a
-// correction against a real server is one edit. See SPEC §11 and
-// /work/shared/fixtures/vantagepoint/README.md for what is documented.
+// correction against a real server is one edit. docs/vantagepoint-api.md
+// gives the source of each choice.
 
 // DateLayout is how dates are written: the "2007-06-03T22:00:00.000" form
 // of Deltek's Update an Activity example. Vantagepoint sends no zone; the
@@ -25,6 +26,14 @@ var dateLayouts = []string{DateLayout, "2006-01-02T15:04:05.999999999", "2006-01
 
 // FormatDate writes a time in DateLayout, in UTC.
 func FormatDate(t time.Time) string { return t.UTC().Format(DateLayout) }
+
+// FilterDateLayout is how a date is written in a filter value: with the
+// explicit Z that published integrations found necessary (a value without
+// an offset matches nothing).
+const FilterDateLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatFilterDate writes a time for a filter value, in UTC with its Z.
+func FormatFilterDate(t time.Time) string { return t.UTC().Format(FilterDateLayout) }
 
 // ParseDate reads a date in any of the accepted forms; a date without a
 // zone is taken as UTC.
@@ -64,7 +73,9 @@ func orderParam(field string, desc bool) string {
 	return field + "_A"
 }
 
-// filterParams encodes filterHash[i][name|value|opp|tablename].
+// filterParams encodes filterHash[i][name|value|opp|type|seq|condition|
+// tablename] as public callers do: opp a symbol (url.Values escapes it),
+// seq the condition's position, condition AND between conditions.
 func filterParams(v url.Values, fs []Filter) {
 	for i, f := range fs {
 		p := "filterHash[" + strconv.Itoa(i) + "]"
@@ -75,10 +86,26 @@ func filterParams(v url.Values, fs []Filter) {
 			op = OpEq
 		}
 		v.Set(p+"[opp]", op)
+		v.Set(p+"[seq]", strconv.Itoa(i))
+		if i < len(fs)-1 {
+			v.Set(p+"[condition]", "AND")
+		}
+		if f.Type != "" {
+			v.Set(p+"[type]", f.Type)
+		}
 		if f.Table != "" {
 			v.Set(p+"[tablename]", f.Table)
 		}
 	}
+}
+
+// writeParams are the query options of every create and update. Deltek's
+// activity examples document requiredFieldValidation=N (fields that a
+// screen designer made required would otherwise refuse the agent's writes,
+// which carry only the fields it maps) and startWorkflow=N (workflows
+// would otherwise fire on every filed e-mail).
+func writeParams() url.Values {
+	return url.Values{"requiredFieldValidation": {"N"}, "startWorkflow": {"N"}}
 }
 
 // Hub names as URL path segments.
@@ -124,32 +151,45 @@ func recordPath(hub, id string) string { return hub + "/" + url.PathEscape(id) }
 // an array of one (UDIC's documented form); decodeOne accepts both. A
 // DELETE's body is ignored.
 
-// LoginConfig shape: no official example. Read "Databases" as a list of
-// {Name, Description} and fall back on "database" (a single name, as a
-// third-party client decodes it); "Languages" as {Culture, Caption};
-// "Version" as a string.
+// LoginConfig shape, from Deltek's "Login Configuration" example (its
+// Postman collection for Vantagepoint 5.0/5.5): {"Databases":["DVP30Dev
+// (.)","WebApiTest (localhost)"]} by default, Languages and the versions
+// only with include=. A database is offered as "NAME (server)".
+// The older object form ({Name, Description}) is still read, so that a
+// proxy or an older server that answers it is not an error.
 type wireLoginConfig struct {
-	Database  string `json:"database"`
-	Databases []struct {
-		Name        string `json:"Name"`
-		Description string `json:"Description"`
-	} `json:"Databases"`
-	Languages []struct {
-		Culture string `json:"Culture"`
-		Caption string `json:"Caption"`
-	} `json:"Languages"`
-	Version string `json:"Version"`
+	Databases              []json.RawMessage `json:"Databases"`
+	Languages              []json.RawMessage `json:"Languages"`
+	SoftwareVersion        string            `json:"SoftwareVersion"`
+	DisplaySoftwareVersion string            `json:"DisplaySoftwareVersion"`
 }
 
-// UDIC metadata shape (no official example): {"InfocenterArea", "Fields":
-// [{"Name","Label","Type","Required"}]}.
-type wireHubMetadata struct {
-	InfocenterArea string `json:"InfocenterArea"`
-	Fields         []struct {
-		Name     string `json:"Name"`
-		Label    string `json:"Label"`
-		Type     string `json:"Type"`
-		Required bool   `json:"Required"`
+// loginConfigInclude asks for the languages and the version besides the
+// databases.
+const loginConfigInclude = "Languages,SoftwareVersion"
+
+// splitDatabase reads "NAME (server)" as NAME and server.
+func splitDatabase(s string) (name, server string) {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, " ("); i > 0 && strings.HasSuffix(s, ")") {
+		return strings.TrimSpace(s[:i]), s[i+2 : len(s)-1]
+	}
+	return s, ""
+}
+
+// UDIC metadata shape, from Deltek's "User Defined Hub Record Metadata"
+// example: an object keyed by the hub's name, {"UDIC_x":{"Keys":"UDIC_UID",
+// "CustomTable":true,"TableName":…,"Fields":[{"FieldName","FieldType",
+// "Caption","Required",…}]}}.
+type wireHubMetadata map[string]struct {
+	Keys        string `json:"Keys"`
+	CustomTable bool   `json:"CustomTable"`
+	TableName   string `json:"TableName"`
+	Fields      []struct {
+		FieldName string `json:"FieldName"`
+		FieldType string `json:"FieldType"`
+		Caption   string `json:"Caption"`
+		Required  bool   `json:"Required"`
 	} `json:"Fields"`
 }
 
@@ -165,6 +205,30 @@ type wireTokenError struct {
 	Description string `json:"error_description"`
 }
 
-// ApplicationIDHeader carries Options.ApplicationID, as Connect
-// integrations set it.
+// ApplicationIDHeader names the area a request works in. Deltek's activity
+// examples say it is "used for fetching records and also for enforcing
+// security measures" and "must be set to Activity" for Connect's work on
+// activities; it names an area, not the calling program. The client sends
+// the area of the hub a request is about, and nothing for the token,
+// LoginConfig and metadata requests.
 const ApplicationIDHeader = "dvp-applicationId"
+
+// applicationAreas are the areas of the built-in hubs.
+var applicationAreas = map[string]string{
+	HubActivity: "Activity", HubContact: "Contact", HubFirm: "Firm",
+	HubEmployee: "Employee", HubProject: "Project",
+}
+
+// applicationID returns the dvp-applicationId of a request path: the hub's
+// area, a user-defined hub's own name.
+func applicationID(path string) string {
+	hub, _, _ := strings.Cut(path, "/")
+	if strings.EqualFold(hub, "UDIC") {
+		area, _, _ := strings.Cut(strings.TrimPrefix(path, udicPrefix), "/")
+		if a, err := url.PathUnescape(area); err == nil {
+			return a
+		}
+		return area
+	}
+	return applicationAreas[strings.ToLower(hub)]
+}

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/oauth2"
 )
 
-const fixtures = "../../../../shared/fixtures"
+const fixtures = "../testdata/fixtures"
 
 func newTest(t *testing.T) (*Server, string) {
 	t.Helper()
@@ -61,7 +61,7 @@ func loadFixture(t *testing.T, name string) map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixtures, name))
 	if err != nil {
-		t.Skipf("fixture: %v", err)
+		t.Fatalf("fixture: %v", err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -2,6 +2,7 @@ package vpsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,15 +27,15 @@ func TestConnectHubsOnTheWire(t *testing.T) {
 	}
 	st, b := get(t, s, tok, "/metadata/UDIC/UDIC_ConnectGroup")
 	var md HubMetadata
-	if st != 200 || json.Unmarshal(b, &md) != nil || md.InfocenterArea != "UDIC_ConnectGroup" {
+	if st != 200 || json.Unmarshal(b, &md) != nil || md["UDIC_ConnectGroup"].Keys != "UDIC_UID" {
 		t.Fatalf("metadata: %d %s", st, b)
 	}
-	names := map[string]HubField{}
-	for _, f := range md.Fields {
-		names[f.Name] = f
+	names := map[string]MetadataField{}
+	for _, f := range md["UDIC_ConnectGroup"].Fields {
+		names[f.FieldName] = f
 	}
-	if !names["CustName"].Required || names["CustSyncStatus"].Type != FieldString || names["UDIC_UID"].Name == "" {
-		t.Errorf("group fields: %+v", md.Fields)
+	if !names["CustName"].Required || names["CustSyncStatus"].FieldType != "String" || !names["UDICNumber"].ReadOnly || !names["ModUser"].ReadOnly {
+		t.Errorf("group fields: %+v", md)
 	}
 
 	send := func(method, path, body string) (int, []map[string]any) {
@@ -53,14 +54,14 @@ func TestConnectHubsOnTheWire(t *testing.T) {
 	var uid string
 	for i, emp := range []string{"00001", "00002", "00003"} {
 		st, out := send("POST", "/UDIC/UDIC_ConnectAgent", `{"CustEmployee":"`+emp+`","CustOpenIssues":`+string(rune('0'+i))+`}`)
-		if st != 201 || len(out) != 1 || out[0]["UDIC_UID"] == "" {
+		if st != 201 || len(out) != 1 || out[0]["UDIC_UID"] == "" || out[0]["ModUser"] != "jdoe" || out[0]["UDICName"] != emp || out[0]["UDICNumber"] != fmt.Sprintf("%06d", i+1) {
 			t.Fatalf("create: %d %v", st, out)
 		}
 		if emp == "00002" {
 			uid = out[0]["UDIC_UID"].(string)
 		}
 	}
-	q := url.Values{"filterHash[0][name]": {"CustEmployee"}, "filterHash[0][value]": {"00002"}, "filterHash[0][opp]": {"eq"}}
+	q := url.Values{"filterHash[0][name]": {"CustEmployee"}, "filterHash[0][value]": {"00002"}, "filterHash[0][opp]": {"="}}
 	st, b = get(t, s, tok, "/UDIC/UDIC_ConnectAgent?"+q.Encode())
 	var list []map[string]any
 	if st != 200 || json.Unmarshal(b, &list) != nil || len(list) != 1 || list[0]["UDIC_UID"] != uid {

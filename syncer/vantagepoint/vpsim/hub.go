@@ -22,6 +22,14 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request, name, id strin
 		writeError(w, http.StatusNotFound, "Not found", fmt.Sprintf("there is no hub %q", strings.TrimPrefix(name, "udic/")))
 		return
 	}
+	// dvp-applicationId names the area a request works in, and Deltek says
+	// it is used "for enforcing security measures" (its activity examples:
+	// "must be set to Activity"): a request that names another area is
+	// refused. Absent, the request is served.
+	if app := r.Header.Get("dvp-applicationId"); app != "" && !strings.EqualFold(app, t.area()) {
+		writeError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("dvp-applicationId %q does not name the area %s", app, t.area()))
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && id == "":
 		s.list(w, r, t)
@@ -66,7 +74,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t *table) {
 		return
 	}
 	s.mu.Lock()
-	preds, err := t.bind(filters)
+	preds, err := t.bind(filters, s.opts.Zone)
 	if err != nil {
 		s.mu.Unlock()
 		writeError(w, http.StatusBadRequest, "Invalid filter", err.Error())
@@ -180,14 +188,35 @@ func DecodeRecordBody(b []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// writeOptions reads the query options of a write. Deltek's activity
+// examples document requiredFieldValidation=N (skip the fields a screen
+// designer made required) and startWorkflow=N (start no workflow).
+func (s *Server) writeOptions(r *http.Request, t *table) (screenRequired []string) {
+	q := r.URL.Query()
+	if !strings.EqualFold(q.Get("startWorkflow"), "N") {
+		s.workflows.Add(1)
+	}
+	if strings.EqualFold(q.Get("requiredFieldValidation"), "N") {
+		return nil
+	}
+	return s.opts.ScreenRequired[t.name]
+}
+
+// requestUser is the signed-in user behind a request, for ModUser.
+func requestUser(r *http.Request) string {
+	u, _ := r.Context().Value(userKey{}).(string)
+	return u
+}
+
 func (s *Server) create(w http.ResponseWriter, r *http.Request, t *table, udic bool) {
 	in, err := readBody(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Invalid request body", err.Error())
 		return
 	}
+	screen := s.writeOptions(r, t)
 	s.mu.Lock()
-	rw, err := s.insertLocked(t, in)
+	rw, err := s.insertLocked(t, in, screen, requestUser(r))
 	s.mu.Unlock()
 	if err != nil {
 		writeBad(w, err)
@@ -199,7 +228,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, t *table, udic b
 
 // insertLocked validates and stores a new record from a request body or a
 // seed.
-func (s *Server) insertLocked(t *table, in map[string]any) (row, error) {
+func (s *Server) insertLocked(t *table, in map[string]any, screenRequired []string, user string) (row, error) {
 	rw, err := t.decodeInput(in)
 	if err != nil {
 		return nil, err
@@ -212,7 +241,7 @@ func (s *Server) insertLocked(t *table, in map[string]any) (row, error) {
 	if rw[t.key] == "" && t.genID {
 		rw[t.key] = s.newIDLocked()
 	}
-	if f := t.missingRequired(rw); f != "" {
+	if f := t.missingRequired(rw, screenRequired); f != "" {
 		return nil, &badRequest{"Required field missing", fmt.Sprintf("%s needs %s", t.name, f)}
 	}
 	if _, dup := t.get(rw[t.key]); dup {
@@ -224,8 +253,28 @@ func (s *Server) insertLocked(t *table, in map[string]any) (row, error) {
 	if _, ok := t.byName["createdate"]; ok {
 		rw["CreateDate"] = mod
 	}
+	s.stampUDICLocked(t, rw, user, true)
 	t.insert(rw)
 	return rw, nil
+}
+
+// stampUDICLocked sets what a user-defined hub's record carries besides
+// its fields (Deltek's UDIC examples): UDICNumber and UDICName, its
+// read-only identity (the number in sequence, the name from the hub's
+// first field), and CreateUser/ModUser, who wrote it.
+func (s *Server) stampUDICLocked(t *table, rw row, user string, created bool) {
+	if !t.udic {
+		return
+	}
+	if created {
+		t.seq++
+		rw["UDICNumber"] = fmt.Sprintf("%06d", t.seq)
+		rw["CreateUser"] = user
+	}
+	if len(t.fields) > udicBuiltinFields {
+		rw["UDICName"] = rw[t.fields[udicBuiltinFields].name]
+	}
+	rw["ModUser"] = user
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, t *table, id string, udic bool) {
@@ -234,8 +283,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, t *table, id str
 		writeError(w, http.StatusBadRequest, "Invalid request body", err.Error())
 		return
 	}
+	screen := s.writeOptions(r, t)
 	s.mu.Lock()
-	rw, err := s.updateLocked(t, id, in)
+	rw, err := s.updateLocked(t, id, in, screen, requestUser(r))
 	s.mu.Unlock()
 	if err != nil {
 		writeBad(w, err)
@@ -249,7 +299,7 @@ type errNotFound struct{ key, id string }
 
 func (e *errNotFound) Error() string { return e.key + " " + e.id }
 
-func (s *Server) updateLocked(t *table, id string, in map[string]any) (row, error) {
+func (s *Server) updateLocked(t *table, id string, in map[string]any, screenRequired []string, user string) (row, error) {
 	old, ok := t.get(id)
 	if !ok {
 		return nil, &errNotFound{t.key, id}
@@ -264,10 +314,11 @@ func (s *Server) updateLocked(t *table, id string, in map[string]any) (row, erro
 	delete(patch, t.key)
 	rw := maps.Clone(old) // copy on write: listings encode rows outside the lock
 	merge(rw, patch)
-	if f := t.missingRequired(rw); f != "" {
+	if f := t.missingRequired(rw, screenRequired); f != "" {
 		return nil, &badRequest{"Required field missing", fmt.Sprintf("%s needs %s", t.name, f)}
 	}
 	rw["ModDate"] = s.modDateLocked()
+	s.stampUDICLocked(t, rw, user, false)
 	t.insert(rw)
 	return rw, nil
 }
@@ -283,13 +334,9 @@ func writeBad(w http.ResponseWriter, err error) {
 	}
 }
 
-// writeRecord answers a write with the record: an object for the built-in
-// hubs, an array of one for UDIC hubs (Deltek documents UDIC's POST as
-// answering [{"UDIC_UID": …}]).
-func (s *Server) writeRecord(w http.ResponseWriter, status int, t *table, rw row, udic bool) {
-	b := t.appendRow(nil, rw, nil)
-	if udic {
-		b = append(append([]byte{'['}, b...), ']')
-	}
-	writeRaw(w, status, b)
+// writeRecord answers a write with the record in an array of one: Deltek's
+// examples show POST (201) and PUT (200) answering [{…}] for every hub.
+func (s *Server) writeRecord(w http.ResponseWriter, status int, t *table, rw row, _ bool) {
+	b := append([]byte{'['}, t.appendRow(nil, rw, nil)...)
+	writeRaw(w, status, append(b, ']'))
 }

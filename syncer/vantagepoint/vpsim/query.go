@@ -13,18 +13,29 @@ import (
 type Filter struct {
 	Name      string
 	Value     string
-	Op        string // eq, ne, gt, lt, ge, le, like, in
+	Op        string // eq, ne, gt, lt, ge, le, like (from the symbol sent)
 	TableName string
+	Type      string // filterHash[i][type]: "datetime" for a date comparison
+	Seq       int
 }
 
-var filterOps = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "like": true, "in": true}
+// filterOps maps the symbols of filterHash[i][opp] to comparisons. Every
+// public caller of the API sends symbols, URL-encoded (=, ==, !=, >=, <,
+// like; e.g. published Airflow integrations of Vantagepoint and a C#
+// client's project search); none sends words such as eq or gt, so the
+// simulator refuses them rather than guess.
+var filterOps = map[string]string{
+	"=": "eq", "==": "eq", "!=": "ne", "<>": "ne",
+	">": "gt", ">=": "ge", "<": "lt", "<=": "le", "like": "like",
+}
 
-// ParseFilterHash reads the filterHash[i][name|value|opp|tablename]
-// parameters of a query string, in index order. A missing opp means eq,
-// as a bare name=value filter would. Entries must have a name, a known
-// operator and a numeric index.
+// ParseFilterHash reads the filterHash[i][name|value|opp|type|seq|
+// condition|tablename|searchlevel] parameters of a query string, in seq
+// order (index order where seq is absent). A missing opp means =.
+// Conditions are joined with AND; OR is not simulated and is refused.
 func ParseFilterHash(q url.Values) ([]Filter, error) {
 	byIndex := map[int]*Filter{}
+	hasSeq := map[int]bool{}
 	for k, vs := range q {
 		if !strings.HasPrefix(strings.ToLower(k), "filterhash[") {
 			continue
@@ -45,7 +56,7 @@ func ParseFilterHash(q url.Values) ([]Filter, error) {
 		part := strings.ToLower(rest[1 : len(rest)-1])
 		f := byIndex[idx]
 		if f == nil {
-			f = &Filter{}
+			f = &Filter{Seq: idx}
 			byIndex[idx] = f
 		}
 		v := ""
@@ -58,32 +69,41 @@ func ParseFilterHash(q url.Values) ([]Filter, error) {
 		case "value":
 			f.Value = v
 		case "opp":
-			f.Op = strings.ToLower(v)
+			op, ok := filterOps[strings.ToLower(strings.TrimSpace(v))]
+			if !ok {
+				return nil, fmt.Errorf("filterHash[%d] has unknown operator %q: use =, !=, >, >=, <, <= or like", idx, v)
+			}
+			f.Op = op
 		case "tablename":
 			f.TableName = v
+		case "type":
+			f.Type = strings.ToLower(v)
+		case "seq":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("filterHash[%d][seq] %q is not a number", idx, v)
+			}
+			f.Seq, hasSeq[idx] = n, true
+		case "condition":
+			if c := strings.ToUpper(strings.TrimSpace(v)); c != "" && c != "AND" {
+				return nil, fmt.Errorf("filterHash[%d][condition] %q is not simulated (only AND)", idx, v)
+			}
+		case "searchlevel":
 		default:
 			return nil, fmt.Errorf("unknown filter part %q in %q", part, k)
 		}
 	}
-	idxs := make([]int, 0, len(byIndex))
-	for i := range byIndex {
-		idxs = append(idxs, i)
-	}
-	sort.Ints(idxs)
-	out := make([]Filter, 0, len(idxs))
-	for _, i := range idxs {
-		f := byIndex[i]
+	out := make([]Filter, 0, len(byIndex))
+	for i, f := range byIndex {
 		if f.Name == "" {
 			return nil, fmt.Errorf("filterHash[%d] has no name", i)
 		}
 		if f.Op == "" {
 			f.Op = "eq"
 		}
-		if !filterOps[f.Op] {
-			return nil, fmt.Errorf("filterHash[%d] has unknown operator %q", i, f.Op)
-		}
 		out = append(out, *f)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
 }
 
@@ -95,31 +115,44 @@ type predicate struct {
 	lower  string
 	date   time.Time
 	num    float64
-	in     []string
 	likeRe likePattern
+	// never is set for a date comparison the server does not understand:
+	// without [type]=datetime, or with a value that has no explicit
+	// offset. A published integration reports that the server then
+	// answers [] without an error, and the simulator does the same.
+	never bool
+	// zone is where the field's stored dates are: the server's zone for
+	// the dates it stamps (ModDate), UTC for the ones clients write.
+	zone *time.Location
 }
 
-func (t *table) bind(fs []Filter) ([]predicate, error) {
+func (t *table) bind(fs []Filter, zone *time.Location) ([]predicate, error) {
 	ps := make([]predicate, 0, len(fs))
 	for _, f := range fs {
 		fd, ok := t.byName[strings.ToLower(f.Name)]
 		if !ok {
 			return nil, fmt.Errorf("%s has no field %q to filter on", t.name, f.Name)
 		}
-		p := predicate{f: fd, op: f.Op, value: f.Value, lower: strings.ToLower(f.Value)}
+		p := predicate{f: fd, op: f.Op, value: f.Value, lower: strings.ToLower(f.Value), zone: time.UTC}
+		if fd.serverClock() {
+			p.zone = zone
+		}
 		switch {
-		case f.Op == "in":
-			for _, v := range strings.Split(f.Value, ",") {
-				p.in = append(p.in, strings.ToLower(strings.TrimSpace(v)))
-			}
 		case f.Op == "like":
 			p.likeRe = compileLike(p.lower)
 		case fd.kind == FieldDate && f.Value != "":
-			d, err := ParseDate(f.Value)
-			if err != nil {
-				return nil, fmt.Errorf("filter on %s: %v", fd.name, err)
+			d, err := time.Parse(time.RFC3339Nano, f.Value)
+			switch {
+			case f.Type != "datetime" && f.Type != "date":
+				p.never = true
+			case err != nil:
+				if _, err := ParseDate(f.Value); err != nil {
+					return nil, fmt.Errorf("filter on %s: %v", fd.name, err)
+				}
+				p.never = true // a date without an offset
+			default:
+				p.date = d
 			}
-			p.date = d
 		case fd.kind == FieldNumber && f.Value != "":
 			n, err := strconv.ParseFloat(f.Value, 64)
 			if err != nil {
@@ -135,16 +168,11 @@ func (t *table) bind(fs []Filter) ([]predicate, error) {
 // match applies SQL semantics: a NULL (absent) value never compares equal
 // or unequal to a non-empty operand, and strings compare case-insensitively.
 func (p *predicate) match(r row) bool {
+	if p.never {
+		return false
+	}
 	v := r[p.f.name]
 	switch p.op {
-	case "in":
-		lv := strings.ToLower(v)
-		for _, c := range p.in {
-			if c == lv && v != "" {
-				return true
-			}
-		}
-		return false
 	case "like":
 		return v != "" && likeMatch(p.likeRe, strings.ToLower(v))
 	}
@@ -163,7 +191,7 @@ func (p *predicate) match(r row) bool {
 	var c int
 	switch p.f.kind {
 	case FieldDate:
-		d, err := ParseDate(v)
+		d, err := time.ParseInLocation(DateLayout, v, p.zone)
 		if err != nil {
 			return false
 		}

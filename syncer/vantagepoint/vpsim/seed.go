@@ -54,12 +54,13 @@ func (s *Server) seedLocked(hub string, in map[string]any) (row, error) {
 		rw[t.key] = s.newIDLocked()
 	}
 	t.defaults(rw)
+	s.stampUDICLocked(t, rw, "ADMIN", true)
 	if mod != "" {
 		d, err := ParseDate(mod)
 		if err != nil {
 			return nil, fmt.Errorf("seed %s: ModDate: %w", hub, err)
 		}
-		rw["ModDate"] = FormatDate(d)
+		rw["ModDate"] = d.In(s.opts.Zone).Format(DateLayout) // the server's zone, as it stamps
 	} else {
 		rw["ModDate"] = s.modDateLocked()
 	}

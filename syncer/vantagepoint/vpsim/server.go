@@ -41,6 +41,17 @@ type Options struct {
 	Seed uint64
 	// Version is what LoginConfig reports; default "2025.2.0".
 	Version string
+	// Zone is the server's time zone, in which it stamps ModDate (a date
+	// without a zone, as Deltek's examples show every date); default
+	// UTC-5, so that a client that takes ModDate for UTC is caught.
+	Zone *time.Location
+	// ServerName is the suffix LoginConfig adds to the database's name;
+	// default "VPSQL01".
+	ServerName string
+	// ScreenRequired names, per hub, fields that the screen designer made
+	// required: a write without them is refused unless it carries
+	// requiredFieldValidation=N. Default: an activity needs a ClientID.
+	ScreenRequired map[string][]string
 }
 
 // Server is a simulated Vantagepoint REST API. It is safe for concurrent
@@ -49,6 +60,8 @@ type Server struct {
 	opts Options
 
 	requests, tokenRequests atomic.Int64
+	// workflows counts the writes that would have started a workflow.
+	workflows atomic.Int64
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -86,6 +99,15 @@ func New(o Options) *Server {
 	}
 	if o.Version == "" {
 		o.Version = "2025.2.0"
+	}
+	if o.Zone == nil {
+		o.Zone = time.FixedZone("UTC-5", -5*3600)
+	}
+	if o.ServerName == "" {
+		o.ServerName = "VPSQL01"
+	}
+	if o.ScreenRequired == nil {
+		o.ScreenRequired = map[string][]string{"activity": {"ClientID"}}
 	}
 	return &Server{
 		opts:    o,
@@ -229,16 +251,32 @@ func (s *Server) newIDLocked() string {
 	return strings.ToUpper(fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64()))
 }
 
-// modDateLocked returns the time to stamp a write with.
+// modDateLocked returns the time to stamp a write with: the server's
+// clock in its own zone, written without a zone.
 func (s *Server) modDateLocked() string {
 	now := s.opts.Now().UTC().Truncate(time.Millisecond)
 	s.lastMod = now
-	return FormatDate(now)
+	return now.In(s.opts.Zone).Format(DateLayout)
 }
+
+// Zone is the zone in which the server stamps ModDate.
+func (s *Server) Zone() *time.Location { return s.opts.Zone }
+
+// ModTime reads a ModDate the server stamped as the instant it means.
+func (s *Server) ModTime(modDate string) (time.Time, error) {
+	return time.ParseInLocation(DateLayout, modDate, s.opts.Zone)
+}
+
+// WorkflowsStarted is the number of writes that would have started a
+// workflow: those sent without startWorkflow=N.
+func (s *Server) WorkflowsStarted() int64 { return s.workflows.Load() }
 
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	// The Date header is the server's own clock (in UTC, as HTTP says), so
+	// that it agrees with the ModDate the server stamps, fake clock or not.
+	w.Header().Set("Date", s.opts.Now().UTC().Format(http.TimeFormat))
 	if d := s.opts.Latency; d > 0 {
 		if !sleepCtx(r.Context(), d) {
 			return
@@ -268,12 +306,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, "Method not allowed", "use GET")
 			return
 		}
-		s.serveLoginConfig(w)
+		s.serveLoginConfig(w, r)
 		return
 	}
-	if !s.authorized(w, r) {
+	user, ok := s.authorized(w, r)
+	if !ok {
 		return
 	}
+	r = r.WithContext(context.WithValue(r.Context(), userKey{}, user))
 	switch {
 	case len(segs) == 3 && strings.EqualFold(segs[0], "metadata") && strings.EqualFold(segs[1], "UDIC"):
 		s.serveMetadata(w, r, segs[2])
@@ -324,9 +364,12 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Write(b) //nolint:errcheck // the client hung up; nothing to do
 }
 
+// userKey carries the signed-in user's name in a request's context.
+type userKey struct{}
+
 // authorized checks the bearer token and answers 401 when it is missing,
-// unknown or expired.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+// unknown or expired; it returns the token's user.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
@@ -334,7 +377,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if !ok || tok == "" {
 		writeError(w, http.StatusUnauthorized, "Authorization has been denied for this request.", "no bearer token")
-		return false
+		return "", false
 	}
 	s.mu.Lock()
 	g, found := s.access[tok]
@@ -342,30 +385,27 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		delete(s.access, tok)
 		found = false
 	}
+	name := g.user
+	if u := s.users[g.user]; u != nil {
+		name = u.name
+	}
 	s.mu.Unlock()
 	if !found {
 		writeError(w, http.StatusUnauthorized, "Authorization has been denied for this request.", "the token is invalid or expired")
-		return false
+		return "", false
 	}
-	return true
+	return name, true
 }
 
-// LoginConfig is the simulator's answer to GET /LoginConfig. Deltek's
-// docs list the endpoint (databases, languages, version) without an
-// example body; the field names follow what a third-party client decodes
-// ("database", "Languages" with Culture/Caption) plus a Databases list and
-// Version.
+// LoginConfig is the simulator's answer to GET /LoginConfig, as Deltek's
+// "Login Configuration" example shows it (Postman collection for
+// Vantagepoint 5.0/5.5): the databases as "NAME (server)" strings; the
+// languages and the version only when asked for with include=.
 type LoginConfig struct {
-	Database  string          `json:"database"`
-	Databases []LoginDatabase `json:"Databases"`
-	Languages []LoginLanguage `json:"Languages"`
-	Version   string          `json:"Version"`
-}
-
-// LoginDatabase is one database offered at sign-in.
-type LoginDatabase struct {
-	Name        string `json:"Name"`
-	Description string `json:"Description"`
+	Databases              []string        `json:"Databases"`
+	Languages              []LoginLanguage `json:"Languages,omitempty"`
+	SoftwareVersion        string          `json:"SoftwareVersion,omitempty"`
+	DisplaySoftwareVersion string          `json:"DisplaySoftwareVersion,omitempty"`
 }
 
 // LoginLanguage is one language offered at sign-in.
@@ -374,13 +414,18 @@ type LoginLanguage struct {
 	Caption string `json:"Caption"`
 }
 
-func (s *Server) serveLoginConfig(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, LoginConfig{
-		Database:  s.opts.Database,
-		Databases: []LoginDatabase{{Name: s.opts.Database, Description: s.opts.Database}},
-		Languages: []LoginLanguage{{Culture: "en-US", Caption: "English (United States)"}},
-		Version:   s.opts.Version,
-	})
+func (s *Server) serveLoginConfig(w http.ResponseWriter, r *http.Request) {
+	lc := LoginConfig{Databases: []string{s.opts.Database + " (" + s.opts.ServerName + ")"}}
+	if inc := strings.ToLower(r.URL.Query().Get("include")); inc != "" {
+		if strings.Contains(inc, "language") {
+			lc.Languages = []LoginLanguage{{Culture: "en-US", Caption: "English (United States)"}}
+		}
+		if strings.Contains(inc, "version") {
+			lc.SoftwareVersion = s.opts.Version + ".0"
+			lc.DisplaySoftwareVersion = s.opts.Version
+		}
+	}
+	writeJSON(w, http.StatusOK, lc)
 }
 
 // tokenError answers with OAuth's error shape, as the fixtures show.

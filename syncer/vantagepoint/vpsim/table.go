@@ -53,6 +53,8 @@ type table struct {
 	fields []field
 	byName map[string]*field // lower-case name → field
 
+	udic  bool           // a user-defined hub (AddHub)
+	seq   int            // the last UDICNumber given
 	rows  map[string]row // upper-case key → row
 	order []string       // upper-case keys in insertion order
 	// version changes on every write, so that cached sort orders can tell
@@ -80,6 +82,22 @@ func reqStr(name string) field    { return field{name: name, kind: FieldString, 
 func date(name string) field      { return field{name: name, kind: FieldDate} }
 func yn(name string) field        { return field{name: name, kind: FieldBool} }
 func readOnlyDate(n string) field { return field{name: n, kind: FieldDate, readOnly: true} }
+func readOnlyStr(n string) field  { return field{name: n, kind: FieldString, readOnly: true} }
+
+// area is the table's dvp-applicationId: the hub's area as Vantagepoint
+// names it ("Activity"), a user-defined hub's own name.
+func (t *table) area() string {
+	if t.udic {
+		return t.name
+	}
+	return strings.ToUpper(t.name[:1]) + t.name[1:]
+}
+
+// serverClock reports whether a field is stamped by the server's clock,
+// in its zone (ModDate, CreateDate), rather than written by a client.
+func (f *field) serverClock() bool {
+	return f.readOnly && f.kind == FieldDate
+}
 
 // The built-in hubs, with the fields SPEC §11 names. Required fields are
 // the simulator's choice (Deltek documents none): an activity needs Type,
@@ -245,10 +263,15 @@ func merge(dst, src row) {
 }
 
 // missingRequired names the first required field a row lacks.
-func (t *table) missingRequired(r row) string {
+func (t *table) missingRequired(r row, screenRequired []string) string {
 	for _, f := range t.fields {
 		if f.required && r[f.name] == "" && !(f.name == t.key && t.genID) {
 			return f.name
+		}
+	}
+	for _, n := range screenRequired {
+		if r[n] == "" {
+			return n + " (required by the screen designer; requiredFieldValidation=N skips this check)"
 		}
 	}
 	return ""
@@ -342,7 +365,8 @@ func (t *table) appendRow(b []byte, r row, sel []*field) []byte {
 		v, ok := r[f.name]
 		switch {
 		case !ok || v == "":
-			b = append(b, "null"...)
+			// Deltek's examples answer empty fields as "", not null.
+			b = append(b, `""`...)
 		case f.kind == FieldNumber:
 			b = append(b, v...)
 		default:

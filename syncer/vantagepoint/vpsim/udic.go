@@ -11,7 +11,8 @@ import (
 // server-assigned key), CreateDate and ModDate. Adding an existing area
 // replaces it, data included.
 func (s *Server) AddHub(area string, fields []HubField) {
-	fs := []field{{name: "UDIC_UID", kind: FieldString}, readOnlyDate("CreateDate"), readOnlyDate("ModDate")}
+	fs := []field{{name: "UDIC_UID", kind: FieldString}, readOnlyStr("UDICName"), readOnlyStr("UDICNumber"),
+		readOnlyDate("CreateDate"), readOnlyStr("CreateUser"), readOnlyDate("ModDate"), readOnlyStr("ModUser")}
 	for _, f := range fields {
 		kind := f.Type
 		switch kind {
@@ -23,16 +24,40 @@ func (s *Server) AddHub(area string, fields []HubField) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tables["udic/"+strings.ToLower(area)] = newTable(area, "UDIC_UID", true, fs)
+	t := newTable(area, "UDIC_UID", true, fs)
+	t.udic = true
+	s.tables["udic/"+strings.ToLower(area)] = t
 }
 
-// HubMetadata is the simulator's answer to GET /metadata/UDIC/{area}:
-// Deltek documents that it describes the hub's fields, types and which are
-// required, without an example body; this shape is the simulator's choice.
-type HubMetadata struct {
-	InfocenterArea string     `json:"InfocenterArea"`
-	Fields         []HubField `json:"Fields"`
+// udicBuiltinFields is how many fields every user-defined hub has before
+// its own (AddHub).
+const udicBuiltinFields = 7
+
+// HubMetadata is the simulator's answer to GET /metadata/UDIC/{area}, as
+// Deltek's "User Defined Hub Record Metadata" example shows it: an object
+// keyed by the hub's name.
+type HubMetadata map[string]HubDescription
+
+// HubDescription describes one user-defined hub.
+type HubDescription struct {
+	Keys        string          `json:"Keys"`
+	CustomTable bool            `json:"CustomTable"`
+	TableName   string          `json:"TableName"`
+	Fields      []MetadataField `json:"Fields"`
 }
+
+// MetadataField is one field of a hub as the metadata lists it.
+type MetadataField struct {
+	FieldName string `json:"FieldName"`
+	FieldType string `json:"FieldType"`
+	Caption   string `json:"Caption"`
+	Required  bool   `json:"Required"`
+	ReadOnly  bool   `json:"ReadOnly"`
+}
+
+// metadataTypes are the server's names of the simulator's field kinds
+// ("String" is in Deltek's example; the others follow its spelling).
+var metadataTypes = map[string]string{FieldString: "String", FieldDate: "Date", FieldBool: "Boolean", FieldNumber: "Numeric"}
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, area string) {
 	if r.Method != http.MethodGet {
@@ -46,11 +71,12 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, area stri
 		writeError(w, http.StatusNotFound, "Not found", fmt.Sprintf("there is no hub %q", area))
 		return
 	}
-	md := HubMetadata{InfocenterArea: t.name}
+	d := HubDescription{Keys: t.key, CustomTable: true, TableName: t.name}
 	for _, f := range t.fields {
-		md.Fields = append(md.Fields, HubField{Name: f.name, Label: f.label, Type: f.kind, Required: f.required})
+		d.Fields = append(d.Fields, MetadataField{FieldName: f.name, FieldType: metadataTypes[f.kind], Caption: f.label,
+			Required: f.required || f.name == t.key, ReadOnly: f.readOnly})
 	}
-	writeJSON(w, http.StatusOK, md)
+	writeJSON(w, http.StatusOK, HubMetadata{t.name: d})
 }
 
 // UDICRecords returns a copy of every record of a user-defined hub, nil
@@ -82,7 +108,7 @@ func (s *Server) UpdateUDIC(area, uid string, fields map[string]any) error {
 	if t == nil {
 		return fmt.Errorf("update %s/%s: no such hub", area, uid)
 	}
-	if _, err := s.updateLocked(t, uid, fields); err != nil {
+	if _, err := s.updateLocked(t, uid, fields, nil, "ADMIN"); err != nil {
 		return fmt.Errorf("update %s/%s: %w", area, uid, err)
 	}
 	return nil

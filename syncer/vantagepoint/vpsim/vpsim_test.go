@@ -4,24 +4,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 )
 
-const fixtures = "../../../../shared/fixtures/vantagepoint"
+const fixtures = "../testdata/fixtures"
 
 func fixtureKeys(t *testing.T, name string) []string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixtures, name))
 	if err != nil {
-		t.Skipf("fixture %s not available: %v", name, err)
+		t.Fatalf("fixture %s: %v", name, err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -149,9 +151,15 @@ func TestAuthAndErrorShape(t *testing.T) {
 	}
 	// LoginConfig needs no token.
 	st, b = get(t, s, "", "/LoginConfig")
-	var lc LoginConfig
-	if st != 200 || json.Unmarshal(b, &lc) != nil || lc.Databases[0].Name != "VPDemo" || lc.Version == "" || len(lc.Languages) == 0 {
+	// Deltek's example: databases as "NAME (server)", nothing else unless
+	// asked for with include=.
+	if st != 200 || string(b) != `{"Databases":["VPDemo (VPSQL01)"]}` {
 		t.Fatalf("LoginConfig: %d %s", st, b)
+	}
+	st, b = get(t, s, "", "/LoginConfig?include=Languages,SoftwareVersion")
+	var lc LoginConfig
+	if st != 200 || json.Unmarshal(b, &lc) != nil || lc.DisplaySoftwareVersion == "" || len(lc.Languages) == 0 {
+		t.Fatalf("LoginConfig with include: %d %s", st, b)
 	}
 	tok = s.IssueAccessToken("jdoe")
 	s.RevokeTokens()
@@ -190,7 +198,7 @@ func TestListingSemantics(t *testing.T) {
 	if r := list("order=FirstName_D&limit=1"); r[0]["FirstName"] != "F29" {
 		t.Fatalf("desc: %v", r)
 	}
-	r := list(url.Values{"filterHash[0][name]": {"Email"}, "filterHash[0][value]": {"user05@EXAMPLE.com"}, "filterHash[0][opp]": {"eq"}}.Encode())
+	r := list(url.Values{"filterHash[0][name]": {"Email"}, "filterHash[0][value]": {"user05@EXAMPLE.com"}, "filterHash[0][opp]": {"=="}}.Encode())
 	if len(r) != 1 || r[0]["FirstName"] != "F05" {
 		t.Fatalf("case-insensitive eq: %v", r)
 	}
@@ -199,14 +207,18 @@ func TestListingSemantics(t *testing.T) {
 	if len(r) != 5 { // User11, 13, 15, 17, 19
 		t.Fatalf("like + eq: %d", len(r))
 	}
-	r = list(url.Values{"filterHash[0][name]": {"FirstName"}, "filterHash[0][value]": {"f01,F02,x"}, "filterHash[0][opp]": {"in"}, "fieldFilter": {"FirstName"}}.Encode())
-	if len(r) != 2 || len(r[0]) != 1 {
-		t.Fatalf("in + fieldFilter: %v", r)
+	r = list(url.Values{"filterHash[0][name]": {"FirstName"}, "filterHash[0][value]": {"f01"}, "filterHash[0][opp]": {"="}, "fieldFilter": {"FirstName"}}.Encode())
+	if len(r) != 1 || len(r[0]) != 1 {
+		t.Fatalf("= + fieldFilter: %v", r)
 	}
 	for _, bad := range []string{"fieldFilter=Nope", "order=Nope_D", "limit=-1",
 		url.Values{"filterHash[0][name]": {"Nope"}, "filterHash[0][value]": {"x"}}.Encode(),
 		url.Values{"filterHash[0][name]": {"Email"}, "filterHash[0][opp]": {"regex"}}.Encode(),
-		url.Values{"filterHash[0][name]": {"ModDate"}, "filterHash[0][opp]": {"gt"}, "filterHash[0][value]": {"yesterday"}}.Encode()} {
+		// Words are not operators: public callers send symbols.
+		url.Values{"filterHash[0][name]": {"Email"}, "filterHash[0][opp]": {"eq"}, "filterHash[0][value]": {"x"}}.Encode(),
+		url.Values{"filterHash[0][name]": {"FirstName"}, "filterHash[0][opp]": {"in"}, "filterHash[0][value]": {"a,b"}}.Encode(),
+		url.Values{"filterHash[0][name]": {"Email"}, "filterHash[0][opp]": {"="}, "filterHash[0][condition]": {"OR"}}.Encode(),
+		url.Values{"filterHash[0][name]": {"ModDate"}, "filterHash[0][opp]": {">"}, "filterHash[0][type]": {"datetime"}, "filterHash[0][value]": {"yesterday"}}.Encode()} {
 		if st, b := get(t, s, tok, "/contact?"+bad); st != 400 || !strings.Contains(string(b), `"detail"`) {
 			t.Errorf("%s: %d %s", bad, st, b)
 		}
@@ -227,10 +239,26 @@ func TestOneRecordIsAnArrayAndWritesValidate(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// The screen designer made ClientID required (the default): refused
+	// unless the write skips that check, as Deltek documents.
 	st, b := do("POST", "/activity", `{"Type":"EMail","Subject":"Hi","StartDate":"2026-03-01T10:00:00.000","PrivateInd":"N"}`)
-	var a Activity
-	if st != 201 || json.Unmarshal([]byte(b), &a) != nil || len(a.ActivityID) != 32 || strings.ToUpper(a.ActivityID) != a.ActivityID || a.ModDate == "" || a.EndDate != a.StartDate {
+	if st != 400 || !strings.Contains(b, "requiredFieldValidation") {
+		t.Fatalf("create without requiredFieldValidation=N: %d %s", st, b)
+	}
+	if s.WorkflowsStarted() != 1 {
+		t.Fatalf("a write without startWorkflow=N started %d workflows", s.WorkflowsStarted())
+	}
+	st, b = do("POST", "/activity?requiredFieldValidation=N&startWorkflow=N", `{"Type":"EMail","Subject":"Hi","StartDate":"2026-03-01T10:00:00.000","PrivateInd":"N"}`)
+	var as []Activity
+	if st != 201 || json.Unmarshal([]byte(b), &as) != nil || len(as) != 1 {
 		t.Fatalf("create: %d %s", st, b)
+	}
+	a := as[0]
+	if len(a.ActivityID) != 32 || strings.ToUpper(a.ActivityID) != a.ActivityID || a.ModDate == "" || a.EndDate != a.StartDate || a.Location != "" || !strings.Contains(b, `"Location":""`) {
+		t.Fatalf("create answered %s", b)
+	}
+	if s.WorkflowsStarted() != 1 {
+		t.Fatal("startWorkflow=N started a workflow")
 	}
 	st, b = do("GET", "/activity/"+a.ActivityID, "")
 	if st != 200 || !strings.HasPrefix(b, "[{") {
@@ -245,12 +273,11 @@ func TestOneRecordIsAnArrayAndWritesValidate(t *testing.T) {
 			t.Errorf("%s: %d %s", bad, st, b)
 		}
 	}
-	st, b = do("PUT", "/activity/"+a.ActivityID, `{"Location":"Room 1"}`)
-	var a2 Activity
-	if st != 200 || json.Unmarshal([]byte(b), &a2) != nil || a2.Location != "Room 1" || a2.Subject != "Hi" {
+	st, b = do("PUT", "/activity/"+a.ActivityID+"?requiredFieldValidation=N&startWorkflow=N", `{"Location":"Room 1"}`)
+	if st != 200 || json.Unmarshal([]byte(b), &as) != nil || len(as) != 1 || as[0].Location != "Room 1" || as[0].Subject != "Hi" {
 		t.Fatalf("update: %d %s", st, b)
 	}
-	if st, _ = do("PUT", "/activity/"+a.ActivityID, `{"Subject":""}`); st != 400 {
+	if st, _ = do("PUT", "/activity/"+a.ActivityID+"?requiredFieldValidation=N", `{"Subject":""}`); st != 400 {
 		t.Fatalf("clearing a required field: %d", st)
 	}
 	if st, _ = do("DELETE", "/activity/"+a.ActivityID, ""); st != 200 {
@@ -301,7 +328,7 @@ func TestUDIC(t *testing.T) {
 	s.AddHub("UDIC_ConnectAgent", []HubField{{Name: "CustEmployee", Type: FieldString, Required: true}, {Name: "CustIssues", Type: FieldNumber}})
 	st, b := get(t, s, tok, "/metadata/UDIC/UDIC_ConnectAgent")
 	var md HubMetadata
-	if st != 200 || json.Unmarshal(b, &md) != nil || len(md.Fields) != 5 || !md.Fields[3].Required {
+	if st != 200 || json.Unmarshal(b, &md) != nil || len(md["UDIC_ConnectAgent"].Fields) != 9 || !md["UDIC_ConnectAgent"].Fields[7].Required {
 		t.Fatalf("metadata: %d %s", st, b)
 	}
 	req, _ := http.NewRequest("POST", s.APIURL()+"/UDIC/UDIC_ConnectAgent", strings.NewReader(`{"CustEmployee":"E001","CustIssues":3}`))
@@ -349,8 +376,8 @@ func TestLikeMatch(t *testing.T) {
 }
 
 func FuzzParseFilterHash(f *testing.F) {
-	f.Add("filterHash[0][name]=Email&filterHash[0][value]=a%40b&filterHash[0][opp]=eq")
-	f.Add("filterHash[1][name]=ModDate&filterHash[1][opp]=gt&filterHash[1][value]=2026-01-01")
+	f.Add("filterHash[0][name]=Email&filterHash[0][value]=a%40b&filterHash[0][opp]=%3D")
+	f.Add("filterHash[1][name]=ModDate&filterHash[1][opp]=%3E&filterHash[1][type]=datetime&filterHash[1][value]=2026-01-01T00:00:00Z")
 	f.Add("filterHash[x][name]=a")
 	f.Add("filterHash[0][name]=Notes&filterHash[0][opp]=like&filterHash[0][value]=%25a_b%25")
 	tbl := builtinTables()["contact"]
@@ -364,11 +391,11 @@ func FuzzParseFilterHash(f *testing.F) {
 			return
 		}
 		for _, fl := range fs {
-			if fl.Name == "" || !filterOps[fl.Op] {
+			if fl.Name == "" || !slices.Contains(slices.Collect(maps.Values(filterOps)), fl.Op) {
 				t.Fatalf("accepted filter %+v", fl)
 			}
 		}
-		ps, err := tbl.bind(fs)
+		ps, err := tbl.bind(fs, time.FixedZone("UTC-5", -5*3600))
 		if err != nil {
 			return
 		}
@@ -395,4 +422,86 @@ func FuzzDecodeRecordBody(f *testing.F) {
 		}
 		tbl.decodeInput(m)
 	})
+}
+
+// TestDateFiltersAsTheServerReadsThem: a ModDate comparison needs
+// [type]=datetime and a value with its offset, or it silently matches
+// nothing; ModDate is stamped in the server's zone, and a filter value in
+// UTC is compared as the instant it names.
+func TestDateFiltersAsTheServerReadsThem(t *testing.T) {
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := start(t, Options{Now: func() time.Time { return now }, Zone: time.FixedZone("UTC+9", 9*3600)})
+	tok := s.IssueAccessToken("jdoe")
+	c := s.AddContact(Contact{LastName: "Zone", Email: "z@example.com"})
+	if c.ModDate != "2026-03-03T00:00:00.000" {
+		t.Fatalf("ModDate %q is not the server's local time", c.ModDate)
+	}
+	count := func(value, typ string) int {
+		t.Helper()
+		q := url.Values{"filterHash[0][name]": {"ModDate"}, "filterHash[0][opp]": {">="}, "filterHash[0][value]": {value}}
+		if typ != "" {
+			q.Set("filterHash[0][type]", typ)
+		}
+		st, b := get(t, s, tok, "/contact?"+q.Encode())
+		var rs []map[string]any
+		if st != 200 || json.Unmarshal(b, &rs) != nil {
+			t.Fatalf("%s: %d %s", q.Encode(), st, b)
+		}
+		return len(rs)
+	}
+	for _, c := range []struct {
+		value, typ string
+		want       int
+	}{
+		{"2026-03-02T14:59:00.000Z", "datetime", 1},      // the instant, in UTC
+		{"2026-03-02T15:00:01.000Z", "datetime", 0},      // after it
+		{"2026-03-02T23:59:00.000+09:00", "datetime", 1}, // the same instant, another offset
+		{"2026-03-02T14:59:00.000Z", "", 0},              // no [type]: silently nothing
+		{"2026-03-02T14:59:00.000", "datetime", 0},       // no offset: silently nothing
+	} {
+		if got := count(c.value, c.typ); got != c.want {
+			t.Errorf("ModDate >= %s (type %q): %d records, want %d", c.value, c.typ, got, c.want)
+		}
+	}
+	// The Date header is the server's clock, so that a client can tell
+	// its zone from a write's ModDate.
+	req, _ := http.NewRequest("GET", s.APIURL()+"/LoginConfig", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if d, _ := http.ParseTime(resp.Header.Get("Date")); !d.Equal(now) {
+		t.Errorf("Date header %q, want the server's clock %v", resp.Header.Get("Date"), now)
+	}
+}
+
+// TestApplicationIDNamesTheArea: dvp-applicationId is "used for enforcing
+// security measures": a request that names another area is refused.
+func TestApplicationIDNamesTheArea(t *testing.T) {
+	s := start(t, Options{})
+	tok := s.IssueAccessToken("jdoe")
+	s.AddConnectHubs()
+	for _, c := range []struct {
+		path, app string
+		want      int
+	}{
+		{"/activity", "Activity", 200}, {"/activity", "", 200}, {"/activity", "vpconnect/1.0", 403},
+		{"/contact", "Contact", 200}, {"/contact", "Activity", 403},
+		{"/UDIC/UDIC_ConnectAgent", "UDIC_ConnectAgent", 200}, {"/UDIC/UDIC_ConnectAgent", "Activity", 403},
+	} {
+		req, _ := http.NewRequest("GET", s.APIURL()+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if c.app != "" {
+			req.Header.Set("dvp-applicationId", c.app)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s with dvp-applicationId %q: %d, want %d", c.path, c.app, resp.StatusCode, c.want)
+		}
+	}
 }
