@@ -407,6 +407,12 @@ func (l *loop) snapshot() Status {
 			var names []string
 			for _, acc := range []string{auth.Microsoft, auth.Vantagepoint, ""} {
 				if r, ok := l.rejected[acc]; ok {
+					if fix, ok := strings.CutPrefix(r, registrationReason); ok {
+						// Signing in again cannot help until IT has changed
+						// the setting the fix names.
+						s.Reason = auth.AccountTitle(acc) + " refused the app registration. To fix: " + fix + ". Then re-authorize the account."
+						break
+					}
 					if acc == "" {
 						names = append(names, r)
 					} else {
@@ -414,7 +420,9 @@ func (l *loop) snapshot() Status {
 					}
 				}
 			}
-			s.Reason = "Sign-in needed (" + strings.Join(names, "; ") + "). Re-authorize the account."
+			if s.Reason == "" {
+				s.Reason = "Sign-in needed (" + strings.Join(names, "; ") + "). Re-authorize the account."
+			}
 		} else {
 			s.Reason = fmt.Sprintf("%d batches in a row failed (last: %s). Scheduled sync stopped: press Resume to try again.", l.failures, l.lastErr)
 		}
@@ -835,6 +843,9 @@ func (l *loop) batchDone(r batchResult) {
 			var sr *auth.SignInRequiredError
 			if errors.As(r.err, &sr) {
 				reason = sr.Reason
+				if sr.Fix != "" {
+					reason = registrationReason + sr.Fix
+				}
 			}
 			l.rejected[account] = reason
 		case errors.Is(r.err, syncer.ErrUnavailable):
@@ -881,6 +892,11 @@ func (l *loop) afterIdle() {
 	}
 	l.idleWaiters = nil
 }
+
+// registrationReason starts the reason kept for an account whose app
+// registration or tenant was refused; the rest is the fix (auth's
+// SignInRequiredError.Fix), shown in the status, the tray and the page.
+const registrationReason = "the app registration does not fit; to fix: "
 
 // classify names the account a failure belongs to, and whether it is the
 // Vantagepoint side. Sign-in errors say; otherwise a Vantagepoint API error

@@ -7,13 +7,17 @@
 // runs the authorization code flow with PKCE (S256) through the system
 // browser and a loopback redirect on a free port, and falls back to the
 // device-code flow when no browser can be opened. The redirect URI is
-// http://127.0.0.1:<port>/ by default, as RFC 8252 §8.3 recommends; the app
-// registration then needs the redirect URI http://127.0.0.1 (add it in the
-// manifest: the portal's "Mobile and desktop applications" platform offers
-// http://localhost). Entra ID ignores the port of a loopback redirect URI, so
-// any free port matches. A registration that only has http://localhost works
-// with RedirectHost "localhost"; the listener then answers on 127.0.0.1 and
-// ::1, wherever the browser resolves localhost.
+// http://localhost:<port>/, what the portal's "Mobile and desktop
+// applications" platform registers as http://localhost: Entra ID matches a
+// loopback redirect URI by scheme, host and path and ignores only the port,
+// so any free port matches, but http://127.0.0.1 would not match a
+// registered http://localhost (AADSTS50011). The listener answers on
+// 127.0.0.1 and ::1, wherever the browser resolves localhost. A refusal
+// that only an administrator can fix (AADSTS50194 single-tenant app with
+// the organizations authority, AADSTS7000218 public client flows off, an
+// unknown client id, missing permissions) is a [SignInRequiredError] whose
+// Fix names the setting; [MicrosoftApp.CheckRegistration] asks for these
+// without a user.
 //
 // # Vantagepoint
 //

@@ -36,14 +36,24 @@ type SignInRequiredError struct {
 	// Reason says what happened, in words for the user ("the refresh token
 	// was revoked", "the password was refused").
 	Reason string
+	// Fix, when set, says that signing in again cannot help: an
+	// administrator must change the app registration or the configuration,
+	// as this sentence says.
+	Fix string
 	// Err is the service's answer, when there was one.
 	Err error
 }
 
 func (e *SignInRequiredError) Error() string {
 	s := "sign-in needed for " + AccountTitle(e.Account)
+	if e.Fix != "" {
+		s = AccountTitle(e.Account) + " refused the app registration"
+	}
 	if e.Reason != "" {
 		s += ": " + e.Reason
+	}
+	if e.Fix != "" {
+		s += "; to fix: " + e.Fix
 	}
 	if e.Err != nil {
 		s += " (" + e.Err.Error() + ")"

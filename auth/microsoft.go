@@ -93,9 +93,10 @@ type SignInOptions struct {
 	// Out receives what the user must see: the sign-in address, the
 	// device-code instructions. Required.
 	Out io.Writer
-	// RedirectHost is the host of the loopback redirect URI: "127.0.0.1"
-	// (default, RFC 8252 §8.3) or "localhost" for app registrations that
-	// list http://localhost (see the package documentation).
+	// RedirectHost is the host of the loopback redirect URI: "localhost"
+	// (default: the redirect URI the portal offers and IT registers) or
+	// "127.0.0.1" for a registration that lists http://127.0.0.1 (see the
+	// package documentation).
 	RedirectHost string
 	// Timeout bounds the wait for the user in the browser; 5 minutes when
 	// zero. The device-code flow lasts as long as its code is valid.
@@ -155,7 +156,7 @@ type loopbackResult struct {
 func (a MicrosoftApp) authCode(ctx context.Context, o SignInOptions) (Session, error) {
 	host := o.RedirectHost
 	if host == "" {
-		host = "127.0.0.1"
+		host = "localhost"
 	}
 	if host != "127.0.0.1" && host != "localhost" {
 		return Session{}, fmt.Errorf("Microsoft sign-in: redirect host %q is not 127.0.0.1 or localhost", host)
@@ -476,6 +477,9 @@ func classifyMicrosoft(err error) error {
 	if !errors.As(err, &oe) {
 		return err
 	}
+	if fix := registrationFix(oe); fix != "" {
+		return &SignInRequiredError{Account: Microsoft, Reason: "the app registration or tenant does not fit", Fix: fix, Err: oe}
+	}
 	switch {
 	case oe.rejects():
 		reason := "the sign-in was refused"
@@ -494,6 +498,40 @@ func classifyMicrosoft(err error) error {
 	return oe
 }
 
+// registrationFix names the fix for an answer that says the app
+// registration or the tenant is wrong, which no sign-in can change: an
+// administrator must change a setting. "" for any other answer. The codes
+// are Entra's (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+func registrationFix(oe *OAuthError) string {
+	switch oe.AADSTS() {
+	case 50194:
+		return "the app is registered for one organization only: set microsoft.tenant to the Directory (tenant) ID shown on the app's Overview page in Entra ID (App registrations), not 'organizations'"
+	case 7000218:
+		return "in Entra ID, App registrations > the app > Authentication, set 'Allow public client flows' to Yes (the device-code sign-in needs it)"
+	case 50011, 500113:
+		return "in Entra ID, App registrations > the app > Authentication, add the platform 'Mobile and desktop applications' with the redirect URI http://localhost"
+	case 700016:
+		return "microsoft.clientId is not an app of this tenant: copy the Application (client) ID from Entra ID > App registrations, and check microsoft.tenant"
+	case 90002, 90023:
+		return "microsoft.tenant names no Entra ID tenant: set it to the Directory (tenant) ID of the organization"
+	case 70011, 650053:
+		return "the app registration does not allow the Microsoft Graph permissions the agent asks for: add the delegated permissions listed in docs/deployment.md under API permissions"
+	case 7000215, 700025, 700027:
+		return "the app must be registered as a public client: in Entra ID, App registrations > the app > Authentication, use the platform 'Mobile and desktop applications' and no client secret"
+	case 65001, 90094:
+		return "the organization requires administrator consent: in Entra ID, App registrations > the app > API permissions, choose 'Grant admin consent'"
+	}
+	switch oe.Code {
+	case "invalid_client", "unauthorized_client":
+		return "check microsoft.clientId and microsoft.tenant against the app registration in Entra ID (docs/deployment.md)"
+	case "invalid_scope":
+		return "the app registration does not allow the Microsoft Graph permissions the agent asks for: add the delegated permissions listed in docs/deployment.md"
+	case "invalid_request":
+		return "the identity platform refused the request (" + firstLine(oe.Description) + "): check microsoft.tenant and microsoft.authorityUrl"
+	}
+	return ""
+}
+
 // refresh trades the record's refresh token for new tokens.
 func (a MicrosoftApp) refresh(ctx context.Context, rec Record) (*oauth2.Token, error) {
 	return a.token(ctx, url.Values{
@@ -502,4 +540,47 @@ func (a MicrosoftApp) refresh(ctx context.Context, rec Record) (*oauth2.Token, e
 		"refresh_token": {rec.RefreshToken},
 		"scope":         {a.scope()},
 	})
+}
+
+// CheckRegistration asks the identity platform whether this app
+// registration can sign users in, without a user: it asks for a device
+// code (which tells a wrong tenant, client id or permission) and redeems
+// it once (which tells whether public client flows are allowed; the
+// expected answer is authorization_pending). nil means both answered as a
+// good registration does; a *SignInRequiredError with Fix names the
+// setting to change; other errors mean the platform could not be asked.
+// The unused code expires by itself.
+func (a MicrosoftApp) CheckRegistration(ctx context.Context) error {
+	hc := a.client()
+	status, header, body, err := postForm(ctx, hc, a.endpoint("devicecode"), url.Values{
+		"client_id": {a.ClientID}, "scope": {a.scope()},
+	})
+	if err != nil {
+		return fmt.Errorf("ask for a device code: %w", err)
+	}
+	if status != http.StatusOK {
+		_, err := decodeTokenResponse(status, header, body, time.Now())
+		return fmt.Errorf("ask for a device code: %w", classifyMicrosoft(err))
+	}
+	var da deviceAuthorization
+	if err := jsonUnmarshal(body, &da); err != nil || da.DeviceCode == "" {
+		return fmt.Errorf("the device code answer cannot be read: %w", syncer.ErrMalformed)
+	}
+	status, header, body, err = postForm(ctx, hc, a.endpoint("token"), url.Values{
+		"client_id":   {a.ClientID},
+		"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
+		"device_code": {da.DeviceCode},
+	})
+	if err != nil {
+		return fmt.Errorf("redeem the device code: %w", err)
+	}
+	_, err = decodeTokenResponse(status, header, body, time.Now())
+	var oe *OAuthError
+	if errors.As(err, &oe) && oe.Code == "authorization_pending" {
+		return nil
+	}
+	if err == nil {
+		return fmt.Errorf("redeem the device code: a token was issued without a user: %w", syncer.ErrMalformed)
+	}
+	return fmt.Errorf("redeem the device code: %w", classifyMicrosoft(err))
 }

@@ -4,15 +4,20 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"vpconnect/syncer"
+	"vpconnect/syncer/graph/graphsim"
 )
 
 func TestMicrosoftAuthCodeWithPKCEOverLoopback(t *testing.T) {
@@ -41,8 +46,10 @@ func TestMicrosoftAuthCodeWithPKCEOverLoopback(t *testing.T) {
 		}
 	}
 	redirect, _ := url.Parse(q.Get("redirect_uri"))
-	if redirect.Scheme != "http" || redirect.Hostname() != "127.0.0.1" || redirect.Port() == "" || redirect.Path != "/" {
-		t.Errorf("redirect_uri = %q, want http://127.0.0.1:<port>/", q.Get("redirect_uri"))
+	// What IT registers (http://localhost) with a free port: Entra
+	// ignores only the port of a loopback redirect URI.
+	if redirect.Scheme != "http" || redirect.Hostname() != "localhost" || redirect.Port() == "" || redirect.Path != "/" {
+		t.Errorf("redirect_uri = %q, want http://localhost:<port>/", q.Get("redirect_uri"))
 	}
 	if s.Record.Account != Microsoft || s.Record.User != "dana@contoso.example" || s.Record.Tenant == "" || s.Record.RefreshToken == "" {
 		t.Errorf("record = %+v", s.Record)
@@ -51,25 +58,69 @@ func TestMicrosoftAuthCodeWithPKCEOverLoopback(t *testing.T) {
 		t.Error("the access token is not one graphsim issued")
 	}
 	// The listener is gone.
-	if c, err := net.DialTimeout("tcp", redirect.Host, time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+redirect.Port(), time.Second); err == nil {
 		c.Close()
 		t.Errorf("the loopback listener %s is still open", redirect.Host)
 	}
 }
 
-func TestMicrosoftLocalhostRedirect(t *testing.T) {
+// A registration matches the redirect URI's scheme, host and path, never
+// another host: http://127.0.0.1 is refused where http://localhost is
+// registered, and works where it is.
+func TestMicrosoftRedirectMustBeRegistered(t *testing.T) {
 	g := newGraph(t)
-	var redirect string
+	var page string
 	browser := func(ctx context.Context, address string) error {
-		u, _ := url.Parse(address)
-		redirect = u.Query().Get("redirect_uri")
-		return follow(ctx, address)
+		resp, err := http.Get(address)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		return ErrCancelled // the user closes the error page
 	}
-	if _, err := msApp(g, nil).SignIn(context.Background(), SignInOptions{Browser: browser, RedirectHost: "localhost"}); err != nil {
-		t.Fatal(err)
+	_, err := msApp(g, nil).SignIn(context.Background(), SignInOptions{Browser: browser, RedirectHost: "127.0.0.1", NoDeviceCode: true})
+	if err == nil || !strings.HasPrefix(page, "400 ") || !strings.Contains(page, "AADSTS50011") {
+		t.Fatalf("127.0.0.1 against a registered http://localhost: %v, page %q", err, page)
 	}
-	if !strings.HasPrefix(redirect, "http://localhost:") {
-		t.Errorf("redirect_uri = %q", redirect)
+	g2 := graphsim.New(graphsim.Options{ClientID: testClientID, RedirectURIs: []string{"http://127.0.0.1/"}})
+	srv := httptest.NewServer(g2)
+	t.Cleanup(srv.Close)
+	g2.SetURL(srv.URL)
+	if _, err := msApp(g2, nil).SignIn(context.Background(), SignInOptions{Browser: follow, RedirectHost: "127.0.0.1"}); err != nil {
+		t.Fatalf("127.0.0.1 where it is registered: %v", err)
+	}
+}
+
+// A misregistered app ends the sign-in with the fix, never a retry.
+func TestMicrosoftRegistrationErrorsNameTheFix(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts graphsim.Options
+		fix  string
+	}{
+		{"single-tenant app with organizations", graphsim.Options{SingleTenant: true}, "Directory (tenant) ID"},
+		{"public client flows off", graphsim.Options{NoPublicClientFlows: true}, "'Allow public client flows' to Yes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.opts.ClientID = testClientID
+			g := graphsim.New(c.opts)
+			srv := httptest.NewServer(g)
+			t.Cleanup(srv.Close)
+			g.SetURL(srv.URL)
+			var out strings.Builder
+			o := SignInOptions{Out: &out, DeviceCode: true}
+			o.sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+			_, err := msApp(g, nil).SignIn(context.Background(), o)
+			var sr *SignInRequiredError
+			if !errors.As(err, &sr) || !strings.Contains(sr.Fix, c.fix) || !errors.Is(err, syncer.ErrAuthRejected) || errors.Is(err, syncer.ErrUnavailable) {
+				t.Fatalf("err = %v, want a registration fix mentioning %q", err, c.fix)
+			}
+			if !strings.Contains(err.Error(), "to fix: ") {
+				t.Errorf("the message does not say the fix: %v", err)
+			}
+		})
 	}
 }
 

@@ -37,6 +37,23 @@ func (e *OAuthError) Error() string {
 	return s
 }
 
+// AADSTS returns the Entra error code at the start of the description
+// ("AADSTS50194: …"), 0 when there is none.
+func (e *OAuthError) AADSTS() int {
+	d, ok := strings.CutPrefix(strings.TrimSpace(e.Description), "AADSTS")
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, c := range d {
+		if c < '0' || c > '9' || n > 1e8 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
 // rejects says whether the answer refuses the credentials for good: only a
 // new interactive sign-in helps.
 func (e *OAuthError) rejects() bool {

@@ -282,4 +282,27 @@ func TestCheck(t *testing.T) {
 	if r := Check(ctx, bad)[0]; r.OK || !strings.Contains(r.Fix, "vantagepoint.apiUrl") {
 		t.Errorf("unreachable: %+v", r)
 	}
+
+	// A misregistered app is told apart from an unreachable authority,
+	// each with the setting to change.
+	for _, c := range []struct {
+		opts graphsim.Options
+		fix  string
+	}{
+		{graphsim.Options{ClientID: "ms-app", SingleTenant: true}, "Directory (tenant) ID"},
+		{graphsim.Options{ClientID: "ms-app", NoPublicClientFlows: true}, "Allow public client flows"},
+		{graphsim.Options{ClientID: "another-app"}, "Application (client) ID"},
+	} {
+		g := graphsim.New(c.opts)
+		if _, err := g.Start(""); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.Close)
+		bad = base
+		bad.AuthorityURL = g.AuthorityURL()
+		r := byName(Check(ctx, bad))["Microsoft authority and app registration"]
+		if r.OK || !strings.Contains(r.Fix, c.fix) || !strings.Contains(r.Detail, "refused the app registration") {
+			t.Errorf("%+v: %+v; want a fix with %q", c.opts, r, c.fix)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/vantagepoint"
 )
@@ -210,6 +211,27 @@ func checkAuthority(ctx context.Context, env CheckEnv) CheckResult {
 		r.Fix = fix
 		return r
 	}
-	r.OK, r.Detail = true, "issuer "+oc.Issuer
+	// The registration itself: tenant, client id, permissions and public
+	// client flows, asked of the platform without a user.
+	app := auth.MicrosoftApp{ClientID: env.MicrosoftClientID, Tenant: env.Tenant, AuthorityURL: env.AuthorityURL, HTTPClient: env.HTTPClient}
+	err = app.CheckRegistration(ctx)
+	var sr *auth.SignInRequiredError
+	switch {
+	case errors.As(err, &sr) && sr.Fix != "":
+		r.Detail, r.Fix = "the identity platform refused the app registration: "+firstLine(err), sr.Fix
+		return r
+	case err != nil:
+		r.Detail, r.Fix = err.Error(), fix
+		return r
+	}
+	r.OK, r.Detail = true, "issuer "+oc.Issuer+"; the app registration accepts the agent's sign-ins (redirect URI http://localhost is not checked: it needs a browser)"
 	return r
+}
+
+// firstLine is an error's first line (Entra's descriptions carry trace
+// ids on the next ones).
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\r")
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }

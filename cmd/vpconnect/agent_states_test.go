@@ -494,3 +494,32 @@ func TestAgentTakesTheMailboxUpAfterTheStateFileIsLost(t *testing.T) {
 		t.Errorf("the batch after = %d %+v; want a quiet one", code, b)
 	}
 }
+
+// Issue: a misregistered app (here: IT made the app single-tenant while
+// the agents use the organizations authority) ends in Suspended by Error
+// with the fix in one sentence, after one token request, not in
+// "unavailable" retried forever.
+func TestAgentMisregisteredAppNamesTheFix(t *testing.T) {
+	w := newAgentWorld(t)
+	w.activate(t)
+	w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	w.waitStatus(t, "the first batch", settled(b.ID))
+
+	w.g.SetSingleTenant(true)
+	w.g.ExpireAccessTokens()
+	before := w.requests()
+	w.clock.Advance(vpInterval)
+	st := w.waitStatus(t, "Suspended by Error", func(s agent.Status) bool { return s.State == agent.StateSuspended && !s.Running })
+	if ms := st.Accounts.Microsoft; !ms.SignInNeeded || !strings.Contains(ms.Reason, "Directory (tenant) ID") ||
+		!strings.Contains(st.Reason, "Microsoft 365 refused the app registration. To fix: ") || !strings.Contains(st.Reason, "microsoft.tenant") {
+		t.Errorf("after the refusal: reason %q, account %+v", st.Reason, st.Accounts.Microsoft)
+	}
+	if n := w.requests().msToken - before.msToken; n != 1 {
+		t.Errorf("%d Microsoft token requests to learn of the refusal; want 1", n)
+	}
+	w.staysSilent(t, "suspended by a misregistration", 3)
+}

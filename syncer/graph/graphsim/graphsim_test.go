@@ -356,10 +356,24 @@ func TestLimitsThrottleConcurrency(t *testing.T) {
 func TestAuthCodePKCEAndRefresh(t *testing.T) {
 	s, _ := newTest(t)
 	conf := s.OAuth2Config("")
-	conf.RedirectURL = "http://127.0.0.1:53682/callback"
 	verifier := oauth2.GenerateVerifier()
-	authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier))
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// The registration lists http://localhost: the port is free, the host
+	// and the path are not (Entra's redirect URI restrictions).
+	for _, unregistered := range []string{"http://127.0.0.1:53682/", "http://localhost:53682/callback", "https://localhost:53682/", "http://example.com/"} {
+		conf.RedirectURL = unregistered
+		resp, err := noFollow.Get(conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), "AADSTS50011") {
+			t.Errorf("redirect URI %s: %d %s", unregistered, resp.StatusCode, b)
+		}
+	}
+	conf.RedirectURL = "http://localhost:53682/"
+	authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier))
 	resp, err := noFollow.Get(authURL)
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +417,7 @@ func TestAuthCodePKCEAndRefresh(t *testing.T) {
 		t.Fatalf("remote redirect: %d", resp.StatusCode)
 	}
 	// Without PKCE: an error redirect.
-	conf.RedirectURL = "http://localhost/cb"
+	conf.RedirectURL = "http://localhost:1234"
 	resp, _ = noFollow.Get(conf.AuthCodeURL("x"))
 	resp.Body.Close()
 	if l, _ := url.Parse(resp.Header.Get("Location")); l.Query().Get("error") != "invalid_request" {

@@ -130,9 +130,9 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request) {
 	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "authorize" && r.Method == http.MethodGet:
 		s.authorize(w, r, segs[0])
 	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" && r.Method == http.MethodPost:
-		s.token(w, r)
+		s.token(w, r, segs[0])
 	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "devicecode" && r.Method == http.MethodPost:
-		s.deviceAuthorization(w, r)
+		s.deviceAuthorization(w, r, segs[0])
 	case len(segs) == 4 && segs[1] == "v2.0" && segs[2] == ".well-known" && segs[3] == "openid-configuration" && r.Method == http.MethodGet:
 		s.openIDConfiguration(w, segs[0])
 	case len(segs) == 4 && segs[1] == "discovery" && segs[2] == "v2.0" && segs[3] == "keys":
@@ -188,17 +188,54 @@ func (s *Server) identityError(w http.ResponseWriter, status int, code string, a
 	}))
 }
 
-func isLoopbackRedirect(u string) bool {
+// registeredRedirect reports whether a redirect URI matches one of the app
+// registration's. Entra matches scheme, host and path; for a loopback URI
+// only the port is free ("Redirect URI (reply URL) restrictions":
+// https://learn.microsoft.com/entra/identity-platform/reply-url). So
+// http://127.0.0.1:PORT/ does not match a registered http://localhost.
+// An empty path and "/" are the same path (RFC 3986 §6.2.3).
+func (s *Server) registeredRedirect(u string) bool {
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "http" {
+	if err != nil || p.Scheme != "http" || !isLoopbackHost(p.Hostname()) {
 		return false
 	}
-	h := p.Hostname()
+	for _, reg := range s.opts.RedirectURIs {
+		r, err := url.Parse(reg)
+		if err != nil {
+			continue
+		}
+		if r.Scheme == p.Scheme && strings.EqualFold(r.Hostname(), p.Hostname()) && cleanPath(r.Path) == cleanPath(p.Path) &&
+			(r.Port() == "" || r.Port() == p.Port()) {
+			return true
+		}
+	}
+	return false
+}
+
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+func isLoopbackHost(h string) bool {
 	if h == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// tenantRefused answers AADSTS50194 when a single-tenant registration is
+// used through a multi-tenant authority (organizations, common), as Entra
+// does (https://learn.microsoft.com/entra/identity-platform/reference-error-codes:
+// "Application is not configured as a multi-tenant application").
+func (s *Server) tenantRefused(tenant string) (string, bool) {
+	if !s.singleTenant.Load() || (tenant != "organizations" && tenant != "common") {
+		return "", false
+	}
+	return fmt.Sprintf("Application '%s'(vpconnect) is not configured as a multi-tenant application. Usage of the /%s endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.", s.opts.ClientID, tenant), true
 }
 
 // authorize plays the browser step: the user is signed in and consents at
@@ -207,12 +244,19 @@ func isLoopbackRedirect(u string) bool {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant string) {
 	q := r.URL.Query()
 	redirect := q.Get("redirect_uri")
-	if !isLoopbackRedirect(redirect) {
-		// Entra shows an error page instead of redirecting to an
-		// unregistered URI (AADSTS50011).
+	page := func(msg string) {
+		// Entra shows an error page instead of redirecting, for an
+		// unregistered redirect URI (AADSTS50011) or a refused tenant.
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, "<!doctype html><title>Sign in</title><p>AADSTS50011: The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application.</p>", html.EscapeString(redirect))
+		fmt.Fprintf(w, "<!doctype html><title>Sign in</title><p>%s</p>", html.EscapeString(msg))
+	}
+	if !s.registeredRedirect(redirect) {
+		page(fmt.Sprintf("AADSTS50011: The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'.", redirect, q.Get("client_id")))
+		return
+	}
+	if msg, refused := s.tenantRefused(tenant); refused {
+		page("AADSTS50194: " + msg)
 		return
 	}
 	fail := func(code, desc string) {
@@ -247,7 +291,6 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant string
 		v.Set("session_state", newUUID())
 		http.Redirect(w, r, withQuery(redirect, v), http.StatusFound)
 	}
-	_ = tenant
 }
 
 func withQuery(u string, v url.Values) string {
@@ -257,7 +300,7 @@ func withQuery(u string, v url.Values) string {
 	return u + "?" + v.Encode()
 }
 
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	if err := r.ParseForm(); err != nil {
 		s.identityError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
@@ -276,6 +319,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.ClientID != "" && clientID != s.opts.ClientID {
 		s.identityError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", clientID))
+		return
+	}
+	if msg, refused := s.tenantRefused(tenant); refused {
+		s.identityError(w, http.StatusBadRequest, "invalid_request", 50194, msg)
+		return
+	}
+	if s.opts.NoPublicClientFlows && f.Get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code" {
+		// A public client without "Allow public client flows" is taken
+		// for a confidential one, which must authenticate
+		// (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code).
+		s.identityError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		return
 	}
 	now := s.now()
@@ -394,7 +448,7 @@ func (s *Server) idToken() string {
 
 // deviceAuthorization answers POST /devicecode with the documented fields
 // (device_code, user_code, verification_uri, expires_in, interval, message).
-func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request, tenant string) {
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("client_id") == "" {
 		s.identityError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
@@ -402,6 +456,10 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	clientID := r.PostForm.Get("client_id")
 	if s.opts.ClientID != "" && clientID != s.opts.ClientID {
 		s.identityError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", clientID))
+		return
+	}
+	if msg, refused := s.tenantRefused(tenant); refused {
+		s.identityError(w, http.StatusBadRequest, "invalid_request", 50194, msg)
 		return
 	}
 	if r.PostForm.Get("scope") == "" {

@@ -42,6 +42,17 @@ type Options struct {
 	// announces (whole seconds, at least 1); 5 s, Entra's usual value, when
 	// zero.
 	DeviceCodeInterval time.Duration
+	// RedirectURIs are the app registration's redirect URIs; default
+	// http://localhost, the one the portal's "Mobile and desktop
+	// applications" platform offers. See identity.go.
+	RedirectURIs []string
+	// SingleTenant makes the app registration single-tenant: the
+	// organizations and common authorities refuse it (AADSTS50194), a
+	// tenant id or domain is accepted.
+	SingleTenant bool
+	// NoPublicClientFlows turns "Allow public client flows" off: the
+	// device-code grant is refused (AADSTS7000218).
+	NoPublicClientFlows bool
 }
 
 // DefaultMaxPageSize is the largest message-delta page the simulator honours
@@ -107,7 +118,10 @@ type RequestInfo struct {
 // platform (v2.0 endpoints). It is safe for concurrent use.
 type Server struct {
 	opts Options
-	now  func() time.Time
+	// singleTenant is Options.SingleTenant, changeable while serving
+	// (SetSingleTenant).
+	singleTenant atomic.Bool
+	now          func() time.Time
 
 	mu      sync.Mutex
 	user    User
@@ -154,12 +168,16 @@ func New(o Options) *Server {
 	if o.DeviceCodeInterval < time.Second {
 		o.DeviceCodeInterval = 5 * time.Second
 	}
+	if o.RedirectURIs == nil {
+		o.RedirectURIs = []string{"http://localhost"}
+	}
 	s := &Server{opts: o, now: o.Now, folders: map[string]*folder{}, msgs: map[string]*msgRec{},
 		cfolders: map[string]*contactFolderRec{}, contacts: map[string]*contactRec{}, cindex: propIndex{},
 		fxindex: propIndex{}, events: map[string]*eventRec{}, eindex: propIndex{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.singleTenant.Store(o.SingleTenant)
 	u := o.User
 	if u.ID == "" {
 		u.ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
@@ -202,6 +220,10 @@ func (s *Server) Start(addr string) (string, error) {
 	go func() { _ = s.hs.Serve(ln) }()
 	return s.url, nil
 }
+
+// SetSingleTenant changes the app registration's supported account types,
+// as an administrator editing it in Entra ID would.
+func (s *Server) SetSingleTenant(on bool) { s.singleTenant.Store(on) }
 
 // SetURL tells a server mounted by the caller (httptest.NewServer(s)) its
 // base URL, which it needs for nextLink, deltaLink and @odata.context.
