@@ -15,8 +15,12 @@ var errNews = errors.New("the mailbox changed")
 // MailboxChanged tells whether the mailbox holds a change the next batch
 // would act on, at the cost of one delta round per collection (SPEC §4.6:
 // the mailbox is polled every sync.mailboxInterval, Vantagepoint only every
-// sync.interval). It saves no cursor: the batch it leads to lists the same
-// changes again. The agent's own writes coming back (a category it set, an
+// sync.interval). A round with news saves no cursor: the batch it leads to
+// lists the same changes again. A round without news saves its new cursor,
+// because Exchange keeps only the last few generations of a sync state
+// (graphsim's keptGenerations): a probe that called the same saved
+// deltaLink every 30 s would lose it within minutes, and every batch would
+// then list its collection from scratch. The agent's own writes coming back (a category it set, an
 // item it created or updated) are not news, so a batch's writes do not wake
 // the next one. It must not run while a batch does.
 //
@@ -83,7 +87,7 @@ func (e *Engine) probeFolder(ctx context.Context, folderID string) (bool, error)
 	if cursor == "" {
 		return true, nil
 	}
-	_, err := e.mailbox.MessageChanges(ctx, folderID, cursor, func(changes []MessageChange) error {
+	next, err := e.mailbox.MessageChanges(ctx, folderID, cursor, func(changes []MessageChange) error {
 		for _, c := range changes {
 			if c.Removed {
 				continue // never acted on (SPEC §4.1)
@@ -108,7 +112,30 @@ func (e *Engine) probeFolder(ctx context.Context, folderID string) (bool, error)
 		}
 		return nil
 	})
+	if err == nil {
+		if err := e.saveProbeCursor(ctx, folderCursorKey(folderID), cursor, next); err != nil {
+			return false, err
+		}
+	}
 	return probeOutcome(err, "mail folder")
+}
+
+// saveProbeCursor keeps the cursor a probe's round without news ended on,
+// unless a batch moved the saved one meanwhile.
+func (e *Engine) saveProbeCursor(ctx context.Context, key, old, next string) error {
+	if next == "" || next == old {
+		return nil
+	}
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Cursor(key)
+		if err != nil || cur != old {
+			return err
+		}
+		if err := tx.SetCursor(key, next, e.opts.Now()); err != nil {
+			return fmt.Errorf("save the cursor of a quiet mailbox check: %w", err)
+		}
+		return nil
+	})
 }
 
 func (e *Engine) probeKind(ctx context.Context, k kind) (bool, error) {
@@ -130,7 +157,7 @@ func (e *Engine) probeKind(ctx context.Context, k kind) (bool, error) {
 	if cursor == "" {
 		return true, nil // first listing, or the calendar window moved
 	}
-	_, err = k.mailboxRound(ctx, cursor, func(it item) error {
+	next, err := k.mailboxRound(ctx, cursor, func(it item) error {
 		p, paired := pairs[it.id]
 		switch {
 		case !paired:
@@ -145,6 +172,11 @@ func (e *Engine) probeKind(ctx context.Context, k kind) (bool, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		if err := e.saveProbeCursor(ctx, k.mailboxCursorKey(), cursor, next); err != nil {
+			return false, err
+		}
+	}
 	return probeOutcome(err, k.name())
 }
 

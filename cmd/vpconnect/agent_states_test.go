@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -522,4 +523,33 @@ func TestAgentMisregisteredAppNamesTheFix(t *testing.T) {
 		t.Errorf("%d Microsoft token requests to learn of the refusal; want 1", n)
 	}
 	w.staysSilent(t, "suspended by a misregistration", 3)
+}
+
+// Exchange keeps only the last few generations of a sync state: a quiet
+// agent that probes its mailbox every 30 s must keep the cursor each probe
+// ends on, or its saved deltaLinks expire and every batch lists its
+// collections from scratch (issue: "first contact with a real tenant").
+func TestQuietAgentKeepsItsSyncStateAcrossProbes(t *testing.T) {
+	w := newAgentWorld(t)
+	w.activate(t)
+	w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	st := w.waitStatus(t, "the first batch", settled(b.ID))
+	initial, gone := w.g.DeltaStats()
+	before := w.g.Requests()
+	for i := 1; i <= 40; i++ {
+		seq := st.Seq
+		w.clock.Advance(30 * time.Second)
+		st = w.waitStatus(t, fmt.Sprintf("probe %d", i), func(s agent.Status) bool { return s.Seq > seq && !s.Running })
+	}
+	initial2, gone2 := w.g.DeltaStats()
+	if initial2 != initial || gone2 != gone {
+		t.Errorf("40 quiet probes: %d full listings and %d answers 410; want none", initial2-initial, gone2-gone)
+	}
+	if st.State != agent.StateActive || w.g.Requests() == before {
+		t.Errorf("after 40 probes: %s, %d Graph requests", st.State, w.g.Requests()-before)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,6 +26,47 @@ type deltaState struct {
 	// Start and End bound a calendar view (Unix seconds).
 	Start int64 `json:"a,omitempty"`
 	End   int64 `json:"b,omitempty"`
+	// Gen is the token's generation of its collection's sync state.
+	Gen uint64 `json:"g,omitempty"`
+}
+
+// keptGenerations is how many generations of a collection's sync state
+// Exchange keeps: every token it hands out (a nextLink or a deltaLink) is
+// a new generation, and a token older than the last three answers 410
+// SyncStateNotFound, "The sync state generation is not found;
+// generation=149;[highest=157][157][155][156]." (microsoft-graph-docs
+// issue 2350; issue 2162: "the former nextLink will gradually turn to
+// SyncStateNotFound"). A client that calls the same saved deltaLink again
+// and again without keeping the new one loses its sync state.
+const keptGenerations = 3
+
+// issueToken gives a token the next generation of its collection (s.mu
+// held) and encodes it.
+func (s *Server) issueToken(st deltaState) string {
+	key := st.Kind + "|" + st.Folder
+	s.gens[key]++
+	st.Gen = s.gens[key]
+	return encodeToken(st)
+}
+
+// generationGone answers 410 SyncStateNotFound when a token's generation
+// is no longer kept (s.mu held, and released around the answer).
+func (s *Server) generationGone(w http.ResponseWriter, r *http.Request, st deltaState) bool {
+	high := s.gens[st.Kind+"|"+st.Folder]
+	if st.Gen == 0 || st.Gen+keptGenerations > high {
+		return false
+	}
+	s.goneRounds.Add(1)
+	kept := ""
+	for g := high; g+keptGenerations > high && g > 0; g-- {
+		kept += fmt.Sprintf("[%d]", g)
+	}
+	s.mu.Unlock()
+	w.Header().Set("Location", s.initialDeltaURL(r))
+	s.graphError(w, r, http.StatusGone, "SyncStateNotFound",
+		fmt.Sprintf("The sync state generation is not found; generation=%d;[highest=%d]%s.", st.Gen, high, kept))
+	s.mu.Lock()
+	return true
 }
 
 func encodeToken(st deltaState) string {
@@ -103,12 +145,18 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 		}
 		if st.Epoch != s.epoch {
 			s.mu.Unlock()
+			s.goneRounds.Add(1)
 			w.Header().Set("Location", s.initialDeltaURL(r))
 			s.graphError(w, r, http.StatusGone, "syncStateNotFound", defaultMessage(http.StatusGone, "syncStateNotFound"))
 			return
 		}
+		if s.generationGone(w, r, st) {
+			s.mu.Unlock()
+			return
+		}
 		_ = isSkip
 	} else {
+		s.initialRounds.Add(1)
 		sel, err := parseSelect(q["select"], messageProps, "microsoft.graph.message")
 		if err != nil {
 			s.mu.Unlock()
@@ -187,10 +235,10 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 	base := s.url + r.URL.Path
 	if i < len(f.log) {
 		next.Pos = f.log[i-1].seq
-		jw.str("@odata.nextLink", base+"?%24skiptoken="+url.QueryEscape(encodeToken(next)))
+		jw.str("@odata.nextLink", base+"?%24skiptoken="+url.QueryEscape(s.issueToken(next)))
 	} else {
 		next.Pos, next.Initial = s.seq, false
-		jw.str("@odata.deltaLink", base+"?%24deltatoken="+url.QueryEscape(encodeToken(next)))
+		jw.str("@odata.deltaLink", base+"?%24deltatoken="+url.QueryEscape(s.issueToken(next)))
 	}
 	jw.raw("value", items.Bytes())
 	jw.endObject()
@@ -231,6 +279,7 @@ func (s *Server) deltaToken(w http.ResponseWriter, r *http.Request, q query, kin
 		tok = q["deltatoken"]
 	}
 	if tok == "" {
+		s.initialRounds.Add(1)
 		return st, false, true
 	}
 	st, err := decodeToken(tok)
@@ -242,9 +291,13 @@ func (s *Server) deltaToken(w http.ResponseWriter, r *http.Request, q query, kin
 	}
 	if st.Epoch != s.epoch {
 		s.mu.Unlock()
+		s.goneRounds.Add(1)
 		w.Header().Set("Location", s.initialDeltaURL(r))
 		s.graphError(w, r, http.StatusGone, "syncStateNotFound", defaultMessage(http.StatusGone, "syncStateNotFound"))
 		s.mu.Lock()
+		return st, true, false
+	}
+	if s.generationGone(w, r, st) {
 		return st, true, false
 	}
 	return st, true, true
@@ -257,11 +310,11 @@ func (s *Server) writeDeltaLink(jw *jw, r *http.Request, st deltaState, log []en
 	next := st
 	if i < len(log) {
 		next.Pos = log[i-1].seq
-		jw.str("@odata.nextLink", base+"?%24skiptoken="+url.QueryEscape(encodeToken(next)))
+		jw.str("@odata.nextLink", base+"?%24skiptoken="+url.QueryEscape(s.issueToken(next)))
 		return
 	}
 	next.Pos, next.Initial = s.seq, false
-	jw.str("@odata.deltaLink", base+"?%24deltatoken="+url.QueryEscape(encodeToken(next)))
+	jw.str("@odata.deltaLink", base+"?%24deltatoken="+url.QueryEscape(s.issueToken(next)))
 }
 
 // writeRemoved writes a removal as Graph does: type, id and @removed only

@@ -190,6 +190,44 @@ func TestDeltaExpiredToken(t *testing.T) {
 	}
 }
 
+// Exchange keeps the last three generations of a sync state: a deltaLink
+// called again without keeping the link it answered expires (issues 2350
+// and 2162 of microsoft-graph-docs), per collection.
+func TestDeltaSyncStateGenerations(t *testing.T) {
+	s, tok := newTest(t)
+	s.AddMessage("inbox", Message{Subject: "a"})
+	s.AddMessage("sentitems", Message{Subject: "b"})
+	_, p := call(t, s, tok, "GET", "/v1.0/me/mailFolders/inbox/messages/delta()", nil, "")
+	saved, _ := url.Parse(p["@odata.deltaLink"].(string))
+	_, other := call(t, s, tok, "GET", "/v1.0/me/mailFolders/sentitems/messages/delta()", nil, "")
+	var latest map[string]any
+	for i := 1; i <= 3; i++ {
+		resp, m := call(t, s, tok, "GET", saved.RequestURI(), nil, "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("reuse %d of a saved deltaLink: %d %v", i, resp.StatusCode, m)
+		}
+		latest = m
+	}
+	resp, e := call(t, s, tok, "GET", saved.RequestURI(), nil, "")
+	msg, _ := e["error"].(map[string]any)["message"].(string)
+	if resp.StatusCode != 410 || e["error"].(map[string]any)["code"] != "SyncStateNotFound" ||
+		msg != "The sync state generation is not found; generation=1;[highest=4][4][3][2]." {
+		t.Fatalf("fourth reuse: %d %v", resp.StatusCode, e)
+	}
+	if initial, gone := s.DeltaStats(); initial != 2 || gone != 1 {
+		t.Errorf("DeltaStats = %d, %d", initial, gone)
+	}
+	// The latest link and another folder's state are still good.
+	u, _ := url.Parse(latest["@odata.deltaLink"].(string))
+	if resp, m := call(t, s, tok, "GET", u.RequestURI(), nil, ""); resp.StatusCode != 200 {
+		t.Errorf("the latest deltaLink: %d %v", resp.StatusCode, m)
+	}
+	u, _ = url.Parse(other["@odata.deltaLink"].(string))
+	if resp, m := call(t, s, tok, "GET", u.RequestURI(), nil, ""); resp.StatusCode != 200 {
+		t.Errorf("another folder's deltaLink: %d %v", resp.StatusCode, m)
+	}
+}
+
 func TestMessageGetMatchesFixture(t *testing.T) {
 	s, tok := newTest(t)
 	m := s.AddMessage("inbox", Message{Subject: "9/9/2018: concert", Body: "<html><body>The group represents Nevada.</body></html>",

@@ -143,6 +143,7 @@ type Server struct {
 	eindex   propIndex // events by extended property
 	seq      uint64
 	epoch    uint64
+	gens     map[string]uint64 // collection → highest sync-state generation (delta.go)
 	nextID   uint64
 	faults   []*Fault
 	window   []time.Time // request times in the throttling window
@@ -150,9 +151,12 @@ type Server struct {
 
 	auth authState
 
-	requests    atomic.Int64
-	inflight    atomic.Int64
-	maxInflight atomic.Int64
+	requests atomic.Int64
+	// initialRounds and goneRounds count delta requests without a token
+	// (a full listing) and those answered 410 (DeltaStats).
+	initialRounds, goneRounds atomic.Int64
+	inflight                  atomic.Int64
+	maxInflight               atomic.Int64
 
 	hs  *http.Server
 	ln  net.Listener
@@ -178,6 +182,7 @@ func New(o Options) *Server {
 		s.now = time.Now
 	}
 	s.singleTenant.Store(o.SingleTenant)
+	s.gens = map[string]uint64{}
 	u := o.User
 	if u.ID == "" {
 		u.ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
@@ -254,6 +259,13 @@ func (s *Server) GraphURL() string { return s.URL() + "/v1.0" }
 // <AuthorityURL>/<tenant>/oauth2/v2.0/{authorize,token,devicecode} works for
 // any tenant segment (common, organizations, a tenant id).
 func (s *Server) AuthorityURL() string { return s.URL() }
+
+// DeltaStats is how many delta requests came without a token (each a full
+// listing of its collection) and how many were answered 410 because their
+// sync state was gone.
+func (s *Server) DeltaStats() (initial, gone int64) {
+	return s.initialRounds.Load(), s.goneRounds.Load()
+}
 
 // Requests is the number of Graph API requests received (identity-platform
 // requests not included), faulted and throttled ones included.
