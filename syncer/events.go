@@ -103,6 +103,11 @@ func (k *eventKind) fromMailbox(ev MailboxEvent) item {
 	f := map[string]string{"subject": norm(ev.Subject), "start": s, "end": e, "allDay": yesNo(ev.AllDay),
 		"location": norm(ev.Location), "notes": norm(stripAttendees(norm(body)))}
 	it := item{id: ev.ID, modified: ev.LastModified, fields: f, label: eventLabel(ev.Subject, ev.Start), raw: ev, version: ev.ChangeKey}
+	if len(ev.Attendees) > 0 {
+		// Any change but its categories would send every attendee an
+		// update (Graph, "Update event"): the agent never writes it.
+		it.readOnly = "it has attendees"
+	}
 	me, _ := k.e.mailboxUser(context.Background())
 	switch {
 	case ev.SeriesMasterID != "" || ev.Type == "seriesMaster" || ev.Type == "occurrence" || ev.Type == "exception":
@@ -331,6 +336,11 @@ func (k *eventKind) createMailbox(ctx context.Context, src item) (item, error) {
 }
 
 func (k *eventKind) updateMailbox(ctx context.Context, mbID, version string, src item) (item, error) {
+	if cur, found, err := k.mailboxGet(ctx, mbID); err != nil {
+		return item{}, fmt.Errorf("read the Outlook meeting before changing it: %w", err)
+	} else if found && cur.readOnly != "" {
+		return cur, errMailboxReadOnly
+	}
 	ev, err := k.toMailboxEvent(ctx, src)
 	if err != nil {
 		return item{}, err
@@ -345,6 +355,13 @@ func (k *eventKind) updateMailbox(ctx context.Context, mbID, version string, src
 }
 
 func (k *eventKind) deleteMailbox(ctx context.Context, id string) error {
+	if cur, found, err := k.mailboxGet(ctx, id); err != nil {
+		return fmt.Errorf("read the Outlook meeting before deleting it: %w", err)
+	} else if !found {
+		return ErrNotFound
+	} else if cur.readOnly != "" {
+		return errMailboxReadOnly
+	}
 	return k.mb.DeleteEvent(ctx, id)
 }
 

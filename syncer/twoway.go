@@ -66,7 +66,19 @@ type item struct {
 	// listing sends it (If-Match), so that an edit made since is never
 	// overwritten unseen. Empty for Vantagepoint records, which have none.
 	version string
+	// readOnly, for a mailbox item, says why the agent must not change it
+	// ("" when it may): a meeting with attendees, which Exchange would
+	// send an update (or a cancellation) to every attendee for.
+	readOnly string
 }
+
+// errMailboxReadOnly: the Outlook item must not be changed by the agent
+// (item.readOnly); nothing was written.
+var errMailboxReadOnly = errors.New("the Outlook item must not be changed by the agent")
+
+// readOnlyIssue is what the user is told when a Vantagepoint change cannot
+// be copied onto an Outlook meeting with attendees.
+const readOnlyIssue = "not copied to Outlook: the Outlook meeting has attendees, and changing it would send them an update; change it in Outlook"
 
 func (it item) hash() string {
 	keys := make([]string, 0, len(it.fields))
@@ -555,6 +567,15 @@ func (e *Engine) applyChange(ctx context.Context, r *kindRun, p store.Pairing, m
 		if m.hash() == v.hash() || sameContent(*m, *v) {
 			return e.savePair(ctx, r, p, *m, *v)
 		}
+		if m.readOnly != "" {
+			// The meeting in Outlook is what attendees were sent: it wins,
+			// and the user hears of the Vantagepoint edit it replaced.
+			if err := e.pushToVP(ctx, r, p, *m, v); err != nil {
+				return err
+			}
+			r.b.issue(r.k.name(), SideVantagepoint, v.label, "the Vantagepoint change was replaced by the Outlook meeting's: it has attendees, and changing it in Outlook would send them an update; change it in Outlook")
+			return nil
+		}
 		if e.mailboxWins(*m, *v) {
 			return e.pushToVP(ctx, r, p, *m, v)
 		}
@@ -665,6 +686,16 @@ func (e *Engine) pushToMailbox(ctx context.Context, r *kindRun, p store.Pairing,
 		baseKey, baseHash = m.version, m.hash()
 	}
 	got, err := e.updateMailboxBasedOn(ctx, r, p.MailboxID, baseKey, baseHash, v)
+	if errors.Is(err, errMailboxReadOnly) {
+		// Reported, and recorded as seen on both sides: it is not tried
+		// again every batch; a later change in Outlook is copied over.
+		r.counts.Skipped++
+		if err := e.savePair(ctx, r, p, got, v); err != nil {
+			return err
+		}
+		r.b.issue(r.k.name(), SideMailbox, v.label, "the Vantagepoint change was "+readOnlyIssue)
+		return nil
+	}
 	if errors.Is(err, ErrNotFound) {
 		return e.applyDeletes(ctx, r, []pendingDelete{{side: SideMailbox, p: p}}, false, false)
 	}
@@ -847,8 +878,9 @@ func (e *Engine) pairMatched(ctx context.Context, r *kindRun, m, v item) error {
 			return err
 		}
 		// A failed write leaves both unpaired: both come back next batch
-		// to be matched again.
-		if e.mailboxWins(m, v) {
+		// to be matched again. A meeting with attendees is never written:
+		// Outlook's content is copied to Vantagepoint.
+		if m.readOnly != "" || e.mailboxWins(m, v) {
 			got, err := k.updateVP(ctx, v.id, v.hash(), m)
 			if errors.Is(err, ErrConflict) {
 				return e.matchEditedMeanwhile(ctx, r, m, v)
@@ -1127,6 +1159,12 @@ func (e *Engine) applyDelete(ctx context.Context, r *kindRun, d pendingDelete) e
 		} else {
 			err = k.deleteMailbox(ctx, p.MailboxID)
 		}
+		if errors.Is(err, errMailboxReadOnly) {
+			// Deleting it would cancel the meeting for every attendee:
+			// the Outlook meeting stays, unlinked, and the user is told.
+			r.b.issue(k.name(), SideMailbox, p.MailboxID, "deleted in Vantagepoint; the Outlook meeting has attendees, and deleting it would cancel it for them: it was left in Outlook (cancel it there if it is cancelled)")
+			return e.unlink(ctx, r, d)
+		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			other := SideVantagepoint
 			if d.side == SideVantagepoint {
@@ -1150,7 +1188,13 @@ func (e *Engine) applyDelete(ctx context.Context, r *kindRun, d pendingDelete) e
 		r.real--
 		return nil
 	}
-	// Unlink: keep a marker so the surviving original is not copied again.
+	return e.unlink(ctx, r, d)
+}
+
+// unlink forgets a pair one side of which is gone, keeping a marker so the
+// surviving item is not copied again.
+func (e *Engine) unlink(ctx context.Context, r *kindRun, d pendingDelete) error {
+	k, p := r.k, d.p
 	u := p
 	u.Origin, u.Updated = originUnlinked, e.opts.Now()
 	if d.side == SideMailbox {

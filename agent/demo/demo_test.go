@@ -501,3 +501,89 @@ func TestDemoRunShowsChangesFlowingBothWays(t *testing.T) {
 		t.Errorf("no stop note:\n%s", out.String())
 	}
 }
+
+// A meeting with attendees is never changed in Outlook: any change but its
+// categories would send every attendee an update, a body rewrite drops
+// the Teams join block, and writing location drops the rooms (Graph,
+// "Update event"). Vantagepoint edits become issues; Outlook wins.
+func TestDemoNeverChangesAMeetingWithAttendees(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	ctx := context.Background()
+	subject := "Alpine: spa wing concept review"
+	var id string
+	for _, e := range d.Graph.Events() {
+		if e.Subject == subject {
+			id = e.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no seeded Outlook meeting %q", subject)
+	}
+	d.Graph.UpdateEvent(id, func(e *graphsim.Event) {
+		e.IsOnlineMeeting = true
+		e.Body += "\n________________________________________________________________________________\n" + graphsim.TeamsJoinMarker + "\nJoin: https://teams.example/l/meetup-join/1"
+		e.Rooms = []string{"Alpine lodge, room 2"}
+	})
+	before, _ := d.Graph.Event(id)
+	if _, err := d.Batch(ctx, syncer.TriggerStartup); err != nil {
+		t.Fatal(err)
+	}
+	twin := func() vpsim.Activity {
+		t.Helper()
+		for _, a := range d.Vantagepoint.Activities() {
+			if a.Subject == subject {
+				return a
+			}
+		}
+		t.Fatalf("no Vantagepoint twin of %q", subject)
+		return vpsim.Activity{}
+	}
+
+	// Vantagepoint moves it: not copied, reported.
+	d.Vantagepoint.UpdateActivity(twin().ActivityID, func(a *vpsim.Activity) {
+		s, _ := vpsim.ParseDate(a.StartDate)
+		e, _ := vpsim.ParseDate(a.EndDate)
+		a.StartDate, a.EndDate = vpsim.FormatDate(s.Add(2*time.Hour)), vpsim.FormatDate(e.Add(2*time.Hour))
+	})
+	b, err := d.Batch(ctx, syncer.TriggerSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := false
+	for _, is := range b.Issues {
+		reported = reported || strings.Contains(is.Reason, "change it in Outlook")
+	}
+	if !reported {
+		t.Errorf("the Vantagepoint change was not reported: %+v %+v", b.Issues, b.Counts)
+	}
+	// The next batch does not try again.
+	if b, err := d.Batch(ctx, syncer.TriggerSchedule); err != nil || len(b.Issues) != 0 || b.Counts[syncer.TypeEvents].Updated != 0 {
+		t.Errorf("the batch after: %+v %v", b, err)
+	}
+
+	// Both sides edit it, with sync.conflict=vantagepoint: Outlook wins.
+	d.Graph.UpdateEvent(id, func(e *graphsim.Event) { e.Subject = subject + " (moved to lodge)" })
+	d.Vantagepoint.UpdateActivity(twin().ActivityID, func(a *vpsim.Activity) { a.Location = "Head office" })
+	if _, err := d.Batch(ctx, syncer.TriggerSchedule); err != nil {
+		t.Fatal(err)
+	}
+	var a *vpsim.Activity
+	for _, x := range d.Vantagepoint.Activities() {
+		if x.Subject == subject+" (moved to lodge)" {
+			a = &x
+		}
+	}
+	if a == nil || a.Location != before.Location {
+		t.Errorf("Vantagepoint after both edits: %+v; want Outlook's subject and location", a)
+	}
+
+	after, _ := d.Graph.Event(id)
+	if !after.Start.Equal(before.Start) || after.Location != before.Location || !after.IsOnlineMeeting ||
+		!strings.Contains(after.Body, graphsim.TeamsJoinMarker) || !slices.Equal(after.Rooms, before.Rooms) {
+		t.Errorf("the Outlook meeting changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if n := d.Graph.AttendeeUpdates(); n != 0 {
+		t.Errorf("Exchange would have sent %d updates or cancellations to attendees", n)
+	}
+}

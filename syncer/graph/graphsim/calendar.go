@@ -52,7 +52,18 @@ type Event struct {
 	TransactionID        string            `json:"transactionId"`
 	LastModifiedDateTime time.Time         `json:"lastModifiedDateTime"`
 	ExtendedProperties   map[string]string `json:"extendedProperties,omitempty"`
+	// Rooms are the meeting's further locations (locations[] beyond
+	// location), e.g. rooms booked for it.
+	Rooms []string `json:"rooms,omitempty"`
+	// IsOnlineMeeting is a Teams meeting, whose join information lives in
+	// the body (TeamsJoinMarker).
+	IsOnlineMeeting bool `json:"isOnlineMeeting"`
 }
+
+// TeamsJoinMarker starts the join block Teams puts in a meeting's body.
+// Graph's "Update event" warns that removing it from the body disables
+// the online meeting.
+const TeamsJoinMarker = "Microsoft Teams meeting"
 
 // Attendee is an attendee of an event.
 type Attendee struct {
@@ -334,6 +345,7 @@ func (s *Server) regenerateLocked(m *eventRec) {
 func cloneEvent(e Event) Event {
 	e.Categories = slices.Clone(e.Categories)
 	e.Attendees = slices.Clone(e.Attendees)
+	e.Rooms = slices.Clone(e.Rooms)
 	if e.Recurrence != nil {
 		rc := *e.Recurrence
 		rc.Pattern.DaysOfWeek = slices.Clone(rc.Pattern.DaysOfWeek)
@@ -617,7 +629,9 @@ func (s *Server) writeEvent(w *jw, r *eventRec, sel selection, v eventView) {
 			w.integer(p, 15)
 		case "isReminderOn", "responseRequested":
 			w.boolean(p, true)
-		case "hasAttachments", "isOnlineMeeting", "isDraft", "hideAttendees":
+		case "isOnlineMeeting":
+			w.boolean(p, e.IsOnlineMeeting)
+		case "hasAttachments", "isDraft", "hideAttendees":
 			w.boolean(p, false)
 		case "allowNewTimeProposals":
 			w.boolean(p, true)
@@ -675,10 +689,12 @@ func (s *Server) writeEvent(w *jw, r *eventRec, sel selection, v eventView) {
 			w.endObjectField()
 		case "locations":
 			w.arrayField(p)
-			if e.Location != "" {
-				w.beginObject()
-				writeLocation(w, e.Location)
-				w.endObject()
+			for _, l := range append([]string{e.Location}, e.Rooms...) {
+				if l != "" {
+					w.beginObject()
+					writeLocation(w, l)
+					w.endObject()
+				}
 			}
 			w.endArrayField()
 		case "recurrence":
@@ -1000,6 +1016,21 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, q query, pr
 	s.eventResponse(w, http.StatusOK, &b, applied)
 }
 
+// changesMeeting says whether a PATCH touches more than the categories and
+// extended properties: on an organizer's meeting with attendees, Exchange
+// then sends every attendee an update (Graph, "Update event").
+func (in *eventInput) changesMeeting() bool {
+	return in.Subject.set || in.Body.set || in.Start.set || in.End.set || in.IsAllDay.set || in.Location.set ||
+		in.Attendees.set || in.Sensitivity.set || in.ShowAs.set || in.Recurrence.set || in.Locations != nil ||
+		in.Importance != nil || in.IsOnlineMeeting != nil || in.AllowNewTimeProposals != nil || in.HideAttendees != nil
+}
+
+// AttendeeUpdates is how many meeting updates and cancellations Exchange
+// would have sent to attendees because of this server's PATCH and DELETE
+// requests: one per attendee of an organizer's meeting changed beyond its
+// categories, or deleted.
+func (s *Server) AttendeeUpdates() int64 { return s.attendeeUpdates.Load() }
+
 func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []string, id string) {
 	v, applied, err := eventPrefs(prefs)
 	if err != nil {
@@ -1030,6 +1061,18 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidRequest", err.Error())
 		return
 	}
+	if in.Location.set && in.Locations == nil {
+		// Writing location replaces locations[]: the rooms are gone.
+		e.Rooms = nil
+	}
+	if in.Body.set && e.IsOnlineMeeting && !strings.Contains(e.Body, TeamsJoinMarker) {
+		// "Inadvertently removing the meeting blob from the body would
+		// disable meeting online" (Graph, "Update event").
+		e.IsOnlineMeeting = false
+	}
+	if len(rec.e.Attendees) > 0 && s.isOrganizer(&rec.e) && in.changesMeeting() {
+		s.attendeeUpdates.Add(int64(len(rec.e.Attendees)))
+	}
 	if rec.e.Type != "seriesMaster" && e.Recurrence != nil {
 		s.mu.Unlock()
 		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidRequest", "The simulator does not turn a single event into a series.")
@@ -1048,6 +1091,9 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 
 func (s *Server) deleteEventHTTP(w http.ResponseWriter, r *http.Request, id string) {
 	s.mu.Lock()
+	if rec := s.events[id]; rec != nil && len(rec.e.Attendees) > 0 && s.isOrganizer(&rec.e) {
+		s.attendeeUpdates.Add(int64(len(rec.e.Attendees))) // cancellations
+	}
 	ok := s.deleteEventLocked(id)
 	s.mu.Unlock()
 	if !ok {

@@ -575,3 +575,43 @@ func FuzzWriteString(f *testing.F) {
 		}
 	})
 }
+
+// Graph's "Update event": changing an organizer's meeting beyond its
+// categories sends every attendee an update; writing location replaces
+// locations[]; a body without the Teams block turns the online meeting off;
+// deleting it sends cancellations.
+func TestMeetingUpdatesReachAttendees(t *testing.T) {
+	s, tok := newTest(t)
+	e := s.AddEvent(Event{Subject: "Review", Start: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 5, 4, 11, 0, 0, 0, time.UTC),
+		Location: "Room 1", Rooms: []string{"Room 2"}, IsOnlineMeeting: true, Body: "Agenda\n" + TeamsJoinMarker + "\nJoin: x",
+		Attendees: []Attendee{{Type: "required", Name: "A", Address: "a@example.com"}, {Type: "required", Name: "B", Address: "b@example.com"}}})
+	patch := func(body string) {
+		t.Helper()
+		if resp, m := call(t, s, tok, "PATCH", "/v1.0/me/events/"+e.ID, map[string]string{"Content-Type": "application/json"}, body); resp.StatusCode != 200 {
+			t.Fatalf("PATCH %s: %d %v", body, resp.StatusCode, m)
+		}
+	}
+	patch(`{"categories":["Vantagepoint"]}`)
+	if n := s.AttendeeUpdates(); n != 0 {
+		t.Fatalf("a category change sent %d updates", n)
+	}
+	patch(`{"location":{"displayName":"Room 3"}}`)
+	got, _ := s.Event(e.ID)
+	if n := s.AttendeeUpdates(); n != 2 || len(got.Rooms) != 0 {
+		t.Fatalf("a location change: %d updates, rooms %v", n, got.Rooms)
+	}
+	patch(`{"body":{"contentType":"text","content":"Agenda only"}}`)
+	if got, _ := s.Event(e.ID); got.IsOnlineMeeting || s.AttendeeUpdates() != 4 {
+		t.Fatalf("a body without the join block: online %v, %d updates", got.IsOnlineMeeting, s.AttendeeUpdates())
+	}
+	req, _ := http.NewRequest("DELETE", s.URL()+"/v1.0/me/events/"+e.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || s.AttendeeUpdates() != 6 {
+		t.Fatalf("delete: %d, %d updates and cancellations", resp.StatusCode, s.AttendeeUpdates())
+	}
+}

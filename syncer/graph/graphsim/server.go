@@ -155,8 +155,11 @@ type Server struct {
 	// initialRounds and goneRounds count delta requests without a token
 	// (a full listing) and those answered 410 (DeltaStats).
 	initialRounds, goneRounds atomic.Int64
-	inflight                  atomic.Int64
-	maxInflight               atomic.Int64
+	// attendeeUpdates counts what Exchange would send attendees
+	// (AttendeeUpdates).
+	attendeeUpdates atomic.Int64
+	inflight        atomic.Int64
+	maxInflight     atomic.Int64
 
 	hs  *http.Server
 	ln  net.Listener
