@@ -587,3 +587,60 @@ func TestDemoNeverChangesAMeetingWithAttendees(t *testing.T) {
 		t.Errorf("Exchange would have sent %d updates or cancellations to attendees", n)
 	}
 }
+
+// A create that the service stored but answered 503 or 504 (a gateway
+// timeout after the work was done) is never sent again blindly: the next
+// batch finds it by its natural key. Nothing the cut-short batch listed is
+// lost, and every item exists once on each side.
+func TestDemoAmbiguousCreatesMakeNoDuplicates(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	ctx := context.Background()
+	d.Graph.InjectFault(graphsim.Fault{Method: "POST", PathContains: "/events", Status: 503, AfterServing: true, Times: 1})
+	d.Graph.InjectFault(graphsim.Fault{Method: "POST", PathContains: "/contacts", Status: 504, AfterServing: true, Times: 1})
+	d.Vantagepoint.InjectFault(vpsim.Fault{Method: "POST", PathContains: "/activity", Status: 504, AfterServing: true, Times: 2})
+	d.Vantagepoint.InjectFault(vpsim.Fault{Method: "POST", PathContains: "/contact", Status: 503, AfterServing: true, Times: 1})
+	for i := range 3 {
+		if _, err := d.Batch(ctx, syncer.TriggerSchedule); err != nil && i == 2 {
+			t.Fatalf("batch %d: %v", i+1, err)
+		}
+	}
+	count := map[string]int{}
+	for _, e := range d.Graph.Events() {
+		if e.Type != "occurrence" {
+			count["outlook "+e.Subject]++
+		}
+	}
+	for _, a := range d.Vantagepoint.Activities() {
+		count["vantagepoint "+a.Type+" "+a.Subject]++
+	}
+	for _, m := range seedMeetings {
+		if n := count["outlook "+m.subject]; n != 1 {
+			t.Errorf("Vantagepoint meeting %q is %d times in Outlook, want once", m.subject, n)
+		}
+	}
+	for _, e := range seedEvents {
+		if e.tagged && !e.private && e.weekly == 0 {
+			if n := count["vantagepoint Meeting "+e.subject]; n != 1 {
+				t.Errorf("Outlook meeting %q is %d times in Vantagepoint, want once", e.subject, n)
+			}
+		}
+	}
+	for subject := range wantFiled() {
+		if n := count["vantagepoint EMail "+subject]; n != 1 {
+			t.Errorf("e-mail %q filed %d times, want once", subject, n)
+		}
+	}
+	byAddr := map[string]int{}
+	for _, c := range d.Vantagepoint.Contacts() {
+		byAddr[strings.ToLower(c.Email)]++
+	}
+	for _, c := range d.Graph.Contacts(d.contactFolder) {
+		byAddr["outlook "+strings.ToLower(c.EmailAddresses[0].Address)]++
+	}
+	for addr, n := range byAddr {
+		if n != 1 {
+			t.Errorf("contact %s: %d times", addr, n)
+		}
+	}
+}

@@ -99,7 +99,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			continue
 		}
-		if !retryable(resp.StatusCode) {
+		if !retryable(resp.StatusCode) || (req.Method == http.MethodPost && resp.StatusCode != http.StatusTooManyRequests) {
+			// A 503 or 504 to a POST may come after Exchange created the
+			// item: sending it again would make two. The engine settles it
+			// through its journal and the item's natural key instead. A 429
+			// is a refusal before any work, and is retried.
 			// Keep the slot until the body is consumed: the server is still
 			// busy with this request while it streams the body.
 			resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { <-t.sem }}

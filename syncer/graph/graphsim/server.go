@@ -95,7 +95,19 @@ type Fault struct {
 	// Probability is the chance that a matching request is affected;
 	// 0 means always.
 	Probability float64
+	// AfterServing, with Status, serves the request first (a create is
+	// stored) and then answers with Status: a gateway timeout or a 503
+	// after Exchange did the work, which a client must not take for
+	// "nothing happened" (a blindly retried POST makes two items).
+	AfterServing bool
 }
+
+// discardWriter swallows an answer a fault replaces.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
 
 // RequestInfo is what an observer learns of a Graph API request: nothing
 // secret (no token, no body).
@@ -362,6 +374,11 @@ func (s *Server) serveGraphRequest(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(w, r) {
 		return
 	}
+	s.serveAPI(w, r, rid, n)
+}
+
+// serveAPI answers a Graph request that no fault took.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rid string, n int64) {
 	if s.opts.EnforceLimits {
 		if ra, why := s.throttle(n); ra > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(ra/time.Second)))
@@ -437,6 +454,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if !sleepCtx(r.Context(), f.Latency) {
 		return true
+	}
+	if f.AfterServing && f.Status != 0 && strings.HasPrefix(r.URL.Path, "/v1.0/") {
+		s.serveAPI(discardWriter{h: http.Header{}}, r, newUUID(), 1)
 	}
 	switch {
 	case f.ResetConnection:

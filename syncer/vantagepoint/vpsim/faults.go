@@ -30,7 +30,19 @@ type Fault struct {
 	Times int
 	// Probability, when in (0,1), hits only that share of matching requests.
 	Probability float64
+	// AfterServing, with Status, serves the request first (a create is
+	// stored) and then answers with Status: a gateway timeout after the
+	// server did the work, which a client must not take for "nothing
+	// happened".
+	AfterServing bool
 }
+
+// discardWriter swallows an answer a fault replaces.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
 
 // InjectFault adds a fault. Faults are tried in the order they were added;
 // the first that hits a request decides its fate.
@@ -79,6 +91,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if hit.Latency > 0 && !sleepCtx(r.Context(), hit.Latency) {
 		return true
+	}
+	if hit.AfterServing && hit.Status != 0 {
+		s.serve(discardWriter{h: http.Header{}}, r)
 	}
 	switch {
 	case hit.ResetConnection:

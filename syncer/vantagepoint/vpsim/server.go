@@ -285,6 +285,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(w, r) {
 		return
 	}
+	s.serve(w, r)
+}
+
+// serve answers a request that no fault took.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	p, ok := strings.CutPrefix(r.URL.Path, APIPath)
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not found", "no resource at "+r.URL.Path)
