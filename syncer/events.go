@@ -18,6 +18,36 @@ type eventKind struct {
 	reader     MailboxItemReader
 	vp         VantagepointRecords
 	start, end time.Time // the window, whole UTC days
+	// masters are the series masters read this batch, by id: an
+	// occurrence in calendarView delta carries no subject and no
+	// categories (microsoft-graph-docs issue 7632), its master does.
+	masters map[string]MailboxEvent
+}
+
+// completeOccurrence gives a stripped occurrence or exception its series'
+// subject and categories, reading each series master once per batch. A
+// master that cannot be read leaves it as it is (not tagged: not synced,
+// and reported by the next batch that can read it).
+func (k *eventKind) completeOccurrence(ctx context.Context, ev MailboxEvent) (MailboxEvent, error) {
+	if ev.Removed || ev.SeriesMasterID == "" || ev.Subject != "" || len(ev.Categories) > 0 || k.reader == nil {
+		return ev, nil
+	}
+	m, ok := k.masters[ev.SeriesMasterID]
+	if !ok {
+		var err error
+		m, err = k.reader.Event(ctx, ev.SeriesMasterID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return ev, fmt.Errorf("read the series of a recurring meeting: %w", err)
+		}
+		if k.masters == nil {
+			k.masters = map[string]MailboxEvent{}
+		}
+		k.masters[ev.SeriesMasterID] = m
+	}
+	ev.Subject, ev.Categories = m.Subject, m.Categories
+	return ev, nil
 }
 
 func (k *eventKind) name() string { return TypeEvents }
@@ -180,6 +210,10 @@ func (k *eventKind) mailboxRound(ctx context.Context, cursor string, fn func(ite
 	}
 	return k.mb.EventChanges(ctx, k.start, k.end, cursor, func(evs []MailboxEvent) error {
 		for _, ev := range evs {
+			ev, err := k.completeOccurrence(ctx, ev)
+			if err != nil {
+				return err
+			}
 			if err := fn(k.fromMailbox(ev)); err != nil {
 				return err
 			}

@@ -290,7 +290,9 @@ func TestEventsRoundTrip(t *testing.T) {
 		by[ev.ID] = ev
 		if ev.SeriesMasterID != "" {
 			occ++
-			if ev.SeriesMasterID != master.ID || ev.Type != "occurrence" || ev.Subject != "Weekly" {
+			// Stripped, as calendarView delta sends occurrences
+			// (microsoft-graph-docs issue 7632): no subject.
+			if ev.SeriesMasterID != master.ID || ev.Type != "occurrence" || ev.Subject != "" {
 				t.Errorf("occurrence %+v", ev)
 			}
 		}
