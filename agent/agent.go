@@ -407,10 +407,11 @@ func (l *loop) snapshot() Status {
 			var names []string
 			for _, acc := range []string{auth.Microsoft, auth.Vantagepoint, ""} {
 				if r, ok := l.rejected[acc]; ok {
-					if fix, ok := strings.CutPrefix(r, registrationReason); ok {
+					if rest, ok := strings.CutPrefix(r, adminFixReason); ok {
 						// Signing in again cannot help until IT has changed
 						// the setting the fix names.
-						s.Reason = auth.AccountTitle(acc) + " refused the app registration. To fix: " + fix + ". Then re-authorize the account."
+						problem, fix, _ := strings.Cut(rest, "; to fix: ")
+						s.Reason = auth.AccountTitle(acc) + " " + problem + ". To fix: " + fix + ". Then re-authorize the account."
 						break
 					}
 					if acc == "" {
@@ -841,11 +842,16 @@ func (l *loop) batchDone(r batchResult) {
 		case errors.Is(r.err, syncer.ErrAuthRejected):
 			reason := r.err.Error()
 			var sr *auth.SignInRequiredError
-			if errors.As(r.err, &sr) {
+			var mr *syncer.MailboxRefusedError
+			switch {
+			case errors.As(r.err, &sr):
 				reason = sr.Reason
 				if sr.Fix != "" {
-					reason = registrationReason + sr.Fix
+					reason = adminFixReason + "refused the app registration; to fix: " + sr.Fix
 				}
+			case errors.As(r.err, &mr):
+				account = auth.Microsoft
+				reason = adminFixReason + "cannot be used: " + mr.Problem + "; to fix: " + mr.Fix
 			}
 			l.rejected[account] = reason
 		case errors.Is(r.err, syncer.ErrUnavailable):
@@ -893,10 +899,11 @@ func (l *loop) afterIdle() {
 	l.idleWaiters = nil
 }
 
-// registrationReason starts the reason kept for an account whose app
-// registration or tenant was refused; the rest is the fix (auth's
-// SignInRequiredError.Fix), shown in the status, the tray and the page.
-const registrationReason = "the app registration does not fit; to fix: "
+// adminFixReason starts the reason kept for an account that only an
+// administrator can bring back (its app registration, tenant or mailbox
+// was refused): "<problem>; to fix: <fix>" follows, shown in the status,
+// the tray and the page.
+const adminFixReason = "needs IT: "
 
 // classify names the account a failure belongs to, and whether it is the
 // Vantagepoint side. Sign-in errors say; otherwise a Vantagepoint API error

@@ -224,6 +224,29 @@ var (
 	ErrMalformed = errors.New("the service answered with a malformed response")
 )
 
+// MailboxRefusedError says that the mailbox itself cannot be used by the
+// agent, for a reason no sign-in changes and only an administrator can
+// fix (a mailbox not enabled for Graph, an access policy that blocks the
+// app). It matches ErrAuthRejected, so that the agent stops asking, and
+// carries its own sentence instead of "sign in again".
+type MailboxRefusedError struct {
+	// Problem says what is wrong, Fix what to change, each in words for
+	// the user and IT.
+	Problem, Fix string
+	// Err is the service's answer.
+	Err error
+}
+
+func (e *MailboxRefusedError) Error() string {
+	return e.Problem + "; to fix: " + e.Fix + " (" + e.Err.Error() + ")"
+}
+
+// Unwrap returns the service's answer.
+func (e *MailboxRefusedError) Unwrap() error { return e.Err }
+
+// Is makes a MailboxRefusedError match ErrAuthRejected.
+func (e *MailboxRefusedError) Is(target error) bool { return target == ErrAuthRejected }
+
 // MailboxContacts is the contacts side of the mailbox (SPEC §4.2, §4.5).
 // Contacts live in one contact folder the agent creates at initialization.
 type MailboxContacts interface {

@@ -644,3 +644,25 @@ func TestDemoAmbiguousCreatesMakeNoDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// A 412 ErrorIrresolvableConflict can come even without any If-Match
+// (msgraph-sdk-dotnet issue 1201): an update that meets one again and
+// again gives up after one re-read, reports the item, and the batch ends.
+func TestDemoSpuriousConflictsDoNotLoop(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	ctx := context.Background()
+	if _, err := d.Batch(ctx, syncer.TriggerStartup); err != nil {
+		t.Fatal(err)
+	}
+	d.Graph.InjectFault(graphsim.Fault{Method: "PATCH", PathContains: "/events/", Status: 412, Code: "ErrorIrresolvableConflict"})
+	d.moveMeetingInVantagepoint(seedMeetings[0].subject, 24*time.Hour)
+	before := d.Graph.Requests()
+	b, err := d.Batch(ctx, syncer.TriggerSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Graph.Requests() - before; n > 15 || b.Counts[syncer.TypeEvents].Failed != 1 || len(b.Issues) != 1 {
+		t.Errorf("with a 412 on every PATCH: %d Graph requests, events %+v, issues %+v", n, b.Counts[syncer.TypeEvents], b.Issues)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"vpconnect/agent"
 	"vpconnect/agent/localapi"
 	"vpconnect/syncer"
+	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
@@ -551,5 +552,38 @@ func TestQuietAgentKeepsItsSyncStateAcrossProbes(t *testing.T) {
 	}
 	if st.State != agent.StateActive || w.g.Requests() == before {
 		t.Errorf("after 40 probes: %s, %d Graph requests", st.State, w.g.Requests()-before)
+	}
+}
+
+// A mailbox Graph cannot serve (on-premises or unlicensed: 404
+// MailboxNotEnabledForRESTAPI) and a mailbox Exchange refuses the app (403
+// ErrorAccessDenied) each end in Suspended by Error with their own fix,
+// not in "sign in again", "folder not found" or endless retries.
+func TestAgentMailboxRefusalsNameTheirFix(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		code   string
+		want   string
+	}{
+		{404, "MailboxNotEnabledForRESTAPI", "not enabled for Microsoft Graph"},
+		{403, "ErrorAccessDenied", "application access policies"},
+	} {
+		t.Run(c.code, func(t *testing.T) {
+			w := newAgentWorld(t)
+			w.activate(t)
+			w.startAgent(t)
+			code, b, errOut := w.sync(t)
+			if code != exitOK {
+				t.Fatalf("sync = %d\n%s", code, errOut)
+			}
+			w.waitStatus(t, "the first batch", settled(b.ID))
+			w.g.InjectFault(graphsim.Fault{PathContains: "/me/", Status: c.status, Code: c.code})
+			w.clock.Advance(vpInterval)
+			st := w.waitStatus(t, "Suspended by Error", func(s agent.Status) bool { return s.State == agent.StateSuspended && !s.Running })
+			if !strings.Contains(st.Reason, c.want) || !strings.Contains(st.Reason, "To fix: ") || strings.Contains(st.Reason, "Sign-in needed") {
+				t.Errorf("reason %q; want the fix mentioning %q", st.Reason, c.want)
+			}
+			w.staysSilent(t, "suspended by a mailbox refusal", 3)
+		})
 	}
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"vpconnect/syncer"
@@ -337,6 +340,37 @@ func (c *Client) DeleteCategories(ctx context.Context, names []string) error {
 	return nil
 }
 
+// translate sends one translateExchangeIds call. The body is written here,
+// not by the SDK's model: msgraph-sdk-go serializes its parameters as
+// "InputIds", "SourceIdType" and "TargetIdType", while Graph's names are
+// camelCase (the documented request, fixture
+// immutableid-translateexchangeids-request.json), and property names are
+// case-sensitive on the wire.
+func (c *Client) translate(ctx context.Context, ids []string, source, target string) (users.ItemTranslateExchangeIdsPostResponseable, error) {
+	raw, err := json.Marshal(struct {
+		InputIDs     []string `json:"inputIds"`
+		SourceIDType string   `json:"sourceIdType"`
+		TargetIDType string   `json:"targetIdType"`
+	}{ids, source, target})
+	if err != nil {
+		return nil, fmt.Errorf("encode the ids to translate: %w", err)
+	}
+	ri := abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abstractions.POST, "{+baseurl}/me/translateExchangeIds", map[string]string{})
+	u, err := url.Parse(c.rawURL("/me/translateExchangeIds", nil))
+	if err != nil {
+		return nil, fmt.Errorf("build the translateExchangeIds address: %w", err)
+	}
+	ri.SetUri(*u)
+	ri.Headers.TryAdd("Accept", "application/json")
+	ri.SetStreamContentAndContentType(raw, "application/json")
+	errorMapping := abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+	res, err := c.adapter.Send(ctx, ri, users.CreateItemTranslateExchangeIdsPostResponseFromDiscriminatorValue, errorMapping)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	return res.(users.ItemTranslateExchangeIdsPostResponseable), nil
+}
+
 // maxTranslateIDs is translateExchangeIds' limit per call (NOTES 22).
 const maxTranslateIDs = 1000
 
@@ -355,11 +389,7 @@ func (c *Client) TranslateIDs(ctx context.Context, ids []string, sourceType stri
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), maxTranslateIDs)]
 		ids = ids[len(chunk):]
-		body := users.NewItemTranslateExchangeIdsPostRequestBody()
-		body.SetInputIds(chunk)
-		body.SetSourceIdType(src.(*models.ExchangeIdFormat))
-		body.SetTargetIdType(&target)
-		resp, err := users.NewItemTranslateExchangeIdsRequestBuilder(c.rawURL("/me/translateExchangeIds", nil), c.adapter).PostAsTranslateExchangeIdsPostResponse(ctx, body, nil)
+		resp, err := c.translate(ctx, chunk, src.(*models.ExchangeIdFormat).String(), target.String())
 		if err != nil {
 			return nil, wrap(fmt.Sprintf("translating %d ids", len(chunk)), err)
 		}

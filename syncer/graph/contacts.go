@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -329,25 +330,38 @@ func (c *Client) DeleteContact(ctx context.Context, id string) error {
 }
 
 // FindContactByVPID finds a contact of the folder stamped with vpID; with
-// several (which only a bug could make), the oldest.
+// several (which only a bug could make), the first listed. Graph documents
+// a $filter on a string extended property for messages and events only,
+// so the folder is listed (ids and stamps only, in pages of 1,000): this
+// runs only to settle an interrupted create.
 func (c *Client) FindContactByVPID(ctx context.Context, folderID, vpID string) (syncer.MailboxContact, bool, error) {
 	q := url.Values{
-		"$filter": {propFilter(VPIDProperty, vpID)},
 		"$expand": {expandProp(VPIDProperty)},
-		"$select": {contactSelect},
-		"$top":    {"2"},
+		"$select": {"id"},
+		"$top":    {"1000"},
 	}
-	resp, err := users.NewItemContactFoldersItemContactsRequestBuilder(c.rawURL("/me/contactFolders/"+url.PathEscape(folderID)+"/contacts", q), c.adapter).Get(ctx, nil)
-	if err != nil {
-		return syncer.MailboxContact{}, false, wrap("looking up a contact by its Vantagepoint id", err)
-	}
-	if resp == nil {
-		return syncer.MailboxContact{}, false, wrap("looking up a contact by its Vantagepoint id", errNoBody)
-	}
-	for _, v := range resp.GetValue() {
-		if v != nil {
-			return mailboxContact(v), true, nil
+	next := c.rawURL("/me/contactFolders/"+url.PathEscape(folderID)+"/contacts", q)
+	for next != "" {
+		resp, err := users.NewItemContactFoldersItemContactsRequestBuilder(next, c.adapter).Get(ctx, nil)
+		if err != nil {
+			return syncer.MailboxContact{}, false, wrap("looking up a contact by its Vantagepoint id", err)
 		}
+		if resp == nil {
+			return syncer.MailboxContact{}, false, wrap("looking up a contact by its Vantagepoint id", errNoBody)
+		}
+		for _, v := range resp.GetValue() {
+			if v != nil && propValue(v.GetSingleValueExtendedProperties(), VPIDProperty) == vpID {
+				got, err := c.Contact(ctx, deref(v.GetId()))
+				if errors.Is(err, syncer.ErrNotFound) {
+					continue // deleted since the listing
+				}
+				if err != nil {
+					return syncer.MailboxContact{}, false, err
+				}
+				return got, true, nil
+			}
+		}
+		next = deref(resp.GetOdataNextLink())
 	}
 	return syncer.MailboxContact{}, false, nil
 }

@@ -95,6 +95,20 @@ func statusError(op string, status int, code, msg string) error {
 	if msg != "" {
 		detail += ": " + msg
 	}
+	switch {
+	case status == 404 && strings.EqualFold(code, "MailboxNotEnabledForRESTAPI"):
+		// An on-premises mailbox, or one without an Exchange Online
+		// license: Graph cannot reach it (Graph's "Known issues": REST
+		// API not supported for on-premises or unlicensed mailboxes).
+		return &syncer.MailboxRefusedError{Problem: "the mailbox is not enabled for Microsoft Graph (an on-premises Exchange mailbox, or one without an Exchange Online license)",
+			Fix: "move the mailbox to Exchange Online, or assign the user an Exchange Online license", Err: fmt.Errorf("graph: %s: %s", op, detail)}
+	case status == 403 && strings.EqualFold(code, "ErrorAccessDenied"):
+		// Exchange itself refused the app (an application access policy,
+		// a mailbox permission), not the token: signing in again cannot
+		// help.
+		return &syncer.MailboxRefusedError{Problem: "Exchange Online refuses the app access to this mailbox",
+			Fix: "check the Exchange Online application access policies (Get-ApplicationAccessPolicy) and the app's delegated permissions in Entra ID", Err: fmt.Errorf("graph: %s: %s", op, detail)}
+	}
 	var sentinel error
 	switch {
 	case status == 410 || strings.EqualFold(code, "syncStateNotFound") || strings.EqualFold(code, "resyncRequired") ||

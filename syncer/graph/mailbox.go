@@ -25,8 +25,9 @@ import (
 // deltaSelect is what MessageChange needs; delta rounds carry no bodies.
 const deltaSelect = "id,internetMessageId,changeKey,subject,from,toRecipients,ccRecipients,sentDateTime,receivedDateTime,categories,isDraft"
 
-// messageSelect adds the body for Message.
-const messageSelect = deltaSelect + ",body"
+// messageSelect adds the body for Message, and whether it has
+// attachments (read apart: see Message).
+const messageSelect = deltaSelect + ",body,hasAttachments"
 
 // sensitivityFilter expands PidTagSensitivity (SPEC §4.1).
 const sensitivityFilter = "singleValueExtendedProperties($filter=id eq 'Integer 0x0036')"
@@ -210,9 +211,11 @@ func deref(s *string) string {
 // Message reads one message in full: the body converted to text by Graph,
 // attachments' names and sizes, and PidTagSensitivity.
 func (c *Client) Message(ctx context.Context, id string) (syncer.Message, error) {
+	// The extended property and the attachments are read apart: Graph
+	// documents each $expand on a message, not the two in one request.
 	q := url.Values{
 		"$select": {messageSelect},
-		"$expand": {"attachments($select=name,size)," + sensitivityFilter},
+		"$expand": {sensitivityFilter},
 	}
 	cfg := &users.ItemMessagesMessageItemRequestBuilderGetRequestConfiguration{
 		Headers: headers("Prefer", `outlook.body-content-type="text"`),
@@ -232,7 +235,34 @@ func (c *Client) Message(ctx context.Context, id string) (syncer.Message, error)
 			out.BodyType = syncer.BodyText
 		}
 	}
-	for _, a := range m.GetAttachments() {
+	if has := m.GetHasAttachments(); has != nil && *has {
+		atts, err := c.attachments(ctx, id)
+		if err != nil {
+			return syncer.Message{}, err
+		}
+		out.Attachments = atts
+	}
+	for _, p := range m.GetSingleValueExtendedProperties() {
+		if p != nil && isSensitivityTag(deref(p.GetId())) && strings.TrimSpace(deref(p.GetValue())) == "2" {
+			out.Private = true
+		}
+	}
+	return out, nil
+}
+
+// attachments lists a message's attachments, names and sizes only ("List
+// attachments"; no content).
+func (c *Client) attachments(ctx context.Context, id string) ([]syncer.Attachment, error) {
+	q := url.Values{"$select": {"name,size"}}
+	resp, err := users.NewItemMessagesItemAttachmentsRequestBuilder(c.rawURL("/me/messages/"+url.PathEscape(id)+"/attachments", q), c.adapter).Get(ctx, nil)
+	if err != nil {
+		return nil, wrap("listing the attachments of message "+shortID(id), err)
+	}
+	if resp == nil {
+		return nil, wrap("listing the attachments of message "+shortID(id), errNoBody)
+	}
+	var out []syncer.Attachment
+	for _, a := range resp.GetValue() {
 		if a == nil {
 			continue
 		}
@@ -240,12 +270,7 @@ func (c *Client) Message(ctx context.Context, id string) (syncer.Message, error)
 		if s := a.GetSize(); s != nil {
 			size = int64(*s)
 		}
-		out.Attachments = append(out.Attachments, syncer.Attachment{Name: deref(a.GetName()), Size: size})
-	}
-	for _, p := range m.GetSingleValueExtendedProperties() {
-		if p != nil && isSensitivityTag(deref(p.GetId())) && strings.TrimSpace(deref(p.GetValue())) == "2" {
-			out.Private = true
-		}
+		out = append(out, syncer.Attachment{Name: deref(a.GetName()), Size: size})
 	}
 	return out, nil
 }

@@ -1173,10 +1173,9 @@ func (s *Server) serveCalendarViewDelta(w http.ResponseWriter, r *http.Request, 
 	for ; i < len(s.cal.log) && n < pageSize; i++ {
 		e := s.cal.log[i]
 		if e.kind == kindRemoved {
-			if !st.Initial {
-				writeRemoved(ijw, "#microsoft.graph.event", e.id)
-				n++
-			}
+			// @removed can appear in the initial round too (NOTES 10).
+			writeRemoved(ijw, "#microsoft.graph.event", e.id)
+			n++
 			continue
 		}
 		if !s.eventLive(e) {

@@ -105,11 +105,9 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 			applied = "odata.maxpagesize=" + strconv.Itoa(pageSize)
 		}
 	}
-	if v, ok := q["top"]; ok {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			pageSize = min(n, s.opts.MaxPageSize)
-		}
-	}
+	// $top does not size delta pages ("page sizes vary even with $top",
+	// delta-query-overview, NOTES 12): only odata.maxpagesize does, so a
+	// client that pages by $top gets the default page size here.
 	for _, k := range []string{"filter", "orderby", "search"} {
 		if q[k] != "" && (k != "filter" || !validDeltaFilter(q[k])) && (k != "orderby" || !strings.EqualFold(strings.TrimSpace(q[k]), "receivedDateTime desc")) {
 			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidUrlQuery", "The query option $"+k+" is not supported with delta for this value.")
@@ -196,7 +194,9 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 	for ; i < len(f.log) && n < pageSize; i++ {
 		e := f.log[i]
 		if e.kind == kindRemoved {
-			if st.Initial || (st.Change != "" && st.Change != "deleted") {
+			// @removed can appear in the initial round too (NOTES 10): a
+			// client must not read it as the removal of an item it knows.
+			if st.Change != "" && st.Change != "deleted" {
 				continue
 			}
 			if rec, ok := s.msgs[e.id]; ok && rec.m.FolderID == f.ID {

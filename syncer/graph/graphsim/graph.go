@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -417,7 +418,14 @@ func readOpts(q query, prefs []string) (renderOpts, []string, error) {
 			applied = append(applied, `outlook.body-content-type="html"`)
 		}
 	}
-	for _, ex := range splitTopLevel(q["expand"]) {
+	expands := splitTopLevel(q["expand"])
+	if len(expands) > 1 {
+		// Graph documents expanding a message's attachments, and its
+		// extended properties, each on its own; the simulator takes
+		// only what is documented.
+		return o, nil, fmt.Errorf("The simulator takes one $expand per message request, as Graph documents them.")
+	}
+	for _, ex := range expands {
 		name, inner, _ := strings.Cut(ex, "(")
 		inner = strings.TrimSuffix(inner, ")")
 		opts := map[string]string{}
@@ -832,9 +840,80 @@ func decodeBody(r *http.Request, v any) error {
 		return err
 	}
 	stripAnnotations(m)
+	if err := exactNames(reflect.TypeOf(v), m); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(mustJSON(m)))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// exactNames refuses a property whose name matches a known one only when
+// case is ignored ("Subject" for "subject"), at every level. Graph's
+// property names are case-sensitive on the wire; Go's JSON decoding is
+// not, so without this the simulator would take what Graph refuses
+// ("The property 'Subject' does not exist on type 'microsoft.graph.event'").
+func exactNames(t reflect.Type, m map[string]json.RawMessage) error {
+	fields := jsonFields(t)
+	if fields == nil {
+		return nil
+	}
+	for k, raw := range m {
+		ft, ok := fields[k]
+		if !ok {
+			for name := range fields {
+				if strings.EqualFold(name, k) {
+					return fmt.Errorf("the property '%s' does not exist on this type: property names are case-sensitive ('%s')", k, name)
+				}
+			}
+			continue // DisallowUnknownFields answers for an unknown one
+		}
+		var obj map[string]json.RawMessage
+		var arr []map[string]json.RawMessage
+		switch {
+		case json.Unmarshal(raw, &obj) == nil:
+			if err := exactNames(ft, obj); err != nil {
+				return err
+			}
+		case json.Unmarshal(raw, &arr) == nil:
+			for _, o := range arr {
+				if err := exactNames(ft, o); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jsonFields maps the JSON names of a struct type's fields to their types,
+// looking through pointers, slices and the simulator's opt wrapper; nil
+// for anything else (a map, a raw message: no names to check).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice) {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	if strings.HasPrefix(t.Name(), "opt[") {
+		if f, ok := t.FieldByName("v"); ok {
+			return jsonFields(f.Type)
+		}
+	}
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 // stripAnnotations removes instance annotations ("@odata.type") at every

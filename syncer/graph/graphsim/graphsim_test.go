@@ -615,3 +615,25 @@ func TestMeetingUpdatesReachAttendees(t *testing.T) {
 		t.Fatalf("delete: %d, %d updates and cancellations", resp.StatusCode, s.AttendeeUpdates())
 	}
 }
+
+// Graph's property names are case-sensitive on the wire: a wrong-cased
+// one is refused, not decoded loosely (Go's JSON decoding would take it).
+func TestPropertyNamesAreCaseSensitive(t *testing.T) {
+	s, tok := newTest(t)
+	e := s.AddEvent(Event{Subject: "Review", Start: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 5, 4, 11, 0, 0, 0, time.UTC)})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	for _, body := range []string{`{"Subject":"x"}`, `{"location":{"DisplayName":"x"}}`, `{"attendees":[{"EmailAddress":{"address":"a@example.com"}}]}`} {
+		if resp, m := call(t, s, tok, "PATCH", "/v1.0/me/events/"+e.ID, hdr, body); resp.StatusCode != 400 {
+			t.Errorf("PATCH %s: %d %v", body, resp.StatusCode, m)
+		}
+	}
+	if got, _ := s.Event(e.ID); got.Subject != "Review" {
+		t.Errorf("a refused PATCH changed the event: %q", got.Subject)
+	}
+	if resp, m := call(t, s, tok, "POST", "/v1.0/me/translateExchangeIds", hdr, `{"InputIds":["x"],"SourceIdType":"restId","TargetIdType":"restImmutableEntryId"}`); resp.StatusCode != 400 {
+		t.Errorf("translateExchangeIds with the SDK's PascalCase names: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := call(t, s, tok, "PATCH", "/v1.0/me/events/"+e.ID, hdr, `{"subject":"y","location":{"displayName":"z"}}`); resp.StatusCode != 200 {
+		t.Errorf("PATCH with exact names: %d %v", resp.StatusCode, m)
+	}
+}
