@@ -505,3 +505,21 @@ func TestApplicationIDNamesTheArea(t *testing.T) {
 		}
 	}
 }
+
+// A gateway timeout after the server did the work: the create is stored,
+// the answer is 504.
+func TestFaultAfterServingStoresTheCreate(t *testing.T) {
+	s := start(t, Options{})
+	tok := s.IssueAccessToken("jdoe")
+	s.InjectFault(Fault{Method: "POST", PathContains: "/contact", Status: 504, AfterServing: true, Times: 1})
+	req, _ := http.NewRequest("POST", s.APIURL()+"/contact", strings.NewReader(`{"LastName":"Stored"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 504 || len(s.Contacts()) != 1 {
+		t.Fatalf("%d, %d contacts stored", resp.StatusCode, len(s.Contacts()))
+	}
+}

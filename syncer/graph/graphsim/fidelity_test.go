@@ -1,0 +1,132 @@
+package graphsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The behaviours of Exchange Online and Entra ID that the client met only
+// on a real tenant, each on by default (see the comments where they are
+// implemented for their sources).
+
+func TestTenantAndPublicClientRefusals(t *testing.T) {
+	post := func(s *Server, path string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.PostForm(s.URL()+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	start := func(o Options) *Server {
+		s := New(o)
+		ts := httptest.NewServer(s)
+		t.Cleanup(ts.Close)
+		s.SetURL(ts.URL)
+		return s
+	}
+	s := start(Options{ClientID: "app", SingleTenant: true})
+	form := url.Values{"client_id": {"app"}, "scope": {"openid offline_access"}}
+	if st, m := post(s, "/organizations/oauth2/v2.0/devicecode", form); st != 400 || !strings.HasPrefix(m["error_description"].(string), "AADSTS50194:") {
+		t.Errorf("single-tenant app through organizations: %d %v", st, m)
+	}
+	if st, m := post(s, "/contoso.example/oauth2/v2.0/devicecode", form); st != 200 {
+		t.Errorf("single-tenant app through its tenant: %d %v", st, m)
+	}
+	s = start(Options{ClientID: "app", NoPublicClientFlows: true})
+	_, m := post(s, "/organizations/oauth2/v2.0/devicecode", form)
+	st, m := post(s, "/organizations/oauth2/v2.0/token", url.Values{"client_id": {"app"},
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {m["device_code"].(string)}})
+	if st != 401 || m["error"] != "invalid_client" || !strings.HasPrefix(m["error_description"].(string), "AADSTS7000218:") {
+		t.Errorf("device code without public client flows: %d %v", st, m)
+	}
+}
+
+func TestCalendarViewDeltaStripsOccurrences(t *testing.T) {
+	s, tok := newTest(t)
+	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	s.AddEvent(Event{Subject: "Weekly", Categories: []string{"Vantagepoint"}, Start: day.Add(15 * time.Hour), End: day.Add(16 * time.Hour),
+		Recurrence: &Recurrence{Pattern: RecurrencePattern{Type: "weekly", Interval: 1}, Range: RecurrenceRange{Type: "numbered", NumberOfOccurrences: 2}}})
+	q := url.Values{"startDateTime": {"2026-11-01T00:00:00Z"}, "endDateTime": {"2026-12-01T00:00:00Z"}}
+	_, p := call(t, s, tok, "GET", "/v1.0/me/calendarView/delta?"+q.Encode(), nil, "")
+	vs := p["value"].([]any)
+	if len(vs) != 2 {
+		t.Fatalf("%d items", len(vs))
+	}
+	for _, v := range vs {
+		o := v.(map[string]any)
+		var keys []string
+		for k := range o {
+			keys = append(keys, k)
+		}
+		if len(o) != 7 || o["subject"] != nil || o["categories"] != nil || o["seriesMasterId"] == nil || o["type"] != "occurrence" {
+			t.Errorf("occurrence carries %v", keys)
+		}
+	}
+}
+
+func TestFaultAfterServingStoresTheCreate(t *testing.T) {
+	s, tok := newTest(t)
+	s.InjectFault(Fault{Method: "POST", PathContains: "/events", Status: 504, AfterServing: true, Times: 1})
+	body := `{"subject":"x","start":{"dateTime":"2026-05-04T10:00:00","timeZone":"UTC"},"end":{"dateTime":"2026-05-04T11:00:00","timeZone":"UTC"}}`
+	resp, _ := call(t, s, tok, "POST", "/v1.0/me/events", map[string]string{"Content-Type": "application/json"}, body)
+	if resp.StatusCode != 504 || len(s.Events()) != 1 {
+		t.Fatalf("a 504 after serving: %d, %d events stored", resp.StatusCode, len(s.Events()))
+	}
+}
+
+func TestUndocumentedQueriesAreRefused(t *testing.T) {
+	s, tok := newTest(t)
+	f := s.AddContactFolder("Vantagepoint")
+	filter := url.Values{"$filter": {"singleValueExtendedProperties/any(ep: ep/id eq 'String {66f5a359-4659-4830-9070-00047ec6ac6e} Name VPID' and ep/value eq 'C-1')"}}
+	if resp, m := call(t, s, tok, "GET", "/v1.0/me/contactFolders/"+f.ID+"/contacts?"+filter.Encode(), nil, ""); resp.StatusCode != 400 {
+		t.Errorf("extended-property filter on contacts: %d %v", resp.StatusCode, m)
+	}
+	m := s.AddMessage("inbox", Message{Subject: "a"})
+	both := url.Values{"$expand": {"attachments($select=name,size),singleValueExtendedProperties($filter=id eq 'Integer 0x0036')"}}
+	if resp, e := call(t, s, tok, "GET", "/v1.0/me/messages/"+m.ID+"?"+both.Encode(), nil, ""); resp.StatusCode != 400 {
+		t.Errorf("two $expand on one message read: %d %v", resp.StatusCode, e)
+	}
+}
+
+func TestDeltaPagesIgnoreTopAndMayCarryRemovals(t *testing.T) {
+	s, tok := newTest(t)
+	var gone Message
+	for i := range 15 {
+		m := s.AddMessage("inbox", Message{Subject: "m"})
+		if i == 0 {
+			gone = m
+		}
+	}
+	s.DeleteMessage(gone.ID)
+	_, p := call(t, s, tok, "GET", "/v1.0/me/mailFolders/inbox/messages/delta()?%24top=50", nil, "")
+	vs := p["value"].([]any)
+	if len(vs) != defaultPageSize {
+		t.Errorf("$top=50 gave a page of %d; only odata.maxpagesize sizes delta pages", len(vs))
+	}
+	removed := 0
+	for next := p; ; {
+		for _, v := range next["value"].([]any) {
+			if _, ok := v.(map[string]any)["@removed"]; ok {
+				removed++
+			}
+		}
+		link, ok := next["@odata.nextLink"].(string)
+		if !ok {
+			break
+		}
+		u, _ := url.Parse(link)
+		_, next = call(t, s, tok, "GET", u.RequestURI(), nil, "")
+	}
+	if removed != 1 {
+		t.Errorf("the initial round carried %d removals, want the deleted message's", removed)
+	}
+}
