@@ -847,7 +847,7 @@ func (l *loop) batchDone(r batchResult) {
 			case errors.As(r.err, &sr):
 				reason = sr.Reason
 				if sr.Fix != "" {
-					reason = adminFixReason + "refused the app registration; to fix: " + sr.Fix
+					reason = adminFixReason + sr.Reason + "; to fix: " + sr.Fix
 				}
 			case errors.As(r.err, &mr):
 				account = auth.Microsoft

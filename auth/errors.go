@@ -38,22 +38,26 @@ type SignInRequiredError struct {
 	Reason string
 	// Fix, when set, says that signing in again cannot help: an
 	// administrator must change the app registration or the configuration,
-	// as this sentence says.
+	// as this sentence says. Reason then reads after the account's name
+	// ("refused the app registration").
 	Fix string
 	// Err is the service's answer, when there was one.
 	Err error
 }
 
 func (e *SignInRequiredError) Error() string {
-	s := "sign-in needed for " + AccountTitle(e.Account)
 	if e.Fix != "" {
-		s = AccountTitle(e.Account) + " refused the app registration"
+		// Reason then reads after the account's name: "Microsoft 365
+		// refused the app registration".
+		s := AccountTitle(e.Account) + " " + e.Reason + "; to fix: " + e.Fix
+		if e.Err != nil {
+			s += " (" + e.Err.Error() + ")"
+		}
+		return s
 	}
+	s := "sign-in needed for " + AccountTitle(e.Account)
 	if e.Reason != "" {
 		s += ": " + e.Reason
-	}
-	if e.Fix != "" {
-		s += "; to fix: " + e.Fix
 	}
 	if e.Err != nil {
 		s += " (" + e.Err.Error() + ")"

@@ -478,7 +478,7 @@ func classifyMicrosoft(err error) error {
 		return err
 	}
 	if fix := registrationFix(oe); fix != "" {
-		return &SignInRequiredError{Account: Microsoft, Reason: "the app registration or tenant does not fit", Fix: fix, Err: oe}
+		return &SignInRequiredError{Account: Microsoft, Reason: "refused the app registration", Fix: fix, Err: oe}
 	}
 	switch {
 	case oe.rejects():

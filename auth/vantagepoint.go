@@ -70,7 +70,7 @@ func (a VantagepointApp) SignIn(ctx context.Context, username, password string) 
 
 func (a VantagepointApp) passwordGrant(ctx context.Context, username, password string) (*oauth2.Token, error) {
 	tok, err := vantagepoint.PasswordGrant(ctx, a.HTTPClient, a.APIURL, a.credentials(username, password))
-	return tok, classifyVantagepoint(err)
+	return tok, classifyPasswordGrant(err)
 }
 
 // refresh trades the record's refresh token for new tokens.
@@ -87,6 +87,18 @@ func (a VantagepointApp) relogin(ctx context.Context, rec Record) (*oauth2.Token
 	}
 	tok, err := a.passwordGrant(ctx, rec.Username, rec.Password)
 	return tok, true, err
+}
+
+// classifyPasswordGrant sorts a password grant's failure: Vantagepoint 5.0
+// and later refuse the grant type unless the API authorization allows it,
+// which only an administrator can change.
+func classifyPasswordGrant(err error) error {
+	var te *vantagepoint.TokenError
+	if errors.As(err, &te) && te.Code == "unsupported_grant_type" {
+		return &SignInRequiredError{Account: Vantagepoint, Reason: "refused the password sign-in",
+			Fix: "in Vantagepoint's Settings > Integrations > API Authorization, turn on 'Allow Password Grant Type' for the agents' client", Err: te}
+	}
+	return classifyVantagepoint(err)
 }
 
 // classifyVantagepoint sorts a token endpoint failure: a refused credential

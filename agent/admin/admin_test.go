@@ -238,8 +238,11 @@ func TestCheck(t *testing.T) {
 		return m
 	}
 	rs := Check(ctx, base)
-	if len(rs) != 7 {
+	if len(rs) != 8 {
 		t.Fatalf("%d checks", len(rs))
+	}
+	if r := byName(rs)["Vantagepoint server clock"]; !r.OK || !strings.Contains(r.Detail, "not measured yet") {
+		t.Errorf("server clock before any write: %+v", r)
 	}
 	for _, r := range rs {
 		hub := strings.Contains(r.Name, " hub ")
@@ -281,6 +284,18 @@ func TestCheck(t *testing.T) {
 	bad.APIURL = "http://127.0.0.1:1/api"
 	if r := Check(ctx, bad)[0]; r.OK || !strings.Contains(r.Fix, "vantagepoint.apiUrl") {
 		t.Errorf("unreachable: %+v", r)
+	}
+
+	// "Allow Password Grant Type" off on the API authorization.
+	nopw := vpsim.New(vpsim.Options{Database: e.sim.Database(), NoPasswordGrant: true})
+	if _, err := nopw.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nopw.Close)
+	bad = base
+	bad.APIURL = nopw.APIURL()
+	if r := byName(Check(ctx, bad))["API authorization (client id and secret) accepted"]; r.OK || !strings.Contains(r.Fix, "Allow Password Grant Type") {
+		t.Errorf("password grant off: %+v", r)
 	}
 
 	// A misregistered app is told apart from an unreachable authority,

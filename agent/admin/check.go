@@ -104,6 +104,9 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 		case errors.As(err, &te) && (te.Code == "invalid_client" || te.Code == "unauthorized_client"):
 			api.Detail = "the token endpoint answered " + te.Code
 			api.Fix = "copy the client id and secret of Vantagepoint's Settings > Integrations > API Authorization into vantagepoint.clientId and vantagepoint.clientSecret"
+		case errors.As(err, &te) && te.Code == "unsupported_grant_type":
+			api.Detail = "the token endpoint refused the password grant (" + te.Code + ")"
+			api.Fix = "in Vantagepoint's Settings > Integrations > API Authorization, turn on 'Allow Password Grant Type' for this client (Vantagepoint 5.0 and later)"
 		case errors.As(err, &te):
 			api.OK = true
 		default:
@@ -140,6 +143,19 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 		}
 	}
 	add(emp)
+
+	// The zone the server writes ModDate in, as the agent measured it
+	// (docs/vantagepoint-api.md, "Dates"): for information, never a
+	// failure.
+	if env.Client != nil {
+		zone := CheckResult{Name: "Vantagepoint server clock", OK: true}
+		if off, known := env.Client.ServerZone(); known {
+			zone.Detail = "ModDate is written in UTC" + formatOffset(off) + " (measured from the agent's own writes)"
+		} else {
+			zone.Detail = "not measured yet: the agent measures it from its first write; until then its change polls start 14 hours early"
+		}
+		add(zone)
+	}
 
 	// 5, 6. The hubs and their fields.
 	add(checkHub(ctx, env, "agents hub", env.AgentsHub, "admin.agentsHub", AgentFields))
@@ -226,6 +242,18 @@ func checkAuthority(ctx context.Context, env CheckEnv) CheckResult {
 	}
 	r.OK, r.Detail = true, "issuer "+oc.Issuer+"; the app registration accepts the agent's sign-ins (redirect URI http://localhost is not checked: it needs a browser)"
 	return r
+}
+
+// formatOffset writes a zone offset as +05:30, -05:00 or "" for UTC.
+func formatOffset(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	return fmt.Sprintf("%s%02d:%02d", sign, int(d.Hours()), int(d.Minutes())%60)
 }
 
 // firstLine is an error's first line (Entra's descriptions carry trace

@@ -15,6 +15,7 @@ import (
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/store"
+	"vpconnect/syncer/vantagepoint"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
@@ -88,7 +89,7 @@ func TestDemoFilesTheTaggedEmailsLinkedToTheirContacts(t *testing.T) {
 		if contactByID[a.ContactID] != addr {
 			t.Errorf("activity %q linked to %q (%s), want the contact %q", a.Subject, a.ContactID, contactByID[a.ContactID], addr)
 		}
-		if !strings.Contains(a.Notes, "Message-ID: <demo-") {
+		if !strings.Contains(vantagepoint.NotesText(a.Notes), "Message-ID: <demo-") {
 			t.Errorf("activity %q has no message reference in its Notes", a.Subject)
 		}
 	}

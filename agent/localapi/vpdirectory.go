@@ -50,7 +50,7 @@ func (d vpDirectory) Lookup(ctx context.Context, email string) (ContactCard, err
 		if f, err := d.c.Firm(ctx, c.ClientID); err == nil {
 			card.Firm = &Match{Type: "firm", ID: f.ID, Name: f.Name}
 		}
-		ps, err := d.list(ctx, vantagepoint.HubProject, vantagepoint.Query{Filters: []vantagepoint.Filter{{Name: "ClientID", Value: c.ClientID}},
+		ps, err := d.list(ctx, vantagepoint.HubProject, vantagepoint.Query{Filters: []vantagepoint.Filter{{Name: "ClientID", Value: c.ClientID}, vantagepoint.TopLevelProjects},
 			Fields: []string{"WBS1", "Name", "Status"}}, 10)
 		if err == nil {
 			for _, r := range ps {
@@ -85,7 +85,11 @@ func (d vpDirectory) Search(ctx context.Context, typ, q string, limit int) ([]Ma
 	case "opportunity":
 		hub, idField, nameField = "opportunity", "OpportunityID", "Name"
 	}
-	rs, err := d.list(ctx, hub, vantagepoint.Query{Filters: []vantagepoint.Filter{{Name: nameField, Op: vantagepoint.OpLike, Value: like(q)}}}, limit)
+	filters := []vantagepoint.Filter{{Name: nameField, Op: vantagepoint.OpLike, Value: like(q)}}
+	if typ == "project" {
+		filters = append(filters, vantagepoint.TopLevelProjects)
+	}
+	rs, err := d.list(ctx, hub, vantagepoint.Query{Filters: filters}, limit)
 	if err != nil {
 		return nil, fmt.Errorf("search Vantagepoint %ss: %w", typ, err)
 	}

@@ -165,11 +165,12 @@ func TestFaultsDuringALargeSyncConverge(t *testing.T) {
 		if a.Type != "EMail" {
 			continue
 		}
-		i := strings.Index(a.Notes, "Message-ID: ")
+		notes := vantagepoint.NotesText(a.Notes) // kept as rich text
+		i := strings.Index(notes, "Message-ID: ")
 		if i < 0 {
 			t.Fatalf("activity %s without a message reference", a.ActivityID)
 		}
-		perMessage[strings.TrimSpace(a.Notes[i+len("Message-ID: "):])]++
+		perMessage[strings.TrimSpace(notes[i+len("Message-ID: "):])]++
 	}
 	for id := range tagged {
 		if perMessage[id] != 1 {

@@ -616,3 +616,29 @@ func TestDeltekExampleShapes(t *testing.T) {
 		t.Errorf("metadata of another hub: %v", err)
 	}
 }
+
+// Notes are rich text on the server: what the client wrote comes back as
+// HTML, reads back as the same text, and the Message-ID line that crash
+// recovery looks for is still found.
+func TestRichTextNotesReadBackAndFound(t *testing.T) {
+	e := newEnv(t, 0)
+	notes := "Hi Dana,\n\nthe budget <v2> & the  schedule.\n\nMessage-ID: <a1&b2@mail.example>"
+	a, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "EMail", Subject: "Budget", StartDate: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Notes: notes, Employee: "E001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := e.sim.Activity(a.ID)
+	if !strings.Contains(stored.Notes, "&lt;") || !strings.Contains(stored.Notes, "<br />") {
+		t.Fatalf("the simulator kept plain text: %q", stored.Notes)
+	}
+	if a.Notes != notes {
+		t.Errorf("Notes read back as %q, want %q", a.Notes, notes)
+	}
+	found, err := e.c.FindActivities(ctx, syncer.ActivityQuery{Type: "EMail", Employee: "E001", NotesContain: "Message-ID: <a1&b2@mail.example>"})
+	if err != nil || len(found) != 1 || found[0].ID != a.ID {
+		t.Fatalf("recovery lookup: %+v %v", found, err)
+	}
+	if NotesText("Message-ID: <raw@x>") != "Message-ID: <raw@x>" {
+		t.Error("plain text with a literal <...> was taken for markup")
+	}
+}

@@ -67,7 +67,7 @@ func ActivityFromRecord(r Record) syncer.Activity {
 		Subject:       r.String("Subject"),
 		StartDate:     r.Time("StartDate"),
 		EndDate:       r.Time("EndDate"),
-		Notes:         r.String("Notes"),
+		Notes:         NotesText(r.String("Notes")),
 		Location:      r.String("Location"),
 		Private:       r.Bool("PrivateInd"),
 		AllDay:        r.Bool("AllDayEventInd"),
@@ -343,7 +343,7 @@ func (c *Client) FindActivities(ctx context.Context, q syncer.ActivityQuery) ([]
 		vq.Filters = append(vq.Filters, Filter{Name: "Employee", Op: OpEq, Value: q.Employee})
 	}
 	if q.NotesContain != "" {
-		vq.Filters = append(vq.Filters, Filter{Name: "Notes", Op: OpLike, Value: "%" + likeLiteral(q.NotesContain) + "%"})
+		vq.Filters = append(vq.Filters, Filter{Name: "Notes", Op: OpLike, Value: notesPattern(q.NotesContain)})
 	}
 	var out []syncer.Activity
 	err := c.Activities(ctx, vq, func(as []syncer.Activity) error {

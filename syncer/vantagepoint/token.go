@@ -53,6 +53,12 @@ func RefreshGrant(ctx context.Context, hc *http.Client, apiURL, refreshToken str
 		"grant_type":    {"refresh_token"},
 		"refresh_token": {refreshToken},
 	}
+	if cr.Database != "" {
+		// The public Go client of the API sends the database with the
+		// refresh grant as well: a server with several databases needs
+		// to know which one the token is for.
+		form.Set("database", cr.Database)
+	}
 	if cr.ClientID != "" {
 		form.Set("Client_Id", cr.ClientID)
 		form.Set("client_secret", cr.ClientSecret)

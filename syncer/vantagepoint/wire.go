@@ -3,6 +3,7 @@ package vantagepoint
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/url"
 	"strconv"
 	"strings"
@@ -44,6 +45,54 @@ func ParseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a Vantagepoint date", s)
+}
+
+// Notes are rich text: Deltek's activity example carries &nbsp;, so the
+// server keeps HTML, whatever the client wrote. NotesText reads them back
+// as plain text (line breaks, entities), so that a body compares equal to
+// the one written and a Message-ID line can be found again. Text without
+// markup or entities is taken as it is: it may hold a literal <…>.
+func NotesText(s string) string {
+	if !looksLikeRichText(s) {
+		return s
+	}
+	r := strings.NewReplacer("\r\n", "\n", "<br>", "\n", "<br/>", "\n", "<br />", "\n", "<BR>", "\n", "<BR />", "\n",
+		"</p>", "\n", "</P>", "\n", "</div>", "\n", "</DIV>", "\n")
+	s = r.Replace(s)
+	var b strings.Builder
+	inTag := false
+	for _, c := range s {
+		switch {
+		case c == '<':
+			inTag = true
+		case c == '>' && inTag:
+			inTag = false
+		case !inTag:
+			b.WriteRune(c)
+		}
+	}
+	out := html.UnescapeString(b.String())
+	out = strings.ReplaceAll(out, "\u00a0", " ")
+	return strings.TrimRight(out, "\n")
+}
+
+// looksLikeRichText tells rich text from plain text by its markup.
+func looksLikeRichText(s string) bool {
+	l := strings.ToLower(s)
+	for _, m := range []string{"<br", "<p>", "<p ", "<div", "</", "&nbsp;", "&lt;", "&gt;", "&amp;", "&#"} {
+		if strings.Contains(l, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// notesPattern is the LIKE pattern that finds text in Notes whether the
+// server kept it raw or as rich text: the runs between characters HTML
+// escapes, joined by %. The client checks every match again on the text.
+func notesPattern(needle string) string {
+	runs := strings.FieldsFunc(likeLiteral(needle), func(c rune) bool { return strings.ContainsRune("<>&\"' ", c) })
+	return "%" + strings.Join(runs, "%") + "%"
 }
 
 // Booleans are "Y"/"N" strings.
@@ -116,6 +165,12 @@ const (
 	HubProject  = "project"
 	HubActivity = "activity"
 )
+
+// TopLevelProjects keeps a project listing to projects: GET project
+// answers phases and tasks too (rows with a WBS2, WBS3), and public callers
+// ask for the top level with an empty WBS2 (filterHash name WBS2, value
+// "", opp =).
+var TopLevelProjects = Filter{Name: "WBS2", Op: OpEq, Value: ""}
 
 // keyFields names each hub's key, used to keep paging stable (ordering by
 // the key when the caller gives no order) and to always fetch the key.

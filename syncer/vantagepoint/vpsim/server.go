@@ -48,6 +48,11 @@ type Options struct {
 	// ServerName is the suffix LoginConfig adds to the database's name;
 	// default "VPSQL01".
 	ServerName string
+	// NoPasswordGrant turns "Allow Password Grant Type" off on the API
+	// authorization (Vantagepoint 5.0 and later need it on for the
+	// password grant): the grant is refused with unsupported_grant_type
+	// (the error code is the simulator's assumption).
+	NoPasswordGrant bool
 	// ScreenRequired names, per hub, fields that the screen designer made
 	// required: a write without them is refused unless it carries
 	// requiredFieldValidation=N. Default: an activity needs a ClientID.
@@ -457,6 +462,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, "invalid_client", "The client id or secret is not valid.")
 			return
 		}
+		if s.opts.NoPasswordGrant {
+			tokenError(w, "unsupported_grant_type", "The password grant type is not allowed for this client.")
+			return
+		}
 		if !strings.EqualFold(f.Get("database"), s.opts.Database) {
 			tokenError(w, "invalid_grant", fmt.Sprintf("The database %q is not available.", f.Get("database")))
 			return
@@ -476,6 +485,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		username = strings.ToLower(u.name)
 	case "refresh_token":
+		// The database travels with the refresh grant too, as the public
+		// Go client of the API (scjalliance/vantagepoint) sends it.
+		if !strings.EqualFold(f.Get("database"), s.opts.Database) {
+			tokenError(w, "invalid_grant", fmt.Sprintf("The database %q is not available.", f.Get("database")))
+			return
+		}
 		rt := f.Get("refresh_token")
 		name, ok := s.refresh[rt]
 		if !ok {

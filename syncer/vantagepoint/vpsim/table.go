@@ -3,6 +3,7 @@ package vpsim
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type field struct {
 	kind     string // FieldString, FieldDate, FieldBool, FieldNumber
 	required bool   // on create
 	readOnly bool   // written by the server only; ignored on input
+	richText bool   // kept as rich text (HTML), as Notes are
 	label    string
 }
 
@@ -115,10 +117,10 @@ func builtinTables() map[string]*table {
 			str("Email"), str("Phone"), str("CellPhone"), str("Title"), str("ContactStatus"), str("Owner"),
 			readOnlyDate("ModDate")}),
 		"project": newTable("project", "WBS1", false, []field{
-			reqStr("WBS1"), reqStr("Name"), str("ClientID"), str("Status"), readOnlyDate("ModDate")}),
+			reqStr("WBS1"), str("WBS2"), str("WBS3"), reqStr("Name"), str("ClientID"), str("Status"), readOnlyDate("ModDate")}),
 		"activity": newTable("activity", "ActivityID", true, []field{
 			str("ActivityID"), reqStr("Type"), reqStr("Subject"), {name: "StartDate", kind: FieldDate, required: true},
-			date("EndDate"), str("Notes"), str("Location"), yn("PrivateInd"), yn("AllDayEventInd"),
+			date("EndDate"), {name: "Notes", kind: FieldString, richText: true}, str("Location"), yn("PrivateInd"), yn("AllDayEventInd"),
 			yn("CompletionInd"), str("Owner"), str("Employee"), str("ContactID"), str("ClientID"), str("WBS1"),
 			str("OpportunityID"), readOnlyDate("ModDate")}),
 	}
@@ -170,6 +172,9 @@ func (t *table) decodeInput(in map[string]any) (row, error) {
 		if err != nil {
 			return nil, &badRequest{"Invalid value", err.Error()}
 		}
+		if f.richText {
+			s = richText(s)
+		}
 		if s == "" {
 			r[f.name] = "" // an explicit clear: removed from the stored row on write
 			continue
@@ -220,6 +225,31 @@ func valueString(f *field, v any) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// richText stores text as Vantagepoint's rich-text fields hold it: HTML,
+// with <, > and & escaped, line breaks as <br />, and a run of spaces kept
+// with &nbsp; (Deltek's activity example carries &nbsp; in Notes). Text
+// that is HTML already is kept as it is.
+func richText(s string) string {
+	if s == "" || looksLikeHTML(s) {
+		return s
+	}
+	s = html.EscapeString(s)
+	s = strings.ReplaceAll(s, "  ", "&nbsp; ")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\n", "<br />")
+}
+
+// looksLikeHTML tells rich text from plain text by its markup.
+func looksLikeHTML(s string) bool {
+	l := strings.ToLower(s)
+	for _, m := range []string{"<br", "<p>", "<p ", "<div", "</", "&nbsp;", "&lt;", "&gt;", "&amp;"} {
+		if strings.Contains(l, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // get returns the row with this key (case-insensitive, as SQL Server's

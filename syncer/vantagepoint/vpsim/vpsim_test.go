@@ -81,11 +81,15 @@ func TestTokenShapesMatchFixtures(t *testing.T) {
 	}
 	// The refresh token rotates: usable once.
 	rt := m["refresh_token"].(string)
-	st, m2 := postForm(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	if st, m := postForm(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); st != 400 {
+		t.Fatalf("refresh without the database: %d %v", st, m)
+	}
+	db := s.Database()
+	st, m2 := postForm(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "database": {db}})
 	if st != 200 || m2["refresh_token"] == rt {
 		t.Fatalf("refresh: %d %v", st, m2)
 	}
-	st, m3 := postForm(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	st, m3 := postForm(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "database": {db}})
 	if st != 400 || m3["error"] != "invalid_grant" {
 		t.Fatalf("spent refresh token: %d %v", st, m3)
 	}
@@ -113,8 +117,8 @@ func TestTokenShapesMatchFixtures(t *testing.T) {
 	if st, m = postForm(t, s, bad); st != 400 || m["error"] != "invalid_client" {
 		t.Fatalf("wrong client secret: %d %v", st, m)
 	}
-	if s.TokenRequests() != 7 {
-		t.Fatalf("TokenRequests = %d, want 7", s.TokenRequests())
+	if s.TokenRequests() != 8 {
+		t.Fatalf("TokenRequests = %d, want 8", s.TokenRequests())
 	}
 }
 
