@@ -231,7 +231,11 @@ func (a MicrosoftApp) authCode(ctx context.Context, o SignInOptions) (Session, e
 	case <-timer.C:
 		return Session{}, fmt.Errorf("Microsoft sign-in: nothing came back from the browser within %s", timeout)
 	}
-	srv.Close()
+	// Shut down gracefully: the browser must get the page that says it may
+	// close the window (srv.Close would cut that answer short).
+	sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
+	_ = srv.Shutdown(sctx)
+	scancel()
 	if res.err != nil {
 		return Session{}, res.err
 	}

@@ -46,6 +46,14 @@ type Vantagepoint struct {
 	Database     string `json:"database"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
+	// MaxRequestsPerSecond is the steady request rate the whole fleet of
+	// agents may put on the Vantagepoint server: each agent paces its
+	// polls so that fleet size × its requests per poll ÷ interval stays
+	// within it (agent/pacing.go).
+	MaxRequestsPerSecond int `json:"maxRequestsPerSecond"`
+	// FleetSize is the number of active agents assumed until the agents
+	// hub tells (docs/admin.md), or where it does not exist.
+	FleetSize int `json:"fleetSize"`
 	// SilentRelogin (policy only) true lets the agent keep the user's
 	// Vantagepoint password in the keychain and sign in again with it when
 	// the refresh token is refused. nil or false: the password is used once.
@@ -120,6 +128,13 @@ func (c Config) ZoneFile() string {
 	return filepath.Join(c.DataDir, "vantagepoint-zone")
 }
 
+// The fleet's defaults (SPEC §7): a budget of 20 requests/s on the
+// Vantagepoint server, and 500 agents assumed until the agents hub says.
+const (
+	DefaultMaxRequestsPerSecond = 20
+	DefaultFleetSize            = 500
+)
+
 // Default returns the configuration used for every key the file leaves out.
 // It is valid on its own, although the agent cannot activate until the
 // endpoints and app registrations are filled in (see [Config.Incomplete]).
@@ -132,6 +147,10 @@ func Default() Config {
 			Tenant:       "organizations",
 			AuthorityURL: "https://login.microsoftonline.com",
 			GraphURL:     "https://graph.microsoft.com/v1.0",
+		},
+		Vantagepoint: Vantagepoint{
+			MaxRequestsPerSecond: DefaultMaxRequestsPerSecond,
+			FleetSize:            DefaultFleetSize,
 		},
 		Sync: Sync{
 			Interval:        Duration(2 * 60e9),

@@ -75,7 +75,8 @@ func TestPathFromEnv(t *testing.T) {
 func sampleConfig(t *testing.T) Config {
 	c := Default()
 	c.Microsoft.ClientID = "11111111-2222-3333-4444-555555555555"
-	c.Vantagepoint = Vantagepoint{APIURL: "https://example.deltekfirst.com/example/api", Database: "C0001_PROD", ClientID: "cid", ClientSecret: "s3cret"}
+	c.Vantagepoint = Vantagepoint{APIURL: "https://example.deltekfirst.com/example/api", Database: "C0001_PROD", ClientID: "cid", ClientSecret: "s3cret",
+		MaxRequestsPerSecond: 30, FleetSize: 1200}
 	c.Sync.Interval = Duration(5 * time.Minute)
 	c.Sync.MailFolders = []string{"Projects", "Clients"}
 	c.LocalAPI.AllowedOrigins = []string{"https://addin.example.com"}

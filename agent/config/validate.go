@@ -71,6 +71,12 @@ func (c Config) validate() []*FieldError {
 	ch.text("vantagepoint.database", -1, v.Database, true, 200)
 	ch.text("vantagepoint.clientId", -1, v.ClientID, true, 200)
 	ch.text("vantagepoint.clientSecret", -1, v.ClientSecret, true, 1000)
+	if v.MaxRequestsPerSecond < 1 || v.MaxRequestsPerSecond > 10000 {
+		ch.add("vantagepoint.maxRequestsPerSecond", -1, "must be between 1 and 10000, got %d", v.MaxRequestsPerSecond)
+	}
+	if v.FleetSize < 1 || v.FleetSize > 1000000 {
+		ch.add("vantagepoint.fleetSize", -1, "must be between 1 and 1000000, got %d", v.FleetSize)
+	}
 
 	s := c.Sync
 	ch.duration("sync.interval", s.Interval, MinInterval, MaxInterval)
