@@ -115,7 +115,11 @@ type adminLoop struct {
 	deleting   bool
 	deleteErr  string
 	next       time.Time // when a round is due (timer); zero: none
-	status     AdminStatus
+	lastRead   time.Time // when the switches were last read
+	// countSpread delays each fleet count by a random part of
+	// fleetCountSpread, chosen once per run.
+	countSpread time.Duration
+	status      AdminStatus
 }
 
 type adminResult struct {
@@ -123,6 +127,8 @@ type adminResult struct {
 	read bool
 	ans  AdminAnswer
 	err  error
+	// counted is the fleet counted in the agents hub; -1 when not counted.
+	counted int
 }
 
 // adminRecord is the record as the agent's state makes it now. A batch
@@ -148,9 +154,9 @@ func (l *loop) adminRecord() AdminRecord {
 // adminPlan starts a round with the hubs when one is due, or sets adm.next
 // for the loop's timer. It is called after every event of the loop. Rounds
 // wait for the first batch of the run (agents starting at 9 a.m. keep the
-// spread of their first poll), and a timer is only set while the agents hub
-// is known to exist or sync is disabled by the administrator (nothing to
-// wait for otherwise: a missing hub is asked again with a later batch).
+// spread of their first poll). While the agents hub is known to exist the
+// switches are read every AdminReadEvery and the fleet counted every
+// FleetCountEvery (pacing.go); a missing hub is asked again after Sync now.
 func (l *loop) adminPlan() {
 	adm := &l.adm
 	adm.next = time.Time{}
@@ -161,7 +167,20 @@ func (l *loop) adminPlan() {
 	rec := l.adminRecord()
 	report := adm.reported == nil || rec.changedFrom(*adm.reported) ||
 		(rec.LastBatch.After(adm.reported.LastBatch) && now.Sub(adm.reportedAt) >= AdminHeartbeat)
-	read := adm.readWanted
+	readAt := time.Time{} // when the next periodic read is due; zero: none
+	if adm.present && !adm.lastRead.IsZero() {
+		readAt = adm.lastRead.Add(AdminReadEvery)
+	}
+	countAt := time.Time{}
+	_, canCount := l.a.opts.Admin.(AgentCounter)
+	if canCount && adm.present {
+		countAt = now // never counted
+		if !l.pace.countedAt.IsZero() {
+			countAt = l.pace.countedAt.Add(FleetCountEvery + adm.countSpread)
+		}
+	}
+	read := adm.readWanted || (!readAt.IsZero() && !now.Before(readAt))
+	count := !countAt.IsZero() && !now.Before(countAt)
 	due := adm.lastRound.Add(AdminMinInterval)
 	if l.adminDisabled {
 		// Nothing else runs: the switch is read every interval, so that
@@ -171,14 +190,20 @@ func (l *loop) adminPlan() {
 			due = adm.lastRound.Add(l.sched.cfg.Interval)
 		}
 	}
-	if !report && !read {
+	if !report && !read && !count {
+		// Wake for the next periodic read or count.
+		for _, t := range []time.Time{readAt, countAt} {
+			if !t.IsZero() && (adm.next.IsZero() || t.Before(adm.next)) {
+				adm.next = t
+			}
+		}
 		return
 	}
 	if now.Before(due) {
 		if adm.present || l.adminDisabled {
 			adm.next = due
 		} else {
-			adm.readWanted = false // asked again after the next batch
+			adm.readWanted = false // asked again after Sync now
 		}
 		return
 	}
@@ -187,12 +212,26 @@ func (l *loop) adminPlan() {
 		r = &rec
 	}
 	adm.busy, adm.lastRound, adm.readWanted = true, now, false
+	if read {
+		adm.lastRead = now
+	}
 	a := l.a
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		ans, err := a.opts.Admin.Exchange(ctx, r, read)
-		a.adminResults <- adminResult{rec: r, read: read, ans: ans, err: err}
+		res := adminResult{rec: r, read: read, ans: ans, err: err, counted: -1}
+		if err == nil && count && !ans.AgentsHubMissing {
+			if c, ok := a.opts.Admin.(AgentCounter); ok {
+				n, cerr := c.CountAgents(ctx, a.clock.Now().Add(-fleetActiveWithin))
+				if cerr != nil {
+					a.log.Warn("count the agents in the agents hub", "err", cerr)
+				} else {
+					res.counted = n
+				}
+			}
+		}
+		a.adminResults <- res
 	}()
 }
 
@@ -209,6 +248,13 @@ func (l *loop) adminDone(r adminResult) {
 	adm.status.Error = ""
 	adm.present = !r.ans.AgentsHubMissing
 	now := l.a.clock.Now()
+	if r.counted > 0 {
+		l.pace.counted, l.pace.countedAt = r.counted, now
+		if err := l.save(); err != nil {
+			l.a.log.Warn("save the agent state", "err", err)
+		}
+	}
+	l.repace()
 	if r.ans.Reported {
 		adm.reported, adm.reportedAt = r.rec, now
 		t := now.UTC()

@@ -256,6 +256,7 @@ type loop struct {
 	// cannot turn sync back on.
 	adminDisabled bool
 	adm           adminLoop
+	pace          pacing
 	rejected      map[string]string
 	failures      int
 
@@ -324,6 +325,10 @@ func (a *Agent) newLoop() *loop {
 	p := a.loadPersisted()
 	l.paused = p.Paused
 	l.adminDisabled = p.AdminDisabled && a.opts.Admin != nil
+	l.pace = pacing{budget: a.opts.Config.Vantagepoint.MaxRequestsPerSecond, estimate: a.opts.Config.Vantagepoint.FleetSize,
+		counted: p.FleetSize, countedAt: p.FleetCounted, perPoll: initialPerPoll}
+	l.adm.countSpread = time.Duration(a.opts.Rand() * float64(fleetCountSpread))
+	l.repace()
 	return l
 }
 
@@ -371,6 +376,7 @@ func (l *loop) snapshot() Status {
 		Seq:                 l.seq,
 		Updated:             l.a.clock.Now().UTC(),
 		Admin:               l.adminSnapshot(),
+		Pacing:              l.pacingSnapshot(),
 	}
 	if s.OpenIssues == nil {
 		s.OpenIssues = []store.Issue{}
@@ -810,9 +816,15 @@ func (l *loop) batchDone(r batchResult) {
 		return
 	}
 	l.cancelBatch = nil
-	// After every batch the administrator's switches are read (at most
-	// once a minute), and the record written when it changed.
-	l.adm.started, l.adm.readWanted = true, true
+	// The administrator's switches are read after the first batch, after
+	// Sync now, and then every AdminReadEvery (adminPlan's timer), not
+	// after every batch: a fleet's reads count against the server's
+	// budget. The record is written when it changed.
+	if !l.adm.started || syncer.Trigger(r.batch.Trigger) == syncer.TriggerManual {
+		l.adm.readWanted = true
+	}
+	l.adm.started = true
+	l.pace.observe(r.batch.Trigger, r.batch.Requests["vantagepoint"])
 	if r.batch.ID != 0 {
 		b := r.batch
 		l.lastBatch = &b
@@ -870,6 +882,7 @@ func (l *loop) batchDone(r batchResult) {
 	if !errors.Is(r.err, context.Canceled) {
 		l.unreachable = unreachable
 	}
+	l.repace()
 	l.sched.batchEnded(now, r.changed, unreachable)
 	res := Result{Batch: r.batch, Err: r.err}
 	if len(l.waiters) > 0 {

@@ -22,6 +22,10 @@ type persisted struct {
 	// sync (SPEC §5.5); kept so that a restart does not sync once before
 	// the switch is read again.
 	AdminDisabled bool `json:"adminDisabled,omitempty"`
+	// FleetSize is the fleet last counted in the agents hub, at
+	// FleetCounted (pacing.go): counted at most once a day.
+	FleetSize    int       `json:"fleetSize,omitempty"`
+	FleetCounted time.Time `json:"fleetCounted,omitzero"`
 }
 
 func (a *Agent) loadPersisted() persisted {
@@ -45,7 +49,7 @@ func (l *loop) save() error {
 	if l.a.opts.DataDir == "" {
 		return nil
 	}
-	b, _ := json.Marshal(persisted{Paused: l.paused, AdminDisabled: l.adminDisabled})
+	b, _ := json.Marshal(persisted{Paused: l.paused, AdminDisabled: l.adminDisabled, FleetSize: l.pace.counted, FleetCounted: l.pace.countedAt})
 	return config.WriteFile(l.a.opts.DataDir, agentStateFile, b)
 }
 

@@ -82,6 +82,9 @@ type scheduler struct {
 	quietSince  time.Time // last change seen, or last user activity
 	backoff     time.Duration
 	probing     bool // the mailbox is probed between batches
+	// paced is the Vantagepoint interval the fleet's budget allows
+	// (pacing.go); it never shortens Interval or Stretched.
+	paced time.Duration
 }
 
 func newScheduler(cfg Schedule, rnd func() float64, idle func() bool) *scheduler {
@@ -119,9 +122,9 @@ func (s *scheduler) stretched(now time.Time) bool {
 // vpInterval is the (jittered) time until the next Vantagepoint poll.
 func (s *scheduler) vpInterval(now time.Time) time.Duration {
 	if s.stretched(now) {
-		return s.jittered(s.cfg.Stretched)
+		return s.jittered(max(s.cfg.Stretched, s.paced))
 	}
-	return s.jittered(s.cfg.Interval)
+	return s.jittered(max(s.cfg.Interval, s.paced))
 }
 
 // next is the earliest planned event.

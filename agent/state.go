@@ -119,6 +119,9 @@ type Status struct {
 	// record's last write and the administrator's switch; absent when the
 	// agent has none (not activated).
 	Admin *AdminStatus `json:"admin,omitempty"`
+	// Pacing is the Vantagepoint poll interval the fleet's budget allows,
+	// and why (pacing.go).
+	Pacing *PacingStatus `json:"pacing,omitempty"`
 }
 
 // Accounts are the two accounts of SPEC §5.1's status object.

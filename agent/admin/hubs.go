@@ -309,3 +309,28 @@ func Scrub(s string) string {
 	}
 	return s
 }
+
+var _ agent.AgentCounter = (*Hubs)(nil)
+
+// CountAgents counts the agents whose record was written since
+// activeSince (Updated; an active agent writes it at least hourly), for
+// the fleet's pacing: one listing of the hub's keys, filtered by the
+// server, in the client's largest pages. Each record is checked again
+// here, so that a server that reads the filter loosely counts no more.
+func (h *Hubs) CountAgents(ctx context.Context, activeSince time.Time) (int, error) {
+	q := vantagepoint.Query{Fields: []string{FieldUpdated},
+		Filters: []vantagepoint.Filter{vantagepoint.DateFilter(FieldUpdated, vantagepoint.OpGe, activeSince)}}
+	n := 0
+	err := h.o.Client.UDICList(ctx, h.o.AgentsHub, q, func(rs []vantagepoint.Record) error {
+		for _, r := range rs {
+			if t := r.Time(FieldUpdated); !t.IsZero() && !t.Before(activeSince) {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count the agents in %s: %w", h.o.AgentsHub, err)
+	}
+	return n, nil
+}

@@ -76,6 +76,7 @@ func Serve(ctx context.Context, in io.Reader) error {
 	cfg.Vantagepoint.APIURL = s.VPURL
 	cfg.Vantagepoint.Database = s.Database
 	cfg.Vantagepoint.ClientID = "vpconnect-bench"
+	cfg.Vantagepoint.FleetSize = 1 // one agent on its own server: nothing to pace
 	cfg.DataDir = s.DataDir
 	cfg.LocalAPI.Port = s.Port
 	cfg.KeychainService = "vpconnect-bench"

@@ -127,6 +127,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	cfg.Vantagepoint.APIURL = d.Vantagepoint.APIURL()
 	cfg.Vantagepoint.Database = d.Vantagepoint.Database()
 	cfg.Vantagepoint.ClientID = "vpconnect-demo"
+	cfg.Vantagepoint.FleetSize = 1 // one agent on its own server: nothing to pace
 	cfg.DataDir = d.DataDir
 	cfg.KeychainService = "vpconnect-demo"
 	if err := cfg.Validate(); err != nil {

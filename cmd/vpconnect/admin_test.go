@@ -80,18 +80,26 @@ func TestAdminRecordIsWrittenOnChangesOnly(t *testing.T) {
 		t.Errorf("record: %v", r)
 	}
 
-	// A batch that changes nothing: the switch is read (one GET of the
-	// record, no group configured), the record is not written.
+	// A batch that changes nothing: the switch is not read again (it is
+	// read every AdminReadEvery, not after every batch: a fleet's reads
+	// count against the server's budget), the record is not written.
+	// (The fleet is counted once, a minute after the first read.)
+	w.clock.Advance(agent.AdminMinInterval)
+	w.waitStatus(t, "the fleet counted", func(s agent.Status) bool { return s.Pacing != nil && s.Pacing.FleetFromHub })
 	before := w.requests()
-	w.clock.Advance(vpInterval)
-	st := w.waitAdmin(t, "the second read", func(a agent.AdminStatus) bool { return a.SwitchReads == 2 })
-	if st.LastBatch.ID != first+1 || st.Admin.Reports != 1 || st.Admin.Switch != "Enabled" {
-		t.Fatalf("after a quiet batch: %+v %+v", st.LastBatch, st.Admin)
-	}
+	w.clock.Advance(vpInterval - agent.AdminMinInterval)
+	st := w.waitStatus(t, "the second batch", settled(first+1))
 	after := w.requests()
 	extra := after.vp - before.vp - (after.vpToken - before.vpToken) - st.LastBatch.Requests["vantagepoint"]
-	if extra != 1 {
-		t.Errorf("the administration added %d Vantagepoint requests to a quiet batch; want 1", extra)
+	if extra != 0 || st.Admin.SwitchReads != 1 {
+		t.Errorf("the administration added %d Vantagepoint requests to a quiet batch (%d reads); want none", extra, st.Admin.SwitchReads)
+	}
+	// AdminReadEvery after the first read: one GET of the record (no group
+	// configured), batch or not.
+	w.clock.Advance(agent.AdminReadEvery - vpInterval)
+	st = w.waitAdmin(t, "the second read", func(a agent.AdminStatus) bool { return a.SwitchReads == 2 })
+	if st.Admin.Reports != 1 || st.Admin.Switch != "Enabled" {
+		t.Fatalf("after the periodic read: %+v", st.Admin)
 	}
 	if got := w.agentRecord(t); got[admin.FieldUpdated] != r[admin.FieldUpdated] || got["ModDate"] != r["ModDate"] {
 		t.Errorf("the record was written again: %v, then %v", r, got)
@@ -111,9 +119,10 @@ func TestAdminRecordIsWrittenOnChangesOnly(t *testing.T) {
 	if got := w.agentRecord(t)[admin.FieldAgentState]; got != "Paused" {
 		t.Errorf("record state %v; want Paused", got)
 	}
-	// Nothing more while paused: no timer left.
-	if n := w.clock.Pending(); n != 0 {
-		t.Errorf("%d timers pending while paused", n)
+	// Nothing more while paused but the periodic read of the switches
+	// (an administrator's Delete still takes effect within AdminReadEvery).
+	if n := w.clock.Pending(); n != 1 {
+		t.Errorf("%d timers pending while paused; want the switches' read only", n)
 	}
 }
 
@@ -122,7 +131,7 @@ func TestAdminSwitchDisabledThenEnabled(t *testing.T) {
 	w.v.AddConnectHubs()
 	first := w.startWithRecord(t)
 	w.setSwitch(t, "Disabled")
-	w.clock.Advance(vpInterval) // the next batch reads the switch
+	w.clock.Advance(agent.AdminReadEvery) // the periodic read of the switches
 	st := w.waitStatus(t, "Disabled by administrator", func(s agent.Status) bool { return s.State == agent.StateDisabled })
 	if st.SyncStatus != agent.SyncDisabled || st.PauseAllowed || !strings.Contains(st.Reason, "in Vantagepoint") || st.NextBatchAt != nil {
 		t.Errorf("disabled: %+v", st)
@@ -204,7 +213,7 @@ func TestAdminDelete(t *testing.T) {
 		t.Fatal("no contact folder after the first batch")
 	}
 	w.setSwitch(t, "Delete")
-	w.clock.Advance(vpInterval)
+	w.clock.Advance(agent.AdminReadEvery) // within AdminReadEvery, as docs/admin.md says
 	w.waitStatus(t, "Not Configured", func(s agent.Status) bool { return s.State == agent.StateNotConfigured })
 	if hasContactFolder(w.g, "Vantagepoint") || len(agentCategories(w.g)) != 0 {
 		t.Errorf("the mailbox after the administrator's Delete: folders %+v, categories %+v", w.g.ContactFolders(), w.g.Categories())

@@ -255,6 +255,9 @@ func printStatus(w io.Writer, s agent.Status, running bool) {
 			fmt.Fprintf(w, "Administration:   %s\n", line)
 		}
 	}
+	if p := s.Pacing; p != nil {
+		fmt.Fprintf(w, "Polls:            Vantagepoint every %s (%s)\n", time.Duration(p.Interval), p.Reason)
+	}
 }
 
 func dash(s string) string {

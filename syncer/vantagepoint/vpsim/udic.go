@@ -99,6 +99,21 @@ func (s *Server) UDICRecords(area string) []Record {
 	return out
 }
 
+// AddUDICRecord adds a record to a user-defined hub, as an administrator
+// or another agent would, and returns its UDIC_UID.
+func (s *Server) AddUDICRecord(area string, fields map[string]any) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tables["udic/"+strings.ToLower(area)] == nil {
+		return "", fmt.Errorf("add a record to %s: no such hub", area)
+	}
+	rw, err := s.seedLocked("udic/"+strings.ToLower(area), fields)
+	if err != nil {
+		return "", fmt.Errorf("add a record to %s: %w", area, err)
+	}
+	return rw["UDIC_UID"], nil
+}
+
 // UpdateUDIC changes fields of a user-defined hub's record, as an
 // administrator editing it in Vantagepoint would (to set SyncStatus, say).
 func (s *Server) UpdateUDIC(area, uid string, fields map[string]any) error {
