@@ -824,7 +824,7 @@ func (l *loop) batchDone(r batchResult) {
 		l.adm.readWanted = true
 	}
 	l.adm.started = true
-	l.pace.observe(r.batch.Trigger, r.batch.Requests["vantagepoint"])
+	l.pace.observe(r.batch.Trigger, r.batch.Requests["vantagepoint"], now)
 	if r.batch.ID != 0 {
 		b := r.batch
 		l.lastBatch = &b

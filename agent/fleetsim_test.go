@@ -71,8 +71,14 @@ type fleetModel struct {
 	IndexShare float64
 
 	// Vantagepoint requests (see fleetCost).
-	Listings        int // per batch, one per collection
-	AdminPerBatch   int // reads of the administration hubs after a batch
+	Listings int // per batch, one per collection
+	// Admin: the company has the administration hubs: each agent reads
+	// its switches every AdminReadEvery (and after Sync now), and paces
+	// on the fleet counted there.
+	Admin bool
+	// Budget is vantagepoint.maxRequestsPerSecond (0: no pacing, the
+	// fixed interval of before).
+	Budget          int
 	CompanyContacts int // contacts with an e-mail in the company's Vantagepoint
 	PageSize        int
 	// The contact index is kept in the state store (syncer/contactindex.go):
@@ -158,14 +164,18 @@ func defaultFleetModel() fleetModel {
 		// meetings fit in one page, so the hourly full listing costs the same.
 		Listings: 2,
 		// The company created the administration hubs (docs/admin.md), no
-		// groups: one read of the agent's record after each batch.
-		AdminPerBatch: 1,
+		// groups: one read of the agent's record every 10 minutes; the
+		// fleet is counted there, and the agents pace themselves to the
+		// default budget.
+		Admin:  true,
+		Budget: 20,
 		// A company of 5,000 people with 4 contacts with an e-mail per
 		// employee; the contact index is one full listing of them, paged.
 		CompanyContacts: 20000,
 		PageSize:        vantagepoint.DefaultPageSize,
-		// syncer: fullListingEvery (7 days), deferred 1–4 h after a start.
-		FullListingEvery: 7 * 24 * time.Hour,
+		// syncer: contactIndexFullEvery (30 days), deferred 1–4 h after a
+		// start.
+		FullListingEvery: 30 * 24 * time.Hour,
 		FullDeferMin:     time.Hour,
 		FullDeferMax:     4 * time.Hour,
 		// Vantagepoint's token answer says expires_in 1799 (vpsim
@@ -199,9 +209,9 @@ func defaultFleetModel() fleetModel {
 //     listing is due (the engine defers it 1–4 h after a start).
 //   - 1 create per e-mail filed; 2 per Outlook edit (the record is read
 //     before the PUT); Vantagepoint-side changes write only to Graph.
-//   - AdminPerBatch: SPEC §5.5's read of the agent's record in the agents
-//     hub after a batch (agent/admin.go; at most once a minute, and the
-//     write of a changed record replaces it), when the company has the hubs.
+//   - admin: SPEC §5.5's read of the agent's record in the agents hub,
+//     every AdminReadEvery and after Sync now (agent/admin.go), when the
+//     company has the hubs; counted apart from the batches (fleetEvAdmin).
 //
 // Not counted, because the scheduler does not cause them: the add-in's
 // lookups (agent/localapi directory, user clicks).
@@ -254,9 +264,18 @@ type fleetAgent struct {
 	fullDue                           int64 // when this agent's weekly full listing may run; 0: not today
 	stretchedPlan                     bool  // the planned poll is a stretched one
 
+	// pace is the agent's real pacing (pacing.go), on the fleet counted
+	// in the agents hub.
+	pace         pacing
+	adminStarted bool
+
+	trigger  syncer.Trigger // of the batch in flight
+	lastCost int            // its Vantagepoint requests as the engine counts them
+
 	// Measurements.
 	startedAt int64
-	firstPoll int64 // first Vantagepoint batch after the start or wake; -1 until then
+	firstPoll int64   // first Vantagepoint batch after the start or wake; -1 until then
+	vpSince   []int64 // when the Vantagepoint changes the next batch lists were made
 }
 
 // Event kinds of the heap.
@@ -268,6 +287,7 @@ const (
 	fleetEvUser                // the user does something (at the desk only)
 	fleetEvVP                  // a change in Vantagepoint within the user's scope
 	fleetEvSample              // once a minute in the steady window: count stretched agents
+	fleetEvAdmin               // the periodic read of the administrator's switches
 )
 
 type fleetEvent struct {
@@ -346,6 +366,14 @@ type fleetSim struct {
 	polls    []int32 // batches started per bin
 	probes   int     // mailbox probes (Graph only)
 
+	// delays are how long Vantagepoint changes made in the steady window
+	// took to reach Outlook (the batch that lists them).
+	delays []time.Duration
+	// seenDelays count from when the user is at the desk to see it: a
+	// change made while they are away (the idle stretch) is timed from
+	// their return.
+	seenDelays []time.Duration
+
 	// Steady-window totals.
 	steadyCost                fleetCost
 	samples, stretchedSamples int // agents sampled, and those whose planned poll was stretched
@@ -411,6 +439,8 @@ func (f *fleetSim) addAgent(id int32) {
 	f.agents = append(f.agents, a)
 	r := rand.New(rand.NewPCG(m.Seed, uint64(id)+1))
 	a.sched = newScheduler(m.Schedule, r.Float64, func() bool { return f.idleAt(a, f.now) })
+	a.pace = pacing{budget: m.Budget, estimate: m.Agents, counted: m.Agents, perPoll: initialPerPoll, admin: m.Admin}
+	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval)
 	a.arrive = f.triangular()
 	switch u := f.world.Float64(); {
 	case u < m.OvernightShare:
@@ -443,6 +473,20 @@ func (f *fleetSim) addAgent(id int32) {
 	if m.VPChangesPerHour > 0 {
 		f.push(max(m.VPChangesFrom.Nanoseconds(), m.Start.Nanoseconds())+f.exp(m.VPChangesPerHour), id, fleetEvVP, 0)
 	}
+}
+
+// atDeskFrom is when the user is at the desk at or after t: t itself, or
+// the end of the absence (or the arrival) t falls in.
+func (f *fleetSim) atDeskFrom(a *fleetAgent, t int64) int64 {
+	if t < a.arrive {
+		return a.arrive
+	}
+	for _, s := range a.idle {
+		if t >= s[0] && t < s[1] {
+			return s[1]
+		}
+	}
+	return t
 }
 
 // idleAt is the scheduler's idle func: locked overnight until the user
@@ -501,8 +545,13 @@ func (f *fleetSim) run() {
 			f.batchDone(a, e.agent)
 		case fleetEvUser:
 			f.user(a, e.agent)
+		case fleetEvAdmin:
+			f.adminRead()
+			f.push(f.now+int64(AdminReadEvery), e.agent, fleetEvAdmin, 0)
+			continue
 		case fleetEvVP:
 			a.vpChanges++
+			a.vpSince = append(a.vpSince, f.now)
 			if f.world.Float64() < f.m.IndexShare {
 				a.needIndex = true
 			}
@@ -656,13 +705,24 @@ func (f *fleetSim) request(a *fleetAgent, id int32, trigger syncer.Trigger) {
 // startBatch mirrors loop.startBatch (sched.batchStarted, then the engine
 // runs) with the engine replaced by the cost model: it takes what the world
 // holds now and spreads the batch's Vantagepoint requests over its duration.
-func (f *fleetSim) startBatch(a *fleetAgent, id int32, _ syncer.Trigger) {
+func (f *fleetSim) startBatch(a *fleetAgent, id int32, trigger syncer.Trigger) {
 	m := f.m
 	a.sched.batchStarted()
 	a.running, a.probing = true, false
 	a.stretchedPlan = false
+	a.trigger = trigger
 
-	c := fleetCost{listings: m.Listings, admin: m.AdminPerBatch}
+	c := fleetCost{listings: m.Listings}
+	if m.Admin && trigger == syncer.TriggerManual {
+		c.admin = 1 // Sync now reads the switches
+	}
+	for _, t := range a.vpSince {
+		if t >= m.SteadyFrom.Nanoseconds() && t < m.SteadyTo.Nanoseconds() {
+			f.delays = append(f.delays, time.Duration(f.now-t))
+			f.seenDelays = append(f.seenDelays, time.Duration(max(0, f.now-f.atDeskFrom(a, t))))
+		}
+	}
+	a.vpSince = a.vpSince[:0]
 	if f.now+int64(m.TokenLeeway) >= a.tokenUntil {
 		c.token = 1
 		a.tokenUntil = f.now + int64(m.TokenLifetime)
@@ -689,6 +749,7 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, _ syncer.Trigger) {
 		a.firstPoll = f.now
 	}
 	n := c.total()
+	a.lastCost = c.listings + c.index + c.writes // the engine's count: no token, no admin
 	dur := int64(m.RequestTime) * int64(n+graph)
 	for i := range n {
 		f.count(f.requests, f.now+dur*int64(2*i+1)/int64(2*n))
@@ -738,12 +799,29 @@ func (f *fleetSim) batchDone(a *fleetAgent, id int32) {
 		}
 		return
 	}
+	// The loop's batchDone: the batch's Vantagepoint requests into the
+	// pacing (agent.go), the first read of the switches, then the plan.
+	a.pace.observe(string(a.trigger), int64(a.lastCost), now)
+	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval)
+	if f.m.Admin && !a.adminStarted {
+		a.adminStarted = true
+		f.adminRead()
+		f.push(f.now+int64(AdminReadEvery), id, fleetEvAdmin, 0)
+	}
 	a.sched.batchEnded(now, a.changed, false)
 	a.stretchedPlan = a.sched.stretched(now)
 	if a.pending != "" {
 		t := a.pending
 		a.pending = ""
 		f.startBatch(a, id, t)
+	}
+}
+
+// adminRead counts one read of an agent's record in the agents hub.
+func (f *fleetSim) adminRead() {
+	f.count(f.requests, f.now)
+	if f.now >= f.m.SteadyFrom.Nanoseconds() && f.now < f.m.SteadyTo.Nanoseconds() {
+		f.steadyCost.admin++
 	}
 }
 
@@ -781,6 +859,12 @@ type fleetResult struct {
 	Profile                                 []float64 // mean requests/s per quarter hour from 08:00
 	ProbesPerSec                            float64   // Graph only, whole morning
 	Events                                  int
+	// DelayP50 and DelayP95: how long a Vantagepoint change made in the
+	// steady window took to reach Outlook.
+	DelayP50, DelayP95 time.Duration
+	// SeenP50 and SeenP95 time the same from when the user is at the desk.
+	SeenP50, SeenP95 time.Duration
+	Interval         time.Duration // the paced interval of the fleet
 }
 
 // result computes the figures: means over windows, and the busiest sliding
@@ -815,6 +899,15 @@ func (f *fleetSim) result() fleetResult {
 		}
 	}
 	r.ProbesPerSec = float64(f.probes) / (m.End - m.Start).Seconds()
+	if d := slices.Sorted(slices.Values(f.delays)); len(d) > 0 {
+		r.DelayP50, r.DelayP95 = d[len(d)/2], d[len(d)*95/100]
+	}
+	if d := slices.Sorted(slices.Values(f.seenDelays)); len(d) > 0 {
+		r.SeenP50, r.SeenP95 = d[len(d)/2], d[len(d)*95/100]
+	}
+	if len(f.agents) > 0 {
+		r.Interval, _ = f.agents[0].pace.interval(f.agents[0].sched.cfg.Interval)
+	}
 	return r
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"vpconnect/syncer"
@@ -92,7 +93,16 @@ type pacing struct {
 	countedAt time.Time
 	perPoll   float64 // EWMA of a scheduled poll's Vantagepoint requests
 	admin     bool    // the agent reads the switches (the hubs exist)
+	// unpaced is the agent's rate of Vantagepoint requests from batches
+	// pacing does not plan (Sync now, tracking, Outlook changes), decayed
+	// over unpacedWindow and last updated at unpacedAt: the polls leave
+	// room for it in the budget.
+	unpaced   float64
+	unpacedAt time.Time
 }
+
+// unpacedWindow is the memory of the unpaced request rate.
+const unpacedWindow = time.Hour
 
 // initialPerPoll is what a scheduled poll costs until measured: a
 // no-change batch lists contacts and meetings (syncer, `make bench`).
@@ -114,7 +124,7 @@ func (p *pacing) interval(base time.Duration) (time.Duration, string) {
 	if p.budget <= 0 || n <= 0 {
 		return base, "not paced"
 	}
-	overhead := tokenRefreshRate
+	overhead := tokenRefreshRate + p.unpaced
 	if p.admin {
 		overhead += 1 / AdminReadEvery.Seconds()
 	}
@@ -133,14 +143,23 @@ func (p *pacing) interval(base time.Duration) (time.Duration, string) {
 	return d.Round(time.Second), fmt.Sprintf("paced: %s, budget %d req/s", fleet, p.budget)
 }
 
-// observe takes a scheduled batch's Vantagepoint requests into the
-// per-poll measure.
-func (p *pacing) observe(trigger string, requests int64) {
-	if syncer.Trigger(trigger) != syncer.TriggerSchedule || requests <= 0 {
+// observe takes a batch's Vantagepoint requests into the measures: a
+// scheduled poll's into the per-poll cost, any other's into the unpaced
+// rate.
+func (p *pacing) observe(trigger string, requests int64, now time.Time) {
+	if requests <= 0 {
 		return
 	}
-	const alpha = 0.2
-	p.perPoll = (1-alpha)*p.perPoll + alpha*float64(requests)
+	if syncer.Trigger(trigger) == syncer.TriggerSchedule {
+		const alpha = 0.2
+		p.perPoll = (1-alpha)*p.perPoll + alpha*float64(requests)
+		return
+	}
+	if !p.unpacedAt.IsZero() {
+		p.unpaced *= math.Exp(-now.Sub(p.unpacedAt).Seconds() / unpacedWindow.Seconds())
+	}
+	p.unpaced += float64(requests) / unpacedWindow.Seconds()
+	p.unpacedAt = now
 }
 
 // repace sets the scheduler's interval from the pacing.

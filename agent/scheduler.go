@@ -197,9 +197,12 @@ func (s *scheduler) snapBack(now time.Time) {
 	if s.nextVP.IsZero() || s.backoff > 0 || s.firstPoll || s.stretched(now) {
 		return
 	}
-	maxNormal := time.Duration(float64(s.cfg.Interval) * (1 + s.cfg.Jitter))
+	// The normal interval is the paced one when the fleet's budget asks
+	// for longer: snapping back must not undo the pacing.
+	normal := max(s.cfg.Interval, s.paced)
+	maxNormal := time.Duration(float64(normal) * (1 + s.cfg.Jitter))
 	if s.nextVP.Sub(now) > maxNormal {
-		s.nextVP = now.Add(s.jittered(s.cfg.Interval))
+		s.nextVP = now.Add(s.jittered(normal))
 	}
 }
 

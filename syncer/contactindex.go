@@ -31,8 +31,9 @@ const (
 	// contact deleted in Vantagepoint leaves no ModDate behind, so only a
 	// full listing takes it out of the index (or a link to it that
 	// Vantagepoint refuses: see checkLinkedContact). A full listing of a
-	// large company is tens of requests per agent, so it is rare.
-	contactIndexFullEvery = 7 * 24 * time.Hour
+	// large company is tens of requests per agent, so it is rare: at 7
+	// days it was 3 of a 5,000-agent fleet's 20 requests/s (BenchmarkFleet).
+	contactIndexFullEvery = 30 * 24 * time.Hour
 	// An engine does not list in full because of the index's age during
 	// its first contactIndexSettle (plus a random part of up to
 	// contactIndexSettleJitter), unless the index is twice as old as
