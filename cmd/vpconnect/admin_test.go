@@ -53,12 +53,7 @@ func (w *agentWorld) setSwitch(t *testing.T, status string) {
 // waits until its record is written.
 func (w *agentWorld) startWithRecord(t *testing.T) int64 {
 	t.Helper()
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK || b == nil {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
+	b := w.startSynced(t).LastBatch
 	w.waitAdmin(t, "the first record", func(a agent.AdminStatus) bool { return a.Reports == 1 && a.SwitchReads == 1 })
 	return b.ID
 }

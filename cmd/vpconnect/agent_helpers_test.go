@@ -308,3 +308,16 @@ func (w *agentWorld) dataFiles(t *testing.T) []string {
 	}
 	return names
 }
+
+// startSynced activates, starts the agent and runs a first batch through
+// it; it returns the status once that batch has settled.
+func (w *agentWorld) startSynced(t *testing.T) agent.Status {
+	t.Helper()
+	w.activate(t)
+	w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK || b == nil {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	return w.waitStatus(t, "the first batch", settled(b.ID))
+}

@@ -58,13 +58,7 @@ func TestAgentIsActiveAfterASync(t *testing.T) {
 
 func TestAgentMicrosoftSignInRejectedSuspendsUntilReauthorized(t *testing.T) {
 	w := newAgentWorld(t)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	w.waitStatus(t, "the first batch", settled(b.ID))
+	b := w.startSynced(t).LastBatch
 
 	// The user's refresh token is revoked (a password reset), and the
 	// access token the agent holds runs out.
@@ -94,7 +88,7 @@ func TestAgentMicrosoftSignInRejectedSuspendsUntilReauthorized(t *testing.T) {
 	w.staysSilent(t, "while suspended", 10)
 	// A manual sync is answered "sign-in needed" from memory: no token
 	// request.
-	code, _, errOut = w.sync(t)
+	code, _, errOut := w.sync(t)
 	if code != exitNeedSignIn {
 		t.Errorf("sync while suspended = %d; want %d\n%s", code, exitNeedSignIn, errOut)
 	}
@@ -125,13 +119,7 @@ func TestAgentMicrosoftSignInRejectedSuspendsUntilReauthorized(t *testing.T) {
 // a rejection: the token source refreshes and the batch goes through.
 func TestAgentAccessTokenRefusedOnceIsNotARejection(t *testing.T) {
 	w := newAgentWorld(t)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	w.waitStatus(t, "the first batch", settled(b.ID))
+	w.startSynced(t)
 	w.g.ExpireAccessTokens()
 	before := w.requests()
 	code, b2, errOut := w.sync(t)
@@ -149,13 +137,7 @@ func TestAgentAccessTokenRefusedOnceIsNotARejection(t *testing.T) {
 
 func TestAgentVantagepointSignInRejectedSuspendsUntilReauthorized(t *testing.T) {
 	w := newAgentWorld(t)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	w.waitStatus(t, "the first batch", settled(b.ID))
+	w.startSynced(t)
 
 	// IT resets the user's Vantagepoint password, which ends their tokens.
 	w.v.SetPassword("DWHITFIELD", "New-pa55-of-Dana")
@@ -232,13 +214,7 @@ func TestAgentReauthorizeThroughTheAPI(t *testing.T) {
 
 func TestAgentTenFailedBatchesSuspendUntilResume(t *testing.T) {
 	w := newAgentWorld(t)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	w.waitStatus(t, "the first batch", settled(b.ID))
+	b := w.startSynced(t).LastBatch
 
 	// Vantagepoint answers 503 to everything. Its Retry-After is longer
 	// than a client waits within a batch, so each batch fails at once.
@@ -503,13 +479,7 @@ func TestAgentTakesTheMailboxUpAfterTheStateFileIsLost(t *testing.T) {
 // "unavailable" retried forever.
 func TestAgentMisregisteredAppNamesTheFix(t *testing.T) {
 	w := newAgentWorld(t)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	w.waitStatus(t, "the first batch", settled(b.ID))
+	w.startSynced(t)
 
 	w.g.SetSingleTenant(true)
 	w.g.ExpireAccessTokens()
@@ -532,13 +502,7 @@ func TestAgentMisregisteredAppNamesTheFix(t *testing.T) {
 // collections from scratch (issue: "first contact with a real tenant").
 func TestQuietAgentKeepsItsSyncStateAcrossProbes(t *testing.T) {
 	w := newAgentWorld(t)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	st := w.waitStatus(t, "the first batch", settled(b.ID))
+	st := w.startSynced(t)
 	initial, gone := w.g.DeltaStats()
 	before := w.g.Requests()
 	for i := 1; i <= 40; i++ {
@@ -570,13 +534,7 @@ func TestAgentMailboxRefusalsNameTheirFix(t *testing.T) {
 	} {
 		t.Run(c.code, func(t *testing.T) {
 			w := newAgentWorld(t)
-			w.activate(t)
-			w.startAgent(t)
-			code, b, errOut := w.sync(t)
-			if code != exitOK {
-				t.Fatalf("sync = %d\n%s", code, errOut)
-			}
-			w.waitStatus(t, "the first batch", settled(b.ID))
+			w.startSynced(t)
 			w.g.InjectFault(graphsim.Fault{PathContains: "/me/", Status: c.status, Code: c.code})
 			w.clock.Advance(vpInterval)
 			st := w.waitStatus(t, "Suspended by Error", func(s agent.Status) bool { return s.State == agent.StateSuspended && !s.Running })

@@ -61,13 +61,8 @@ func TestPacingFollowsTheFleetInTheAgentsHub(t *testing.T) {
 func TestPacingBudgetByPolicyAndSyncNow(t *testing.T) {
 	w := newAgentWorld(t)
 	writePolicy(t, `{"vantagepoint": {"maxRequestsPerSecond": 5, "fleetSize": 1000}}`)
-	w.activate(t)
-	w.startAgent(t)
-	code, b, errOut := w.sync(t)
-	if code != exitOK {
-		t.Fatalf("sync = %d\n%s", code, errOut)
-	}
-	st := w.waitStatus(t, "the first batch", settled(b.ID))
+	st := w.startSynced(t)
+	b := st.LastBatch
 	p := st.Pacing
 	// 1,000 agents × about 2 requests per poll ÷ (5 req/s less tokens)
 	// is several minutes.
