@@ -173,11 +173,11 @@ func defaultFleetModel() fleetModel {
 		// employee; the contact index is one full listing of them, paged.
 		CompanyContacts: 20000,
 		PageSize:        vantagepoint.DefaultPageSize,
-		// syncer: contactIndexFullEvery (30 days), deferred 1–4 h after a
+		// syncer: contactIndexFullEvery (30 days), deferred 1–8 h after a
 		// start.
 		FullListingEvery: 30 * 24 * time.Hour,
 		FullDeferMin:     time.Hour,
-		FullDeferMax:     4 * time.Hour,
+		FullDeferMax:     8 * time.Hour,
 		// Vantagepoint's token answer says expires_in 1799 (vpsim
 		// AccessTokenLifetime, from Deltek's example); auth refreshes 2 min
 		// before expiry (auth/tokensource.go expiryLeeway), with one request

@@ -40,7 +40,9 @@ const (
 	// contactIndexFullEvery: a morning's login wave must not become a wave
 	// of full listings of the index that fell due overnight.
 	contactIndexSettle       = time.Hour
-	contactIndexSettleJitter = 3 * time.Hour
+	// The jitter spreads a fleet's full listings over the working day
+	// rather than its morning (BenchmarkFleet).
+	contactIndexSettleJitter = 7 * time.Hour
 	// contactIndexOverlap: an incremental listing starts this long before
 	// the latest ModDate seen, so that a contact stamped just before it but
 	// visible only later (the same millisecond, a slow commit, another
