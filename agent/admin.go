@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"vpconnect/syncer"
@@ -143,6 +144,9 @@ func (l *loop) adminRecord() AdminRecord {
 	}
 	for _, reason := range l.rejected {
 		r.LastError = "sign-in needed: " + reason
+		if strings.HasPrefix(reason, adminFixReason) {
+			r.LastError = reason // IT's to fix, not the user's to sign in
+		}
 		break
 	}
 	if l.adm.deleteErr != "" {

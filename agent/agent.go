@@ -391,10 +391,10 @@ func (l *loop) snapshot() Status {
 	ms.Connected, vp.Connected = l.syncer != nil && l.msConnected, l.syncer != nil && l.vpConnected
 	ms.LastSuccess, vp.LastSuccess = l.msSuccess, l.vpSuccess
 	if r, ok := l.rejected[auth.Microsoft]; ok {
-		ms.SignInNeeded, ms.Reason, ms.Connected = true, r, false
+		ms.SignInNeeded, ms.Reason, ms.Connected = true, strings.TrimPrefix(r, adminFixReason), false
 	}
 	if r, ok := l.rejected[auth.Vantagepoint]; ok {
-		vp.SignInNeeded, vp.Reason, vp.Connected = true, r, false
+		vp.SignInNeeded, vp.Reason, vp.Connected = true, strings.TrimPrefix(r, adminFixReason), false
 	}
 	switch s.State {
 	case StateDisabled:
