@@ -241,3 +241,46 @@ func TestMeetingLinksAContactCreatedInTheSameBatch(t *testing.T) {
 	}
 	e.quiet()
 }
+
+// calendarView delta sends an occurrence or an exception stripped to
+// @odata.type, @odata.etag, id, seriesMasterId, type, start and end
+// (microsoft-graph-docs issue 7632): no subject, no categories. The engine
+// reads each series master once per batch, so a tagged series is still
+// one issue (SPEC §4.3) and an untagged one stays silent.
+func TestStrippedOccurrencesAreKnownByTheirSeriesMaster(t *testing.T) {
+	e := newEnv(t)
+	outside := now.AddDate(0, 0, -60) // masters start before the window: delta never lists them
+	tagged := e.outlookMeeting("Weekly sync", outside, func(ev *MailboxEvent) { ev.Type = "seriesMaster" })
+	untagged := e.outlookMeeting("Standup", outside, func(ev *MailboxEvent) { ev.Type, ev.Categories = "seriesMaster", nil })
+	strip := func(master string, i int) MailboxEvent {
+		return e.outlookMeeting("", now.AddDate(0, 0, 7*i+1), func(ev *MailboxEvent) {
+			*ev = MailboxEvent{Type: "occurrence", SeriesMasterID: master, Start: ev.Start, End: ev.End}
+		})
+	}
+	for i := range 4 {
+		strip(tagged.ID, i)
+		strip(untagged.ID, i)
+	}
+	exception := strip(tagged.ID, 5)
+	e.editOutlookEvent(exception.ID, func(ev *MailboxEvent) { ev.Type = "exception" })
+
+	b := e.run()
+	if n := len(e.vp.all()); n != 0 {
+		t.Fatalf("%d activities from recurring series", n)
+	}
+	var issues []string
+	for _, i := range b.Issues {
+		if strings.Contains(i.Reason, "recurring meetings are not synced") {
+			issues = append(issues, i.Item)
+		}
+	}
+	if len(issues) != 1 || !strings.Contains(issues[0], "Weekly sync") {
+		t.Errorf("recurring issues %q; want one, for Weekly sync", issues)
+	}
+	e.mb.mu.Lock()
+	reads := map[string]int{tagged.ID: e.mb.eventReads[tagged.ID], untagged.ID: e.mb.eventReads[untagged.ID]}
+	e.mb.mu.Unlock()
+	if reads[tagged.ID] != 1 || reads[untagged.ID] != 1 {
+		t.Errorf("series masters read %v times; want each once in the batch", reads)
+	}
+}

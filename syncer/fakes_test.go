@@ -36,6 +36,8 @@ type fakeMailbox struct {
 	forgetAll bool // the next delta round with a cursor answers ErrResyncRequired
 	patches   int
 	twoWay    *fakeTwoWay
+	// eventReads counts reads of one event by id (Event).
+	eventReads map[string]int
 }
 
 type fakeRemoval struct {

@@ -394,6 +394,10 @@ func (m *fakeMailbox) Event(ctx context.Context, id string) (MailboxEvent, error
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests++
+	if m.eventReads == nil {
+		m.eventReads = map[string]int{}
+	}
+	m.eventReads[id]++
 	ev, ok := m.tw().events[id]
 	if !ok {
 		return MailboxEvent{}, fmt.Errorf("event %s: %w", id, ErrNotFound)
