@@ -39,7 +39,7 @@ const (
 	// contactIndexSettleJitter), unless the index is twice as old as
 	// contactIndexFullEvery: a morning's login wave must not become a wave
 	// of full listings of the index that fell due overnight.
-	contactIndexSettle       = time.Hour
+	contactIndexSettle = time.Hour
 	// The jitter spreads a fleet's full listings over the working day
 	// rather than its morning (BenchmarkFleet).
 	contactIndexSettleJitter = 7 * time.Hour
