@@ -525,17 +525,18 @@ func TestQuietAgentKeepsItsSyncStateAcrossProbes(t *testing.T) {
 // not in "sign in again", "folder not found" or endless retries.
 func TestAgentMailboxRefusalsNameTheirFix(t *testing.T) {
 	for _, c := range []struct {
-		status int
-		code   string
-		want   string
+		state graphsim.MailboxState
+		code  string
+		want  string
 	}{
-		{404, "MailboxNotEnabledForRESTAPI", "not enabled for Microsoft Graph"},
-		{403, "ErrorAccessDenied", "application access policies"},
+		{graphsim.MailboxNotEnabled, "MailboxNotEnabledForRESTAPI", "not enabled for Microsoft Graph"},
+		{graphsim.MailboxAccessDenied, "ErrorAccessDenied", "application access policies"},
 	} {
 		t.Run(c.code, func(t *testing.T) {
 			w := newAgentWorld(t)
 			w.startSynced(t)
-			w.g.InjectFault(graphsim.Fault{PathContains: "/me/", Status: c.status, Code: c.code})
+			// The profile still answers: only the mailbox is refused.
+			w.g.SetMailboxState(c.state)
 			w.clock.Advance(vpInterval)
 			st := w.waitStatus(t, "Suspended by Error", func(s agent.Status) bool { return s.State == agent.StateSuspended && !s.Running })
 			if !strings.Contains(st.Reason, c.want) || !strings.Contains(st.Reason, "To fix: ") || strings.Contains(st.Reason, "Sign-in needed") {

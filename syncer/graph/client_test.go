@@ -614,3 +614,43 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// A mailbox Graph does not serve, a mailbox Exchange refuses to the app, a
+// folder that does not exist and a revoked sign-in are four different
+// answers, each with its own meaning for the user.
+func TestMailboxRefusalsAreToldApart(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	problems := map[string]bool{}
+	for _, st := range []graphsim.MailboxState{graphsim.MailboxNotEnabled, graphsim.MailboxAccessDenied} {
+		e.sim.SetMailboxState(st)
+		_, err := e.client.MailFolder(ctx, "Inbox")
+		var mr *syncer.MailboxRefusedError
+		if !errors.As(err, &mr) || !errors.Is(err, syncer.ErrAuthRejected) || errors.Is(err, syncer.ErrNotFound) || mr.Fix == "" {
+			t.Fatalf("mailbox state %d: err = %v", st, err)
+		}
+		problems[mr.Problem] = true
+		if _, err := e.client.Me(ctx); err != nil {
+			t.Errorf("the profile with mailbox state %d: %v", st, err)
+		}
+	}
+	if len(problems) != 2 {
+		t.Errorf("problems %v; want one for each state", problems)
+	}
+	e.sim.SetMailboxState(graphsim.MailboxEnabled)
+	_, err := e.client.MailFolder(ctx, "No Such Folder")
+	var mr *syncer.MailboxRefusedError
+	if !errors.Is(err, syncer.ErrNotFound) || errors.As(err, &mr) || errors.Is(err, syncer.ErrAuthRejected) {
+		t.Errorf("a missing folder: %v", err)
+	}
+	e.sim.RevokeRefreshTokens()
+	conf := e.sim.OAuth2Config("")
+	tok := &oauth2.Token{RefreshToken: "revoked", Expiry: time.Now().Add(-time.Hour)}
+	c, err := New(Options{GraphURL: e.sim.GraphURL(), TokenSource: conf.TokenSource(ctx, tok), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MailFolder(ctx, "Inbox"); !errors.Is(err, syncer.ErrAuthRejected) || errors.As(err, &mr) {
+		t.Errorf("a revoked sign-in: %v", err)
+	}
+}

@@ -103,11 +103,16 @@ func statusError(op string, status int, code, msg string) error {
 		return &syncer.MailboxRefusedError{Problem: "the mailbox is not enabled for Microsoft Graph (an on-premises Exchange mailbox, or one without an Exchange Online license)",
 			Fix: "move the mailbox to Exchange Online, or assign the user an Exchange Online license", Err: fmt.Errorf("graph: %s: %s", op, detail)}
 	case status == 403 && strings.EqualFold(code, "ErrorAccessDenied"):
-		// Exchange itself refused the app (an application access policy,
-		// a mailbox permission), not the token: signing in again cannot
-		// help.
+		// Exchange itself refused the app, not the token: signing in
+		// again cannot help. For a delegated app "Access to OData is
+		// disabled." comes from the organization's or the mailbox's EWS
+		// application access policy (EwsApplicationAccessPolicy,
+		// EwsAllowList/EwsBlockList: office-js-docs-pr issue 2808,
+		// microsoft-graph-docs issue 10103); a missing delegated
+		// permission answers the same code.
 		return &syncer.MailboxRefusedError{Problem: "Exchange Online refuses the app access to this mailbox",
-			Fix: "check the Exchange Online application access policies (Get-ApplicationAccessPolicy) and the app's delegated permissions in Entra ID", Err: fmt.Errorf("graph: %s: %s", op, detail)}
+			Fix: "have the Exchange administrator allow the app in the mailbox's and the organization's application access policies (EwsApplicationAccessPolicy, EwsAllowList or EwsBlockList in Get-CASMailbox and Get-OrganizationConfig), and check the app's delegated permissions in Entra ID",
+			Err: fmt.Errorf("graph: %s: %s", op, detail)}
 	}
 	var sentinel error
 	switch {

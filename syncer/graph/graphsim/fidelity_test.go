@@ -130,3 +130,39 @@ func TestDeltaPagesIgnoreTopAndMayCarryRemovals(t *testing.T) {
 		t.Errorf("the initial round carried %d removals, want the deleted message's", removed)
 	}
 }
+
+// A mailbox Exchange Online does not serve (on-premises, unlicensed) and
+// one it refuses to the app by policy answer every mailbox request with
+// their own status and code, while the profile, Entra ID's, still answers.
+func TestMailboxStatesRefuseTheMailboxNotTheProfile(t *testing.T) {
+	s, tok := newTest(t)
+	if resp, m := call(t, s, tok, "GET", "/v1.0/me/mailFolders/inbox", nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("an enabled mailbox: %d %v", resp.StatusCode, m)
+	}
+	for _, c := range []struct {
+		state  MailboxState
+		status int
+		code   string
+		msg    string
+	}{
+		{MailboxNotEnabled, 404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise."},
+		{MailboxAccessDenied, 403, "ErrorAccessDenied", "Access to OData is disabled."},
+	} {
+		s.SetMailboxState(c.state)
+		for _, p := range []string{"/v1.0/me/mailFolders/inbox", "/v1.0/me/messages/delta()", "/v1.0/me/contactFolders", "/v1.0/me/events",
+			"/v1.0/users/" + s.user.ID + "/outlook/masterCategories"} {
+			resp, m := call(t, s, tok, "GET", p, nil, "")
+			e, _ := m["error"].(map[string]any)
+			if resp.StatusCode != c.status || e["code"] != c.code || e["message"] != c.msg {
+				t.Errorf("%s with the mailbox in state %d: %d %v", p, c.state, resp.StatusCode, m)
+			}
+		}
+		if resp, m := call(t, s, tok, "GET", "/v1.0/me", nil, ""); resp.StatusCode != 200 || m["id"] != s.user.ID {
+			t.Errorf("the profile with the mailbox in state %d: %d %v", c.state, resp.StatusCode, m)
+		}
+	}
+	s.SetMailboxState(MailboxEnabled)
+	if resp, m := call(t, s, tok, "GET", "/v1.0/me/mailFolders/inbox", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("the mailbox enabled again: %d %v", resp.StatusCode, m)
+	}
+}

@@ -41,6 +41,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rid string) {
 		s.graphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[0]))
 		return
 	}
+	if len(segs) > 0 && s.mailboxRefused(w, r) {
+		return // the profile is Entra ID's; everything below it is the mailbox's
+	}
 	q, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		s.graphError(w, r, http.StatusBadRequest, "BadRequest", err.Error())

@@ -53,7 +53,35 @@ type Options struct {
 	// NoPublicClientFlows turns "Allow public client flows" off: the
 	// device-code grant is refused (AADSTS7000218).
 	NoPublicClientFlows bool
+	// Mailbox is the state of the user's mailbox as Exchange Online sees
+	// it (MailboxEnabled when zero); see SetMailboxState.
+	Mailbox MailboxState
 }
+
+// MailboxState is whether Exchange Online serves the user's mailbox to the
+// app. The user's profile (GET /me) answers in every state: it comes from
+// Entra ID, not from the mailbox.
+type MailboxState int
+
+const (
+	// MailboxEnabled serves the mailbox.
+	MailboxEnabled MailboxState = iota
+	// MailboxNotEnabled is a mailbox hosted on-premises, inactive,
+	// soft-deleted or without an Exchange Online license: every mailbox
+	// request answers 404 MailboxNotEnabledForRESTAPI, "The mailbox is
+	// either inactive, soft-deleted, or is hosted on-premise." (Graph's
+	// answer as reported in microsoft-graph-docs-contrib issue 405 and
+	// msgraph-sdk-javascript issue 1756; "Use the Outlook mail REST API":
+	// hybrid mailboxes on-premises are not served).
+	MailboxNotEnabled
+	// MailboxAccessDenied is a mailbox Exchange refuses to the app by an
+	// organization or mailbox policy (EWS/REST application access policy,
+	// EwsBlockList): every mailbox request answers 403 ErrorAccessDenied,
+	// "Access to OData is disabled." (office-js-docs-pr issue 2808,
+	// microsoft-graph-docs issue 10103). The token is valid: signing in
+	// again does not change it.
+	MailboxAccessDenied
+)
 
 // DefaultMaxPageSize is the largest message-delta page the simulator honours
 // unless Options.MaxPageSize says otherwise.
@@ -156,6 +184,7 @@ type Server struct {
 	seq      uint64
 	epoch    uint64
 	gens     map[string]uint64 // collection → highest sync-state generation (delta.go)
+	mailbox  MailboxState
 	nextID   uint64
 	faults   []*Fault
 	window   []time.Time // request times in the throttling window
@@ -198,6 +227,7 @@ func New(o Options) *Server {
 	}
 	s.singleTenant.Store(o.SingleTenant)
 	s.gens = map[string]uint64{}
+	s.mailbox = o.Mailbox
 	u := o.User
 	if u.ID == "" {
 		u.ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
@@ -274,6 +304,31 @@ func (s *Server) GraphURL() string { return s.URL() + "/v1.0" }
 // <AuthorityURL>/<tenant>/oauth2/v2.0/{authorize,token,devicecode} works for
 // any tenant segment (common, organizations, a tenant id).
 func (s *Server) AuthorityURL() string { return s.URL() }
+
+// SetMailboxState changes the state of the user's mailbox, as when IT
+// moves it on-premises, removes its license or blocks the app by policy.
+func (s *Server) SetMailboxState(st MailboxState) {
+	s.mu.Lock()
+	s.mailbox = st
+	s.mu.Unlock()
+}
+
+// mailboxRefused answers a mailbox request that the mailbox's state
+// refuses, and says whether it did.
+func (s *Server) mailboxRefused(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	st := s.mailbox
+	s.mu.Unlock()
+	switch st {
+	case MailboxNotEnabled:
+		s.graphError(w, r, http.StatusNotFound, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+	case MailboxAccessDenied:
+		s.graphError(w, r, http.StatusForbidden, "ErrorAccessDenied", "Access to OData is disabled.")
+	default:
+		return false
+	}
+	return true
+}
 
 // DeltaStats is how many delta requests came without a token (each a full
 // listing of its collection) and how many were answered 410 because their
