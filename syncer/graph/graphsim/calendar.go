@@ -1050,7 +1050,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 		s.notFound(w, r)
 		return
 	}
-	if !ifMatches(r, rec.e.ChangeKey) {
+	if !ifMatches(r, rec.e.ChangeKey) || s.heldLocked(id) {
 		s.mu.Unlock()
 		s.preconditionFailed(w, r)
 		return

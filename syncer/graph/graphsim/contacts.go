@@ -898,7 +898,7 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, folderID, 
 		s.notFound(w, r)
 		return
 	}
-	if !ifMatches(r, rec.c.ChangeKey) {
+	if !ifMatches(r, rec.c.ChangeKey) || s.heldLocked(id) {
 		s.mu.Unlock()
 		s.preconditionFailed(w, r)
 		return
@@ -938,6 +938,40 @@ func ifMatches(r *http.Request, changeKey string) bool {
 		}
 	}
 	return false
+}
+
+// HoldItem makes Exchange refuse the next times updates of a message,
+// contact or event (every one when times < 0) with 412
+// ErrorIrresolvableConflict, whatever their If-Match, with none at all
+// too: Exchange answers so while it is itself still changing the item, and
+// a client that resends the update can meet it again and again
+// (msgraph-sdk-dotnet issue 1201: PATCHes without any change key failing
+// with ErrorIrresolvableConflict run after run; microsoft-graph-docs issue
+// 2256: "I have tried to remove the change key field but it still is the
+// same").
+func (s *Server) HoldItem(id string, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if times == 0 {
+		delete(s.held, id)
+		return
+	}
+	s.held[id] = times
+}
+
+// heldLocked tells whether an update of the item is refused by HoldItem,
+// counting it (s.mu held).
+func (s *Server) heldLocked(id string) bool {
+	n, ok := s.held[id]
+	switch {
+	case !ok:
+		return false
+	case n == 1:
+		delete(s.held, id)
+	case n > 1:
+		s.held[id] = n - 1
+	}
+	return true
 }
 
 // preconditionFailed answers a PATCH whose If-Match is not the item's

@@ -166,3 +166,39 @@ func TestMailboxStatesRefuseTheMailboxNotTheProfile(t *testing.T) {
 		t.Errorf("the mailbox enabled again: %d %v", resp.StatusCode, m)
 	}
 }
+
+// An item Exchange holds answers 412 ErrorIrresolvableConflict to an
+// update without any If-Match, as often as it is held, then takes it.
+func TestHeldItemRefusesUpdatesWithoutIfMatch(t *testing.T) {
+	s, tok := newTest(t)
+	f := s.AddContactFolder("Vantagepoint")
+	day := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	m := s.AddMessage("inbox", Message{Subject: "a"})
+	c := s.AddContact(f.ID, Contact{GivenName: "Ann"})
+	e := s.AddEvent(Event{Subject: "Site walk", Start: day, End: day.Add(time.Hour)})
+	items := []struct{ id, path, body string }{
+		{m.ID, "/v1.0/me/messages/" + m.ID, `{"categories":["Vantagepoint"]}`},
+		{c.ID, "/v1.0/me/contactFolders/" + f.ID + "/contacts/" + c.ID, `{"jobTitle":"Lead"}`},
+		{e.ID, "/v1.0/me/events/" + e.ID, `{"categories":["Vantagepoint"]}`},
+	}
+	hdr := map[string]string{"Content-Type": "application/json"}
+	for _, it := range items {
+		s.HoldItem(it.id, 2)
+		for i := 1; i <= 2; i++ {
+			resp, m := call(t, s, tok, "PATCH", it.path, hdr, it.body)
+			e, _ := m["error"].(map[string]any)
+			if resp.StatusCode != 412 || e["code"] != "ErrorIrresolvableConflict" {
+				t.Errorf("%s, update %d while held: %d %v", it.path, i, resp.StatusCode, m)
+			}
+		}
+		if resp, m := call(t, s, tok, "PATCH", it.path, hdr, it.body); resp.StatusCode != 200 {
+			t.Errorf("%s once released: %d %v", it.path, resp.StatusCode, m)
+		}
+	}
+	s.HoldItem(e.ID, -1)
+	for i := range 5 {
+		if resp, _ := call(t, s, tok, "PATCH", items[2].path, hdr, items[2].body); resp.StatusCode != 412 {
+			t.Fatalf("update %d of an event held for good: %d", i, resp.StatusCode)
+		}
+	}
+}

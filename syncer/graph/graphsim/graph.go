@@ -567,6 +567,11 @@ func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request, q query, p
 	var b bytes.Buffer
 	s.mu.Lock()
 	rec, ok := s.msgs[id]
+	if ok && s.heldLocked(id) {
+		s.mu.Unlock()
+		s.preconditionFailed(w, r)
+		return
+	}
 	if ok {
 		m := cloneMessage(rec.m)
 		if (p.Subject != nil || p.Body != nil) && !m.IsDraft {

@@ -185,6 +185,7 @@ type Server struct {
 	epoch    uint64
 	gens     map[string]uint64 // collection → highest sync-state generation (delta.go)
 	mailbox  MailboxState
+	held     map[string]int // item id → PATCHes still refused with 412 (HoldItem)
 	nextID   uint64
 	faults   []*Fault
 	window   []time.Time // request times in the throttling window
@@ -228,6 +229,7 @@ func New(o Options) *Server {
 	s.singleTenant.Store(o.SingleTenant)
 	s.gens = map[string]uint64{}
 	s.mailbox = o.Mailbox
+	s.held = map[string]int{}
 	u := o.User
 	if u.ID == "" {
 		u.ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
