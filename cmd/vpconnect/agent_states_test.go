@@ -546,3 +546,22 @@ func TestAgentMailboxRefusalsNameTheirFix(t *testing.T) {
 		})
 	}
 }
+
+// The same refusals met on activation, before any batch, stop it with the
+// same fix rather than a bare HTTP error.
+func TestActivateOnARefusedMailboxNamesTheFix(t *testing.T) {
+	for _, c := range []struct {
+		state graphsim.MailboxState
+		want  string
+	}{
+		{graphsim.MailboxNotEnabled, "move the mailbox to Exchange Online"},
+		{graphsim.MailboxAccessDenied, "application access policies"},
+	} {
+		w := newAgentWorld(t)
+		w.g.SetMailboxState(c.state)
+		code, _, errOut := w.run("activate")
+		if code == exitOK || !strings.Contains(errOut, "to fix: ") || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "sign in again") {
+			t.Errorf("activate with mailbox state %d = %d\n%s", c.state, code, errOut)
+		}
+	}
+}

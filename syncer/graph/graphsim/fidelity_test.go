@@ -202,3 +202,33 @@ func TestHeldItemRefusesUpdatesWithoutIfMatch(t *testing.T) {
 		}
 	}
 }
+
+// Traversing nextLinks to the end turns the first ones into
+// SyncStateNotFound too (microsoft-graph-docs issue 2162: "the former
+// nextLink will gradually turn to SyncStateNotFound").
+func TestFormerNextLinksExpire(t *testing.T) {
+	s, tok := newTest(t)
+	for i := range 6 {
+		s.AddMessage("inbox", Message{Subject: "m" + string(rune('a'+i))})
+	}
+	hdr := map[string]string{"Prefer": "odata.maxpagesize=1"}
+	var links []string
+	path := "/v1.0/me/mailFolders/inbox/messages/delta()"
+	for path != "" {
+		_, p := call(t, s, tok, "GET", path, hdr, "")
+		next, _ := p["@odata.nextLink"].(string)
+		path = ""
+		if next != "" {
+			u, _ := url.Parse(next)
+			path = u.RequestURI()
+			links = append(links, path)
+		}
+	}
+	if len(links) < 5 {
+		t.Fatalf("%d nextLinks", len(links))
+	}
+	resp, e := call(t, s, tok, "GET", links[0], hdr, "")
+	if code, _ := e["error"].(map[string]any)["code"].(string); resp.StatusCode != 410 || code != "SyncStateNotFound" {
+		t.Errorf("the first nextLink after the last page: %d %v", resp.StatusCode, e)
+	}
+}
