@@ -820,7 +820,10 @@ func (l *loop) batchDone(r batchResult) {
 	// Sync now, and then every AdminReadEvery (adminPlan's timer), not
 	// after every batch: a fleet's reads count against the server's
 	// budget. The record is written when it changed.
-	if !l.adm.started || syncer.Trigger(r.batch.Trigger) == syncer.TriggerManual {
+	if !l.adm.started || syncer.Trigger(r.batch.Trigger) == syncer.TriggerManual || !l.adm.present {
+		// (While the hubs are missing each batch asks again; the hubs'
+		// client answers from memory until its hourly recheck, so that a
+		// hub IT creates later is found without a restart.)
 		l.adm.readWanted = true
 	}
 	l.adm.started = true
