@@ -448,8 +448,24 @@ func runOptions(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return agentError(err)
 	}
 	fmt.Fprintf(stdout, "Sync Options: %s\n", u)
-	if err := cliEnv.openBrowser(ctx, u); err != nil {
+	if err := openPage(ctx, u); err != nil {
 		fmt.Fprintln(stderr, "Open that address in your browser (it works once, for 2 minutes).")
 	}
 	return nil
+}
+
+// openPage opens a one-time address of the Sync Options page in the
+// browser through a launcher file in the data directory, never on the
+// browser's command line, where other users of the computer could read it
+// (localapi.WriteLauncher).
+func openPage(ctx context.Context, pageURL string) error {
+	_, dir, _, err := agentConfig()
+	if err != nil {
+		return err
+	}
+	f, err := localapi.WriteLauncher(dir, pageURL)
+	if err != nil {
+		return err
+	}
+	return cliEnv.openBrowser(ctx, f)
 }

@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -445,8 +450,10 @@ func TestOptionsOpensTheOneTimeAddress(t *testing.T) {
 	if code != exitOK || m == nil || errOut != "" || m[2] != itoa(w.cfg.LocalAPI.Port) {
 		t.Fatalf("options = %d\n%s%s", code, out, errOut)
 	}
-	if len(opened) != 1 || opened[0] != m[1] {
-		t.Fatalf("the browser was given %v; want %s", opened, m[1])
+	// The browser is given a launcher file, never the secret address on
+	// its command line (where other users could read it).
+	if len(opened) != 1 || launcherTarget(t, opened[0]) != m[1] {
+		t.Fatalf("the browser was given %v; want a launcher of %s", opened, m[1])
 	}
 	// The address works once: a session cookie, then the page.
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -494,4 +501,35 @@ func TestAgentCommandsUsageErrors(t *testing.T) {
 			t.Errorf("vpconnect %s -h = %d\n%s", cmd, code, errOut)
 		}
 	}
+}
+
+// launcherTarget checks that u is the address of a launcher file that
+// only its user can read and that carries no secret itself, and returns
+// the page address the file leads to.
+func launcherTarget(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "file" || strings.Contains(u, "t=") {
+		t.Fatalf("the browser was given %q; want a file: address with no secret in it", u)
+	}
+	path := filepath.FromSlash(p.Path)
+	if runtime.GOOS == "windows" {
+		path = strings.TrimPrefix(path, `\`)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("launcher %s has mode %v; want 0600", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`url=([^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("launcher without an address: %s", b)
+	}
+	return html.UnescapeString(string(m[1]))
 }

@@ -40,7 +40,7 @@ func runWithTray(ctx context.Context, cmd string, serve func(context.Context) er
 	}()
 	c := &trayClient{dial: dial}
 	err := tray.Run(trayCtx, c, tray.Options{
-		OpenBrowser: cliEnv.openBrowser,
+		OpenBrowser: openPage, // through the launcher file: never a secret on a command line
 		Log:         log,
 		Quit:        stopAgent,
 		Notice:      func(s string) { fmt.Fprintf(stderr, "vpconnect %s: %s\n", cmd, s) },

@@ -125,8 +125,8 @@ func TestRunShowsTheTrayAndQuitStopsTheAgent(t *testing.T) {
 	click("Open Sync Options…")
 	select {
 	case u := <-opened:
-		if !strings.HasPrefix(u, "http://127.0.0.1:") {
-			t.Errorf("the tray opened %q", u)
+		if target := launcherTarget(t, u); !strings.HasPrefix(target, "http://127.0.0.1:") {
+			t.Errorf("the tray opened %q, a launcher of %q", u, target)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Open Sync Options opened no browser")
