@@ -334,7 +334,9 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request, origin string) {
 	}
 	p := &pairing{PairingInfo: PairingInfo{ID: randomToken(16), Origin: origin, Name: name, Code: pairCode(), Created: now}, status: PairPending}
 	s.pairings[p.ID] = p
-	auto := slices.Contains(s.opts.AutoApproveOrigins, origin)
+	// A browser cannot lie about Origin, a local process can: auto-approval
+	// needs the connection to be known as this user's.
+	auto := slices.Contains(s.opts.AutoApproveOrigins, origin) && peerOf(r.Context()) == peerSelf
 	s.mu.Unlock()
 	if auto {
 		_ = s.Decide(p.ID, true)

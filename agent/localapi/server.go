@@ -236,6 +236,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
 		BaseContext: func(net.Listener) context.Context { return ctx },
+		ConnContext: peerContext,
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, len(s.listeners))
 	for _, l := range s.listeners {
@@ -286,6 +287,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Add("Vary", "Origin")
+	if peerOf(r.Context()) == peerOther {
+		// Before anything else: another user of this computer learns
+		// nothing here, whatever Host, Origin or token it sends.
+		writeError(w, http.StatusForbidden, "forbidden_user", "this agent serves only the user it runs as")
+		return
+	}
 	if !s.hostOK(r.Host) {
 		writeError(w, http.StatusForbidden, "forbidden_host", "this address only answers as 127.0.0.1, localhost or [::1] with its port")
 		return
