@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -320,5 +321,56 @@ func TestAdminStatus(t *testing.T) {
 	code, out, _ = w.run("admin", "status", "--state", "Suspended by Error")
 	if code != exitOK || strings.Contains(out, "00001") || !strings.Contains(out, "00003") {
 		t.Errorf("admin status --state = %d\n%s", code, out)
+	}
+}
+
+// The administrator's Disable survives a restart of the agent: it does not
+// sync once before the switch is read again (agent.json keeps it).
+func TestAdminDisabledSurvivesARestart(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.activate(t)
+	running := w.startAgent(t)
+	code, b, errOut := w.sync(t)
+	if code != exitOK || b == nil {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	w.waitAdmin(t, "the first record", func(a agent.AdminStatus) bool { return a.Reports == 1 })
+	w.setSwitch(t, "Disabled")
+	w.clock.Advance(agent.AdminReadEvery)
+	last := w.waitStatus(t, "Disabled by administrator", func(s agent.Status) bool { return s.State == agent.StateDisabled && !s.Running }).LastBatch.ID
+	running.stop(t)
+
+	w.startAgent(t)
+	st := w.waitStatus(t, "still disabled after the restart", func(s agent.Status) bool { return s.State == agent.StateDisabled })
+	if st.SyncStatus != agent.SyncDisabled {
+		t.Errorf("after the restart: %+v", st)
+	}
+	// No batch until the switch says so: the scheduled ones are refused.
+	for range 3 {
+		w.clock.Advance(vpInterval)
+	}
+	st = w.waitAdmin(t, "the switch read after the restart", func(a agent.AdminStatus) bool { return a.SwitchReads >= 1 })
+	if st.State != agent.StateDisabled || (st.LastBatch != nil && st.LastBatch.ID > last) {
+		t.Errorf("after the restart: %s, last batch %+v (the last before was %d)", st.State, st.LastBatch, last)
+	}
+}
+
+// Force Delete set in the hub: the agent forgets its sign-ins and state
+// without touching the mailbox, and says so in its record.
+func TestAdminForceDelete(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.startWithRecord(t)
+	w.setSwitch(t, "Force Delete")
+	w.clock.Advance(agent.AdminReadEvery)
+	w.waitStatus(t, "Not Configured", func(s agent.Status) bool { return s.State == agent.StateNotConfigured })
+	if !hasContactFolder(w.g, "Vantagepoint") {
+		t.Error("Force Delete touched the mailbox: the contact folder is gone")
+	}
+	checkForgotten(t, w)
+	r := w.agentRecord(t)
+	if r[admin.FieldAgentState] != agent.StateDeleted || !strings.Contains(fmt.Sprint(r[admin.FieldLastError]), "Force Delete") {
+		t.Errorf("record after Force Delete: %v", r)
 	}
 }
