@@ -25,10 +25,16 @@ import (
 const NotesLimit = 64 << 10
 
 // messageRefPrefix starts the line of an activity's Notes that names the
-// e-mail it came from; it is the natural key of the activity.
+// e-mail it came from; it is the natural key of the activity. Where the
+// server has the user-defined activity field docs/admin.md asks for, the
+// key is kept there too (Activity.MessageID): a user's edit of the Notes
+// cannot lose it.
 const messageRefPrefix = "Message-ID: "
 
-func messageRef(internetMessageID string) string { return messageRefPrefix + internetMessageID }
+// MessageRef is the Notes line that names an e-mail: "Message-ID: <id>".
+func MessageRef(internetMessageID string) string { return messageRefPrefix + internetMessageID }
+
+func messageRef(internetMessageID string) string { return MessageRef(internetMessageID) }
 
 // wellKnownFolders are always synced (SPEC §4.1).
 var wellKnownFolders = []string{"inbox", "sentitems"}
@@ -248,7 +254,7 @@ func (e *Engine) considerMessage(ctx context.Context, r *emailRun, c MessageChan
 // exists, records the message as filed. A failed look-up files nothing this
 // batch (an issue says why): never create blindly.
 func (e *Engine) adoptFiled(ctx context.Context, r *emailRun, c MessageChange, track *store.Track) (bool, error) {
-	found, err := e.vp.FindActivities(ctx, ActivityQuery{Type: e.opts.EmailType, Employee: e.opts.Employee, NotesContain: messageRef(c.InternetMessageID)})
+	found, err := e.vp.FindActivities(ctx, ActivityQuery{Type: e.opts.EmailType, Employee: e.opts.Employee, MessageID: c.InternetMessageID})
 	if err != nil {
 		if errors.Is(err, ErrAuthRejected) {
 			return false, fmt.Errorf("look up the activity of an e-mail marked filed: %w", err)
@@ -597,6 +603,7 @@ func (e *Engine) activityFor(ctx context.Context, r *emailRun, msg Message, trac
 		StartDate: when,
 		EndDate:   when,
 		Notes:     activityNotes(msg),
+		MessageID: msg.InternetMessageID,
 		Owner:     e.opts.Employee,
 		Employee:  e.opts.Employee,
 		Private:   msg.Private,
@@ -698,7 +705,7 @@ func (e *Engine) recoverEmailJournal(ctx context.Context, r *emailRun) error {
 		if j.Type != TypeEmails || j.Op != "create" {
 			continue
 		}
-		found, err := e.vp.FindActivities(ctx, ActivityQuery{Type: e.opts.EmailType, Employee: e.opts.Employee, NotesContain: messageRef(j.Key)})
+		found, err := e.vp.FindActivities(ctx, ActivityQuery{Type: e.opts.EmailType, Employee: e.opts.Employee, MessageID: j.Key})
 		if err != nil {
 			if errors.Is(err, ErrAuthRejected) {
 				return fmt.Errorf("look up the activity of an interrupted create: %w", err)

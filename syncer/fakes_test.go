@@ -321,7 +321,8 @@ func (v *fakeVP) FindActivities(ctx context.Context, q ActivityQuery) ([]Activit
 	for _, a := range v.activities {
 		if (q.Type == "" || a.Type == q.Type) && (q.Employee == "" || a.Employee == q.Employee) &&
 			(q.Subject == "" || a.Subject == q.Subject) && (q.StartDate.IsZero() || a.StartDate.Equal(q.StartDate)) &&
-			(q.NotesContain == "" || strings.Contains(a.Notes, q.NotesContain)) {
+			(q.NotesContain == "" || strings.Contains(a.Notes, q.NotesContain)) &&
+			(q.MessageID == "" || a.MessageID == q.MessageID || strings.Contains(a.Notes, MessageRef(q.MessageID))) {
 			out = append(out, a)
 		}
 	}

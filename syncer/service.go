@@ -188,6 +188,11 @@ type Activity struct {
 	WBS1          string // project
 	OpportunityID string
 	ModDate       time.Time
+	// MessageID is the Internet Message-ID of the e-mail an activity files.
+	// It is kept in a user-defined activity field where the server has one
+	// (docs/admin.md), besides the Notes line MessageRef; "" when read from
+	// a server without the field.
+	MessageID string
 }
 
 // ActivityQuery selects activities; zero fields do not constrain.
@@ -198,6 +203,11 @@ type ActivityQuery struct {
 	Employee  string
 	// NotesContain matches activities whose Notes contain this text.
 	NotesContain string
+	// MessageID matches the activity filed from this e-mail: by the
+	// user-defined key field where the server has one, and by its Notes
+	// line MessageRef(MessageID) otherwise or when the field holds nothing
+	// (activities filed before IT added it).
+	MessageID string
 }
 
 // Errors the adapters return, wrapped, so that the engine can tell a lost

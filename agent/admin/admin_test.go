@@ -238,20 +238,23 @@ func TestCheck(t *testing.T) {
 		return m
 	}
 	rs := Check(ctx, base)
-	if len(rs) != 8 {
+	if len(rs) != 9 {
 		t.Fatalf("%d checks", len(rs))
 	}
 	if r := byName(rs)["Vantagepoint server clock"]; !r.OK || !strings.Contains(r.Detail, "not measured yet") {
 		t.Errorf("server clock before any write: %+v", r)
 	}
 	for _, r := range rs {
-		hub := strings.Contains(r.Name, " hub ")
+		hub := strings.Contains(r.Name, " hub ") || strings.Contains(r.Name, "activity field")
 		if r.OK == hub || (!r.OK && r.Fix == "") {
 			t.Errorf("without hubs: %+v", r)
 		}
 	}
 	if r := byName(rs)["agents hub UDIC_ConnectAgent with its fields"]; !strings.Contains(r.Fix, "docs/admin.md") {
 		t.Errorf("agents hub line: %+v", r)
+	}
+	if r := byName(rs)["activity field CustMessageID for the key of filed e-mails"]; !strings.Contains(r.Fix, "CustMessageID") || !strings.Contains(r.Fix, "docs/admin.md") {
+		t.Errorf("key field line: %+v", r)
 	}
 	e.sim.AddConnectHubs()
 	for _, r := range Check(ctx, base) {

@@ -157,6 +157,11 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 		add(zone)
 	}
 
+	// The activity field that keeps a filed e-mail's key where a user's
+	// edit of the Notes cannot lose it (docs/admin.md). The agents run
+	// without it, finding e-mails by their Notes line.
+	add(checkKeyField(ctx, env))
+
 	// 5, 6. The hubs and their fields.
 	add(checkHub(ctx, env, "agents hub", env.AgentsHub, "admin.agentsHub", AgentFields))
 	add(checkHub(ctx, env, "groups hub", env.GroupsHub, "admin.groupsHub", GroupFields))
@@ -191,6 +196,26 @@ func checkHub(ctx context.Context, env CheckEnv, what, area, key string, want []
 	if len(missing) > 0 {
 		r.Detail = "missing " + strings.Join(missing, ", ")
 		r.Fix = "add these fields to " + area + " as docs/admin.md lists them"
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+func checkKeyField(ctx context.Context, env CheckEnv) CheckResult {
+	r := CheckResult{Name: "activity field " + vantagepoint.MessageIDField + " for the key of filed e-mails"}
+	if env.Client == nil {
+		r.Detail, r.Fix = "not signed in", activateFirst
+		return r
+	}
+	md, err := env.Client.HubMetadata(ctx, vantagepoint.HubActivity)
+	if err != nil {
+		r.Detail, r.Fix = err.Error(), "check the server, then run the check again"
+		return r
+	}
+	if _, ok := md.Field(vantagepoint.MessageIDField); !ok {
+		r.Detail = "GET /metadata/activity lists no " + vantagepoint.MessageIDField + ": filed e-mails are found by the Message-ID line of their Notes, which a user's edit can remove (the agents run without it)"
+		r.Fix = "add the user-defined activity field " + vantagepoint.MessageIDField + " (text, 255 characters) as docs/admin.md lists it"
 		return r
 	}
 	r.OK = true

@@ -676,3 +676,48 @@ func TestDemoSpuriousConflictsDoNotLoop(t *testing.T) {
 		t.Errorf("with a 412 on every PATCH: %d Graph requests, events %+v, issues %+v", n, b.Counts[syncer.TypeEvents], b.Issues)
 	}
 }
+
+// With the template's activity field, an e-mail's key survives what the
+// Notes do not: creates stored but answered 504, then every filed e-mail's
+// Notes rewritten by a user (the Message-ID line gone, rich text as the
+// server keeps it). The next batches find each activity by the field and
+// file nothing twice.
+func TestDemoKeyFieldSurvivesANotesEdit(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	ctx := context.Background()
+	d.Vantagepoint.AddActivityField(vpsim.MessageIDField, "Message-ID")
+	d.Vantagepoint.InjectFault(vpsim.Fault{Method: "POST", PathContains: "/activity", Status: 504, AfterServing: true, Times: 1000})
+	d.Batch(ctx, syncer.TriggerSchedule) //nolint:errcheck // every create is answered 504: the batch reports them
+	d.Vantagepoint.ClearFaults()
+	edited := 0
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Type != "EMail" {
+			continue
+		}
+		if a.CustMessageID == "" {
+			t.Errorf("e-mail activity %q has no %s", a.Subject, vpsim.MessageIDField)
+		}
+		d.Vantagepoint.UpdateActivity(a.ActivityID, func(x *vpsim.Activity) { x.Notes = "<p>Called back,&nbsp;see the file.</p>" })
+		edited++
+	}
+	if edited == 0 {
+		t.Fatal("no e-mail was filed in the first batch")
+	}
+	for i := range 2 {
+		if _, err := d.Batch(ctx, syncer.TriggerSchedule); err != nil {
+			t.Fatalf("batch %d after the edit: %v\n%s", i+2, err, out.String())
+		}
+	}
+	count := map[string]int{}
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Type == "EMail" {
+			count[a.Subject]++
+		}
+	}
+	for subject := range wantFiled() {
+		if n := count[subject]; n != 1 {
+			t.Errorf("e-mail %q filed %d times, want once", subject, n)
+		}
+	}
+}

@@ -69,6 +69,8 @@ type Client struct {
 	pageCap atomic.Int64
 	// clock is what the client measured of the server's zone (clock.go).
 	clock serverClock
+	// keyField is whether activities have MessageIDField (keyfield.go).
+	keyField messageKey
 }
 
 var _ syncer.Vantagepoint = (*Client)(nil)

@@ -642,3 +642,65 @@ func TestRichTextNotesReadBackAndFound(t *testing.T) {
 		t.Error("plain text with a literal <...> was taken for markup")
 	}
 }
+
+// An e-mail's key survives a user's edit of the Notes where the server has
+// the template's activity field; without it, the Notes line is the key,
+// and an activity filed before IT added the field is still found.
+func TestMessageIDKeyField(t *testing.T) {
+	e := newEnv(t, 0)
+	when := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	file := func(id string) syncer.Activity {
+		t.Helper()
+		a, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "EMail", Subject: "Budget " + id, StartDate: when, Employee: "E001",
+			Notes: "Hello.\n\n" + syncer.MessageRef(id), MessageID: id})
+		if err != nil {
+			t.Fatalf("create without the field: %v", err)
+		}
+		return a
+	}
+	find := func(id string) []syncer.Activity {
+		t.Helper()
+		found, err := e.c.FindActivities(ctx, syncer.ActivityQuery{Type: "EMail", Employee: "E001", MessageID: id})
+		if err != nil {
+			t.Fatalf("find %s: %v", id, err)
+		}
+		return found
+	}
+
+	// Without the field the create sends none (the simulator refuses
+	// unknown fields) and the Notes line finds the activity.
+	before := file("<old@mail.example>")
+	if before.MessageID != "" {
+		t.Errorf("a server without the field returned the key %q", before.MessageID)
+	}
+	if got := find("<old@mail.example>"); len(got) != 1 || got[0].ID != before.ID {
+		t.Fatalf("found by the Notes line: %+v", got)
+	}
+
+	// IT adds the field: a new client learns it from the metadata.
+	e.sim.AddActivityField(MessageIDField, "Message-ID")
+	c2, err := New(Options{APIURL: e.sim.APIURL(), TokenSource: e.c.opts.TokenSource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c = c2
+	if has, err := e.c.HasMessageIDField(ctx); err != nil || !has {
+		t.Fatalf("HasMessageIDField = %v, %v", has, err)
+	}
+	a := file("<new@mail.example>")
+	if a.MessageID != "<new@mail.example>" {
+		t.Fatalf("the key field came back as %q", a.MessageID)
+	}
+	// The user rewrites the Notes: the key field still finds it.
+	e.sim.UpdateActivity(a.ID, func(x *vpsim.Activity) { x.Notes = "<p>Summary of the call.</p>" })
+	if got := find("<new@mail.example>"); len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("found by the key field after a Notes edit: %+v", got)
+	}
+	// The activity filed before the field existed is found by its Notes.
+	if got := find("<old@mail.example>"); len(got) != 1 || got[0].ID != before.ID {
+		t.Fatalf("an activity filed before the field: %+v", got)
+	}
+	if got := find("<none@mail.example>"); len(got) != 0 {
+		t.Errorf("an e-mail never filed: %+v", got)
+	}
+}

@@ -78,6 +78,7 @@ func ActivityFromRecord(r Record) syncer.Activity {
 		WBS1:          r.String("WBS1"),
 		OpportunityID: r.String("OpportunityID"),
 		ModDate:       r.Time("ModDate"),
+		MessageID:     r.String(MessageIDField),
 	}
 }
 
@@ -282,7 +283,20 @@ func (c *Client) Projects(ctx context.Context, q Query, page func([]Project) err
 // CreateActivity creates an activity and returns it with its ActivityID.
 // It is sent once and never retried (see Create).
 func (c *Client) CreateActivity(ctx context.Context, a syncer.Activity) (syncer.Activity, error) {
-	r, err := c.Create(ctx, HubActivity, ActivityRecord(a, true))
+	rec := ActivityRecord(a, true)
+	if a.MessageID != "" {
+		// The key goes into its own field where the server has it; without
+		// it (or when the metadata cannot be read now) the Notes line that
+		// the engine wrote remains the key.
+		has, err := c.HasMessageIDField(ctx)
+		if err != nil {
+			c.opts.Logger.Warn("vantagepoint: the e-mail's key is kept in Notes only", "error", err)
+		}
+		if has {
+			rec[MessageIDField] = a.MessageID
+		}
+	}
+	r, err := c.Create(ctx, HubActivity, rec)
 	if err != nil {
 		return syncer.Activity{}, fmt.Errorf("create %s activity %q: %w", a.Type, a.Subject, err)
 	}
@@ -328,6 +342,15 @@ func (c *Client) Activities(ctx context.Context, q Query, page func([]syncer.Act
 // create. Every condition is checked again on the client, so a server that
 // reads a filter more loosely cannot produce a false match.
 func (c *Client) FindActivities(ctx context.Context, q syncer.ActivityQuery) ([]syncer.Activity, error) {
+	if q.MessageID != "" {
+		return c.findByMessageID(ctx, q)
+	}
+	return c.findActivities(ctx, q, nil, nil)
+}
+
+// findActivities lists the activities matching q, extra filters and keep
+// (nil keeps all), each condition checked again on the client.
+func (c *Client) findActivities(ctx context.Context, q syncer.ActivityQuery, extra []Filter, keep func(syncer.Activity) bool) ([]syncer.Activity, error) {
 	var vq Query
 	if q.Type != "" {
 		vq.Filters = append(vq.Filters, Filter{Name: "Type", Op: OpEq, Value: q.Type})
@@ -345,6 +368,7 @@ func (c *Client) FindActivities(ctx context.Context, q syncer.ActivityQuery) ([]
 	if q.NotesContain != "" {
 		vq.Filters = append(vq.Filters, Filter{Name: "Notes", Op: OpLike, Value: notesPattern(q.NotesContain)})
 	}
+	vq.Filters = append(vq.Filters, extra...)
 	var out []syncer.Activity
 	err := c.Activities(ctx, vq, func(as []syncer.Activity) error {
 		for _, a := range as {
@@ -352,7 +376,8 @@ func (c *Client) FindActivities(ctx context.Context, q syncer.ActivityQuery) ([]
 				(q.Subject == "" || strings.EqualFold(a.Subject, q.Subject)) &&
 				(q.StartDate.IsZero() || a.StartDate.Equal(start)) &&
 				(q.Employee == "" || strings.EqualFold(a.Employee, q.Employee)) &&
-				(q.NotesContain == "" || strings.Contains(strings.ToLower(a.Notes), strings.ToLower(q.NotesContain))) {
+				(q.NotesContain == "" || strings.Contains(strings.ToLower(a.Notes), strings.ToLower(q.NotesContain))) &&
+				(keep == nil || keep(a)) {
 				out = append(out, a)
 			}
 		}

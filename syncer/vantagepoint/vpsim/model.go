@@ -72,6 +72,9 @@ type Activity struct {
 	WBS1           string `json:"WBS1"`
 	OpportunityID  string `json:"OpportunityID"`
 	ModDate        string `json:"ModDate"`
+	// CustMessageID is the template's user-defined field (MessageIDField),
+	// present only once AddActivityField (or AddConnectHubs) created it.
+	CustMessageID string `json:"CustMessageID,omitempty"`
 }
 
 // HubField describes one field of a user-defined hub (UDIC), as

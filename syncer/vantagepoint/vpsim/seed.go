@@ -181,6 +181,13 @@ func edit[T any](s *Server, hub, id string, fn func(*T)) bool {
 			delete(nr, k)
 		}
 	}
+	// Fields the typed record does not carry (user-defined fields added
+	// with AddActivityField, the server's own) are kept as they were.
+	for k, v := range rw {
+		if _, typed := in[k]; !typed && k != "ModDate" {
+			nr[k] = v
+		}
+	}
 	nr["ModDate"] = s.modDateLocked()
 	t.insert(nr)
 	return true

@@ -326,7 +326,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), userKey{}, user))
 	switch {
 	case len(segs) == 3 && strings.EqualFold(segs[0], "metadata") && strings.EqualFold(segs[1], "UDIC"):
-		s.serveMetadata(w, r, segs[2])
+		s.serveMetadata(w, r, segs[2], true)
+	case len(segs) == 2 && strings.EqualFold(segs[0], "metadata"):
+		s.serveMetadata(w, r, segs[1], false)
 	case len(segs) >= 2 && len(segs) <= 3 && strings.EqualFold(segs[0], "UDIC"):
 		id := ""
 		if len(segs) == 3 {

@@ -59,24 +59,60 @@ type MetadataField struct {
 // ("String" is in Deltek's example; the others follow its spelling).
 var metadataTypes = map[string]string{FieldString: "String", FieldDate: "Date", FieldBool: "Boolean", FieldNumber: "Numeric"}
 
-func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, area string) {
+// serveMetadata answers GET metadata/UDIC/{area} (udic) and GET
+// metadata/{hub} for a built-in hub, which Deltek's "Metadata Reference"
+// gives as {{base_url}}/metadata/<hub_name> with the same shape. A
+// built-in hub is keyed by its area's name ("Activity") and lists its
+// user-defined fields (AddActivityField) with the others; that they appear
+// there, and that key, are the simulator's assumptions.
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, name string, udic bool) {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed", "use GET")
 		return
 	}
+	key := strings.ToLower(name)
+	if udic {
+		key = "udic/" + key
+	}
 	s.mu.Lock()
-	t := s.tables["udic/"+strings.ToLower(area)]
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	t := s.tables[key]
 	if t == nil {
-		writeError(w, http.StatusNotFound, "Not found", fmt.Sprintf("there is no hub %q", area))
+		writeError(w, http.StatusNotFound, "Not found", fmt.Sprintf("there is no hub %q", name))
 		return
 	}
-	d := HubDescription{Keys: t.key, CustomTable: true, TableName: t.name}
+	d := HubDescription{Keys: t.key, CustomTable: udic, TableName: t.name}
+	if !udic {
+		d.TableName = t.area()
+	}
 	for _, f := range t.fields {
 		d.Fields = append(d.Fields, MetadataField{FieldName: f.name, FieldType: metadataTypes[f.kind], Caption: f.label,
 			Required: f.required || f.name == t.key, ReadOnly: f.readOnly})
 	}
-	writeJSON(w, http.StatusOK, HubMetadata{t.name: d})
+	writeJSON(w, http.StatusOK, HubMetadata{d.TableName: d})
+}
+
+// MessageIDField is the user-defined activity field of the administration
+// template (docs/admin.md) that keeps an e-mail's Message-ID.
+const MessageIDField = "CustMessageID"
+
+// AddActivityField adds a user-defined text field to the activity hub, as
+// IT does in Vantagepoint's screen designer: records then take and return
+// it, and GET metadata/activity lists it. Adding it twice changes nothing.
+func (s *Server) AddActivityField(name, label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables["activity"]
+	if _, ok := t.byName[strings.ToLower(name)]; ok {
+		return
+	}
+	t.fields = append(t.fields, field{name: name, kind: FieldString, label: label})
+	// byName points into fields, which append may have moved.
+	t.byName = map[string]*field{}
+	for i := range t.fields {
+		t.byName[strings.ToLower(t.fields[i].name)] = &t.fields[i]
+	}
+	t.version++
 }
 
 // UDICRecords returns a copy of every record of a user-defined hub, nil
@@ -161,10 +197,12 @@ var ConnectGroupFields = []HubField{
 	{Name: "CustSyncStatus", Label: "Sync Status", Type: FieldString},
 }
 
-// AddConnectHubs creates both hubs of the administration template, empty.
+// AddConnectHubs creates both hubs of the administration template, empty,
+// and the template's activity field for e-mail keys (MessageIDField).
 func (s *Server) AddConnectHubs() {
 	s.AddHub(ConnectAgentsHub, ConnectAgentFields)
 	s.AddHub(ConnectGroupsHub, ConnectGroupFields)
+	s.AddActivityField(MessageIDField, "Message-ID")
 }
 
 // AddConnectGroup adds a record to the groups hub of the template and
