@@ -257,7 +257,8 @@ func TestAdminHubsMissing(t *testing.T) {
 		!strings.Contains(out, "    fix: create the hub UDIC_ConnectAgent from the template in docs/admin.md") ||
 		!strings.Contains(out, "✓ Vantagepoint reachable") || !strings.Contains(out, `✓ database "VPTest" offered by Vantagepoint`) ||
 		!strings.Contains(out, "✓ API authorization") || !strings.Contains(out, "✓ employee record with the user's e-mail: employee 00042") ||
-		!strings.Contains(out, "✓ Microsoft authority and app registration") || strings.Count(out, "✗") != 2 {
+		!strings.Contains(out, "✓ Microsoft authority and app registration") ||
+		!strings.Contains(out, "✗ activity field CustMessageID for the key of filed e-mails") || strings.Count(out, "✗") != 3 {
 		t.Errorf("admin check = %d\n%s", code, out)
 	}
 	code, _, errOut = w.run("admin", "status")
