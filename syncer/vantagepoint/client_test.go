@@ -314,6 +314,32 @@ func TestContactWritesAndFirm(t *testing.T) {
 	if err := e.c.Projects(ctx, Query{}, func(p []Project) error { ps = append(ps, p...); return nil }); err != nil || len(ps) != 1 || ps[0].Name != "Tower" {
 		t.Fatalf("projects: %+v %v", ps, err)
 	}
+	// GET project answers phases and tasks too; TopLevelProjects keeps the
+	// projects.
+	e.sim.AddProject(vpsim.Project{WBS1: "P1", WBS2: "01", Name: "Design", ClientID: f.ClientID})
+	e.sim.AddProject(vpsim.Project{WBS1: "P1", WBS2: "01", WBS3: "A", Name: "Sketches", ClientID: f.ClientID})
+	list := func(q Query) []string {
+		t.Helper()
+		var names []string
+		if err := e.c.Projects(ctx, q, func(p []Project) error {
+			for _, x := range p {
+				names = append(names, x.Name)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := list(Query{}); len(got) != 3 {
+		t.Errorf("all rows of the project hub: %q, want the project, its phase and its task", got)
+	}
+	if got := list(Query{Filters: []Filter{TopLevelProjects}}); len(got) != 1 || got[0] != "Tower" {
+		t.Errorf("top-level projects: %q", got)
+	}
+	if p, err := e.c.Get(ctx, HubProject, "P1"); err != nil || p.String("Name") != "Tower" {
+		t.Errorf("GET project/P1: %v %v", p, err)
+	}
 }
 
 func TestErrorMapping(t *testing.T) {

@@ -244,7 +244,7 @@ func (s *Server) insertLocked(t *table, in map[string]any, screenRequired []stri
 	if f := t.missingRequired(rw, screenRequired); f != "" {
 		return nil, &badRequest{"Required field missing", fmt.Sprintf("%s needs %s", t.name, f)}
 	}
-	if _, dup := t.get(rw[t.key]); dup {
+	if _, dup := t.rows[t.rowKey(rw)]; dup {
 		return nil, &badRequest{"Duplicate record", fmt.Sprintf("%s %s already exists", t.key, rw[t.key])}
 	}
 	t.defaults(rw)

@@ -46,7 +46,11 @@ type Contact struct {
 
 // Project is a seedable project record.
 type Project struct {
-	WBS1     string `json:"WBS1"`
+	WBS1 string `json:"WBS1"`
+	// WBS2 and WBS3 name a phase and a task of project WBS1; empty for
+	// the project itself.
+	WBS2     string `json:"WBS2,omitempty"`
+	WBS3     string `json:"WBS3,omitempty"`
 	Name     string `json:"Name"`
 	ClientID string `json:"ClientID"`
 	Status   string `json:"Status"`

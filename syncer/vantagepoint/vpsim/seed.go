@@ -99,7 +99,8 @@ func (s *Server) AddContact(c Contact) Contact {
 	return out
 }
 
-// AddProject adds or replaces a project.
+// AddProject adds or replaces a project, or with WBS2 (and WBS3) one of
+// its phases (tasks), which listings of the project hub answer too.
 func (s *Server) AddProject(p Project) { s.mustSeed("project", p, nil) }
 
 // AddActivity adds or replaces an activity and returns it with its

@@ -259,9 +259,22 @@ func (t *table) get(key string) (row, bool) {
 	return r, ok
 }
 
+// rowKey is where a row is stored: its key, upper-cased. A project's
+// phases and tasks share its WBS1 (GET project answers them too: Deltek's
+// "Project" page, WBS2 and WBS3 "Populated once WBS1 is populated"), so
+// they are stored under WBS1|WBS2|WBS3 and GET project/{WBS1} reads the
+// project itself.
+func (t *table) rowKey(r row) string {
+	k := r[t.key]
+	if t.name == "project" && (r["WBS2"] != "" || r["WBS3"] != "") {
+		k += "|" + r["WBS2"] + "|" + r["WBS3"]
+	}
+	return strings.ToUpper(k)
+}
+
 // insert stores a complete, validated row.
 func (t *table) insert(r row) {
-	k := strings.ToUpper(r[t.key])
+	k := t.rowKey(r)
 	if _, ok := t.rows[k]; !ok {
 		t.order = append(t.order, k)
 	}
