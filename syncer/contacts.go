@@ -342,22 +342,21 @@ func (k *contactKind) deleteMailbox(ctx context.Context, id string) error {
 	return k.mb.DeleteContact(ctx, id)
 }
 
-func (k *contactKind) findVP(ctx context.Context, src item, taken func(string) bool) (item, bool, error) {
-	var found item
-	ok := false
+func (k *contactKind) findVP(ctx context.Context, src item, taken func(string) bool) ([]item, error) {
+	var out []item
 	err := k.vpList(ctx, time.Time{}, func(it item) error {
-		if ok || taken(it.id) {
+		if taken(it.id) {
 			return nil
 		}
 		for _, key := range k.matchKeys(src) {
 			if contains(k.matchKeys(it), key) {
-				found, ok = it, true
+				out = append(out, it)
 				return nil
 			}
 		}
 		return nil
 	})
-	return found, ok, err
+	return out, err
 }
 
 func (k *contactKind) findMailbox(ctx context.Context, vpID string) (item, bool, error) {

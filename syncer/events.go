@@ -399,19 +399,20 @@ func (k *eventKind) deleteMailbox(ctx context.Context, id string) error {
 	return k.mb.DeleteEvent(ctx, id)
 }
 
-func (k *eventKind) findVP(ctx context.Context, src item, taken func(string) bool) (item, bool, error) {
+func (k *eventKind) findVP(ctx context.Context, src item, taken func(string) bool) ([]item, error) {
 	start, _, _ := parseEventTimes(src.fields)
 	found, err := k.e.vp.FindActivities(ctx, ActivityQuery{Type: k.e.opts.CalendarTypes[0], Subject: activitySubject(src.fields["subject"]),
 		StartDate: start, Employee: k.e.opts.Employee})
 	if err != nil {
-		return item{}, false, err
+		return nil, err
 	}
+	var out []item
 	for _, a := range found {
 		if !taken(a.ID) {
-			return k.fromVP(a), true, nil
+			out = append(out, k.fromVP(a))
 		}
 	}
-	return item{}, false, nil
+	return out, nil
 }
 
 func (k *eventKind) findMailbox(ctx context.Context, vpID string) (item, bool, error) {

@@ -120,10 +120,12 @@ type kind interface {
 	// item has another version now, and nothing was written.
 	updateMailbox(ctx context.Context, mbID, version string, src item) (item, error)
 	deleteMailbox(ctx context.Context, id string) error
-	// findVP looks up the record a journaled create from src may have
-	// made; findMailbox the item a create from the record vpID may have
-	// made. Both are the natural-key lookups of crash recovery.
-	findVP(ctx context.Context, src item, taken func(string) bool) (item, bool, error)
+	// findVP lists the records a journaled create from src may have made:
+	// the unpaired ones (taken says which are paired) that share a natural
+	// key with src; recoverKind picks among them. findMailbox finds the
+	// item a create from the record vpID made, by the id stamped on it.
+	// Both are the natural-key lookups of crash recovery.
+	findVP(ctx context.Context, src item, taken func(string) bool) ([]item, error)
 	findMailbox(ctx context.Context, vpID string) (item, bool, error)
 	// matchKeys are the keys two items are matched by before any create,
 	// strongest first.
@@ -820,7 +822,15 @@ func (e *Engine) pairNew(ctx context.Context, r *kindRun, mbNew, vpNew []item) e
 		}
 		if cands, _ := matchOne(k, v, mbIndex, nil); len(cands) > 0 {
 			// The Outlook side of this record was new too and has been
-			// handled above (paired, or held back as ambiguous).
+			// handled above: held back as ambiguous, or paired with
+			// another record by a stronger key. This one stays unpaired,
+			// and the watermark moves past it: it comes back next batch
+			// like every item left unpaired, or the user's fix of the
+			// ambiguity (a renamed twin) would be matched without it and
+			// the Outlook item copied next to it.
+			if err := e.retryLater(ctx, r, SideVantagepoint, v.id, v.label); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := e.createInMailbox(ctx, r, v); err != nil {
@@ -1055,7 +1065,9 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 			p     store.Pairing
 		)
 		if j.Op == "create-vp" {
-			found, ok, err = k.findVP(ctx, srcItem, func(id string) bool { _, paired := r.byVP[id]; return paired })
+			var cands []item
+			cands, err = k.findVP(ctx, srcItem, func(id string) bool { _, paired := r.byVP[id]; return paired })
+			found, ok = pickRecovered(k, srcItem, cands)
 			p = store.Pairing{Type: k.name(), MailboxID: src.ID, VPID: found.id, Origin: originMailbox,
 				MailboxVersion: srcItem.hash(), VPVersion: found.hash(), MailboxChangeKey: srcItem.version}
 		} else {
@@ -1090,6 +1102,43 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 		}
 	}
 	return nil
+}
+
+// pickRecovered chooses, among the unpaired records that share a natural
+// key with the source of an interrupted create, the one the create made:
+// the record with the source's content, or else the only one with the
+// source's strongest match key (the copy may have been edited since, or
+// mapped with a loss). Anything else is not taken for the copy. A record
+// that only shares the lookup's coarser key (a meeting of the same subject
+// and start but another end, which the user made in Vantagepoint) is
+// another item: taking it would pair the Outlook original with it, leave
+// the record the create made to be copied back to Outlook as a duplicate,
+// and never bring the user's record to Outlook. Two or more candidates with
+// the key are left to matching, which reports them instead of creating
+// anything.
+func pickRecovered(k kind, src item, cands []item) (item, bool) {
+	for _, c := range cands {
+		if sameContent(c, src) {
+			return c, true
+		}
+	}
+	for _, key := range k.matchKeys(src) {
+		var with []item
+		for _, c := range cands {
+			if contains(k.matchKeys(c), key) {
+				with = append(with, c)
+			}
+		}
+		switch len(with) {
+		case 0:
+			continue
+		case 1:
+			return with[0], true
+		default:
+			return item{}, false
+		}
+	}
+	return item{}, false
 }
 
 // applyDeletes applies deletions, unless the empty-side guard holds them

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -1016,13 +1017,44 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, q query, pr
 	s.eventResponse(w, http.StatusOK, &b, applied)
 }
 
-// changesMeeting says whether a PATCH touches more than the categories and
-// extended properties: on an organizer's meeting with attendees, Exchange
-// then sends every attendee an update (Graph, "Update event").
+// changesMeeting says whether a PATCH touches anything but the categories
+// and the single-value extended properties. Those two are the organizer's
+// own copy (each attendee's calendar keeps its own categories); anything
+// else of an organizer's meeting with attendees is what the attendees
+// were sent, and Exchange sends them an update (issue 11 of this project,
+// after Graph's "Update event",
+// https://learn.microsoft.com/en-us/graph/api/event-update: an update that
+// includes attendees sends meeting updates; "Inadvertently removing the
+// meeting blob from the body would disable meeting online"; and the event
+// resource's location/locations, which replace each other). Every property
+// the request names counts, whatever its value: the rule is by what is
+// sent (a rewrite with the same subject is an update all the same), which
+// is stricter than a client that compares before writing.
 func (in *eventInput) changesMeeting() bool {
-	return in.Subject.set || in.Body.set || in.Start.set || in.End.set || in.IsAllDay.set || in.Location.set ||
-		in.Attendees.set || in.Sensitivity.set || in.ShowAs.set || in.Recurrence.set || in.Locations != nil ||
-		in.Importance != nil || in.IsOnlineMeeting != nil || in.AllowNewTimeProposals != nil || in.HideAttendees != nil
+	v := reflect.ValueOf(in).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		switch name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name {
+		case "categories", "singleValueExtendedProperties":
+			continue
+		}
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Struct: // opt[T]
+			if f.FieldByName("set").Bool() {
+				return true
+			}
+		case reflect.Slice:
+			if !f.IsNil() {
+				return true
+			}
+		default:
+			if !f.IsZero() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // AttendeeUpdates is how many meeting updates and cancellations Exchange
@@ -1062,17 +1094,18 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 		return
 	}
 	if in.Location.set && in.Locations == nil {
-		// Writing location replaces locations[]: the rooms are gone.
+		// Writing location replaces locations[]: the rooms are gone
+		// (Graph's event resource, location and locations,
+		// https://learn.microsoft.com/en-us/graph/api/resources/event).
 		e.Rooms = nil
 	}
 	if in.Body.set && e.IsOnlineMeeting && !strings.Contains(e.Body, TeamsJoinMarker) {
 		// "Inadvertently removing the meeting blob from the body would
-		// disable meeting online" (Graph, "Update event").
+		// disable meeting online" (Graph, "Update event",
+		// https://learn.microsoft.com/en-us/graph/api/event-update).
 		e.IsOnlineMeeting = false
 	}
-	if len(rec.e.Attendees) > 0 && s.isOrganizer(&rec.e) && in.changesMeeting() {
-		s.attendeeUpdates.Add(int64(len(rec.e.Attendees)))
-	}
+	sendsUpdate := len(rec.e.Attendees) > 0 && s.isOrganizer(&rec.e) && in.changesMeeting()
 	if rec.e.Type != "seriesMaster" && e.Recurrence != nil {
 		s.mu.Unlock()
 		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidRequest", "The simulator does not turn a single event into a series.")
@@ -1082,6 +1115,11 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 		s.mu.Unlock()
 		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidRequest", err.Error())
 		return
+	}
+	if sendsUpdate {
+		// One update per attendee, once the change is made: a refused
+		// PATCH sends nothing.
+		s.attendeeUpdates.Add(int64(len(rec.e.Attendees)))
 	}
 	s.eindex.setProps(rec.e.ID, &rec.props, in.Props)
 	writeWithContext(&b, s.entityContext("events"), func(w *jw) { s.writeEvent(w, rec, nil, v) })
