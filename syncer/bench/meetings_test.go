@@ -173,3 +173,119 @@ func storedButAnswered503(t *testing.T, seed uint64) {
 		t.Fatalf("not settled: %+v %+v", b.Counts, b.Issues)
 	}
 }
+
+// teamsBody is an organizer's Teams meeting body: the agenda, then the
+// join block Teams adds.
+func teamsBody(agenda string) string {
+	return agenda + "\n________________________________________________________________________________\n" +
+		graphsim.TeamsJoinMarker + "\nJoin: https://teams.example/l/meetup-join/" + strings.ReplaceAll(agenda, " ", "-")
+}
+
+// Meetings with attendees (the user's own Teams meetings with rooms, and
+// one the user attends) are paired with Vantagepoint twins whose content
+// differs, then edited on each side and on both, under each sync.conflict:
+// Exchange would have sent their attendees no update at all, their bodies
+// keep the join block and their rooms stay. A Vantagepoint change to one
+// is an issue that says to change it in Outlook. The meeting the agent
+// created from Vantagepoint (no attendees) still follows Vantagepoint.
+func TestMeetingsWithAttendeesSendNoUpdates(t *testing.T) {
+	for _, policy := range []string{syncer.ConflictVantagepoint, syncer.ConflictMailbox, syncer.ConflictNewest} {
+		t.Run(policy, func(t *testing.T) { meetingsWithAttendees(t, policy) })
+	}
+}
+
+func meetingsWithAttendees(t *testing.T, policy string) {
+	s := newTwoSides(t, syncer.Options{Conflict: policy}, 1)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 3)
+	people := []graphsim.Attendee{{Type: "required", Name: "Ann Client", Address: "ann@client.example"},
+		{Type: "optional", Name: "Bo Partner", Address: "bo@partner.example"}, {Type: "resource", Name: "Room 2", Address: "room2@contoso.example"}}
+	subjects := []string{"Design review", "Fee proposal", "Site walk"}
+	ids := map[string]string{}
+	for i, subject := range subjects {
+		at := day.Add(time.Duration(9+2*i) * time.Hour)
+		e := s.g.AddEvent(graphsim.Event{Subject: subject, BodyType: "text", Body: teamsBody("Agenda of " + subject), Start: at, End: at.Add(time.Hour),
+			Location: "Room 2", Rooms: []string{"Room 2", "Project room"}, IsOnlineMeeting: true, Attendees: people,
+			Categories: []string{"Vantagepoint"}, Type: "singleInstance"})
+		ids[subject] = e.ID
+		// Its twin in Vantagepoint, logged by hand with other details.
+		s.vpMeeting(subject, at, at.Add(time.Hour))
+	}
+	at := day.Add(16 * time.Hour)
+	theirs := s.g.AddEvent(graphsim.Event{Subject: "Their kickoff", BodyType: "text", Body: teamsBody("Their agenda"), Start: at, End: at.Add(time.Hour),
+		Location: "Their office", IsOnlineMeeting: true, Organizer: graphsim.Recipient{Name: "Ann Client", Address: "ann@client.example"},
+		Attendees: []graphsim.Attendee{{Type: "required", Name: "Pat", Address: benchUser}}, Categories: []string{"Vantagepoint"}, Type: "singleInstance"})
+	s.vpMeeting("Their kickoff", at, at.Add(time.Hour))
+	ours := s.vpMeeting("Internal sync", day.Add(18*time.Hour), day.Add(19*time.Hour))
+	before := map[string]graphsim.Event{}
+	for _, e := range s.g.Events() {
+		before[e.ID] = e
+	}
+
+	if b := s.batch(t); b.Counts[syncer.TypeEvents].Created != 1 {
+		t.Fatalf("want the twins paired and one meeting created in Outlook: %+v %+v", b.Counts[syncer.TypeEvents], b.Issues)
+	}
+	twin := func(subject string) vpsim.Activity {
+		t.Helper()
+		for _, a := range s.v.Activities() {
+			if a.Subject == subject {
+				return a
+			}
+		}
+		t.Fatalf("no Vantagepoint meeting %q", subject)
+		return vpsim.Activity{}
+	}
+	// Vantagepoint moves one and edits the notes of another; Outlook
+	// renames the third, whose Vantagepoint twin changes its location too.
+	s.v.UpdateActivity(twin("Design review").ActivityID, func(a *vpsim.Activity) {
+		st, _ := vpsim.ParseDate(a.StartDate)
+		en, _ := vpsim.ParseDate(a.EndDate)
+		a.StartDate, a.EndDate = vpsim.FormatDate(st.Add(time.Hour)), vpsim.FormatDate(en.Add(time.Hour))
+	})
+	s.v.UpdateActivity(twin("Fee proposal").ActivityID, func(a *vpsim.Activity) { a.Notes = "Bring the revised fee table" })
+	s.v.UpdateActivity(twin("Their kickoff").ActivityID, func(a *vpsim.Activity) { a.Location = "Our office" })
+	s.g.UpdateEvent(ids["Site walk"], func(e *graphsim.Event) { e.Subject = "Site walk (north wing)" })
+	s.v.UpdateActivity(twin("Site walk").ActivityID, func(a *vpsim.Activity) { a.Location = "Gate 3" })
+	// The meeting the agent made in Outlook follows Vantagepoint.
+	s.v.UpdateActivity(ours.ActivityID, func(a *vpsim.Activity) { a.Notes = "New agenda"; a.Location = "Room 7" })
+	b := s.batch(t)
+	told := 0
+	for _, is := range b.Issues {
+		if strings.Contains(is.Reason, "change it in Outlook") {
+			told++
+		}
+	}
+	if told < 3 {
+		t.Errorf("the Vantagepoint changes to meetings with attendees were not all reported: %+v", b.Issues)
+	}
+	s.batch(t)
+
+	if n := s.g.AttendeeUpdates(); n != 0 {
+		t.Errorf("Exchange would have sent attendees %d updates", n)
+	}
+	for id, was := range before {
+		now, ok := s.g.Event(id)
+		if !ok {
+			t.Errorf("%q is gone from Outlook", was.Subject)
+			continue
+		}
+		if !now.Start.Equal(was.Start) || !now.End.Equal(was.End) || now.Location != was.Location || !slices.Equal(now.Rooms, was.Rooms) ||
+			!now.IsOnlineMeeting || !strings.Contains(now.Body, graphsim.TeamsJoinMarker) || !slices.Equal(now.Attendees, was.Attendees) {
+			t.Errorf("the agent changed an Outlook meeting with attendees:\n before %+v\n after  %+v", was, now)
+		}
+	}
+	if a := twin("Site walk (north wing)"); a.Location != "Room 2" {
+		t.Errorf("Outlook's edit did not win on its Vantagepoint twin: %+v", a)
+	}
+	var copyOf *graphsim.Event
+	for _, e := range s.g.Events() {
+		if e.Subject == "Internal sync" {
+			copyOf = &e
+		}
+	}
+	if copyOf == nil || !strings.Contains(copyOf.Body, "New agenda") || copyOf.Location != "Room 7" || len(copyOf.Attendees) != 0 {
+		t.Errorf("the agent's own meeting did not follow Vantagepoint: %+v", copyOf)
+	}
+	if theirs, _ := s.g.Event(theirs.ID); theirs.Location != "Their office" {
+		t.Errorf("the meeting the user attends was changed: %+v", theirs)
+	}
+}
