@@ -262,6 +262,13 @@ func TestCheck(t *testing.T) {
 			t.Errorf("with the template's hubs: %+v", r)
 		}
 	}
+	// A hub made without one of the template's fields is named with it.
+	e.sim.AddHub(vpsim.ConnectGroupsHub, vpsim.ConnectGroupFields[:2])
+	if r := byName(Check(ctx, base))["groups hub UDIC_ConnectGroup with its fields"]; r.OK ||
+		!strings.Contains(r.Detail, "missing CustSyncStatus") || !strings.Contains(r.Fix, "add these fields to UDIC_ConnectGroup") {
+		t.Errorf("a hub without Sync Status: %+v", r)
+	}
+	e.sim.AddHub(vpsim.ConnectGroupsHub, vpsim.ConnectGroupFields)
 
 	bad := base
 	bad.ClientSecret, bad.Database, bad.MicrosoftUser = "wrong", "NOPE", "nobody@contoso.example"

@@ -721,3 +721,42 @@ func TestDemoKeyFieldSurvivesANotesEdit(t *testing.T) {
 		}
 	}
 }
+
+// An all-day activity made in Vantagepoint carries the times its Activity
+// dialog shows (8:00 AM to 5:00 PM of its day, in the server's data): it
+// reaches Outlook as a one-day all-day event (midnight to midnight, as
+// Graph requires), and nothing flows back to change it.
+func TestDemoAllDayActivityReachesOutlookAsOneDay(t *testing.T) {
+	var out bytes.Buffer
+	d := startDemo(t, &out)
+	ctx := context.Background()
+	if _, err := d.Batch(ctx, syncer.TriggerStartup); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 2)
+	d.Vantagepoint.AddActivity(vpsim.Activity{Type: "Meeting", Subject: "Site walk (all day)", StartDate: vpsim.FormatDate(day.Add(8 * time.Hour)),
+		EndDate: vpsim.FormatDate(day.Add(17 * time.Hour)), AllDayEventInd: "Y", PrivateInd: "N", Owner: d.Employee.ID, Employee: d.Employee.ID})
+	for i := range 2 {
+		b, err := d.Batch(ctx, syncer.TriggerSchedule)
+		if err != nil {
+			t.Fatalf("batch %d: %v\n%s", i+2, err, out.String())
+		}
+		if c := b.Counts[syncer.TypeEvents]; c.Failed != 0 || (i == 1 && c.Created+c.Updated != 0) {
+			t.Errorf("batch %d: events %+v, issues %+v", i+2, c, b.Issues)
+		}
+	}
+	var got []graphsim.Event
+	for _, e := range d.Graph.Events() {
+		if e.Subject == "Site walk (all day)" {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || !got[0].IsAllDay || !got[0].Start.Equal(day) || !got[0].End.Equal(day.AddDate(0, 0, 1)) {
+		t.Fatalf("Outlook events %+v; want one all-day event on %s", got, day.Format("2006-01-02"))
+	}
+	for _, a := range d.Vantagepoint.Activities() {
+		if a.Subject == "Site walk (all day)" && (a.StartDate != vpsim.FormatDate(day.Add(8*time.Hour)) || a.EndDate != vpsim.FormatDate(day.Add(17*time.Hour))) {
+			t.Errorf("the Vantagepoint activity was rewritten: %s – %s", a.StartDate, a.EndDate)
+		}
+	}
+}

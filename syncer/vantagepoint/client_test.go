@@ -730,3 +730,35 @@ func TestMessageIDKeyField(t *testing.T) {
 		t.Errorf("an e-mail never filed: %+v", got)
 	}
 }
+
+// An all-day activity is written with its last day inclusive (an
+// exclusive midnight would show one day more in Vantagepoint) and read
+// back as the engine holds it, midnight to midnight; one made in
+// Vantagepoint at 8:00 to 17:00 reads as its day.
+func TestAllDayActivities(t *testing.T) {
+	e := newEnv(t, 0)
+	d := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	a, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "Meeting", Subject: "Offsite", StartDate: d, EndDate: d.AddDate(0, 0, 2), AllDay: true, Employee: "E001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := e.sim.Activity(a.ID)
+	if stored.StartDate != "2026-03-02T00:00:00.000" || stored.EndDate != "2026-03-03T23:59:59.000" || stored.AllDayEventInd != "Y" {
+		t.Errorf("stored %s – %s (%s), want the 2nd and the 3rd", stored.StartDate, stored.EndDate, stored.AllDayEventInd)
+	}
+	if !a.StartDate.Equal(d) || !a.EndDate.Equal(d.AddDate(0, 0, 2)) {
+		t.Errorf("read back %s – %s", a.StartDate, a.EndDate)
+	}
+	for _, c := range []struct{ start, end, want string }{
+		{"2026-03-02T08:00:00.000", "2026-03-02T17:00:00.000", "2026-03-03"},
+		{"2026-03-02T08:00:00.000", "2026-03-04T17:00:00.000", "2026-03-05"},
+		{"2026-03-02T00:00:00.000", "2026-03-03T00:00:00.000", "2026-03-03"}, // an exclusive end
+		{"2026-03-02T00:00:00.000", "2026-03-02T00:00:00.000", "2026-03-03"},
+	} {
+		x := e.sim.AddActivity(vpsim.Activity{Type: "Meeting", Subject: "Day", StartDate: c.start, EndDate: c.end, AllDayEventInd: "Y", Employee: "E001"})
+		got, err := e.c.Activity(ctx, x.ActivityID)
+		if err != nil || !got.StartDate.Equal(d) || got.EndDate.Format("2006-01-02") != c.want || !got.EndDate.Equal(got.EndDate.Truncate(24*time.Hour)) {
+			t.Errorf("%s – %s read as %s – %s (%v), want the 2nd to %s", c.start, c.end, got.StartDate, got.EndDate, err, c.want)
+		}
+	}
+}

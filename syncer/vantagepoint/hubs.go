@@ -61,6 +61,14 @@ func ContactRecord(c syncer.Contact, forCreate bool) Record {
 
 // ActivityFromRecord reads an activity record.
 func ActivityFromRecord(r Record) syncer.Activity {
+	a := activityFromRecord(r)
+	if a.AllDay {
+		a.StartDate, a.EndDate = allDayFromWire(a.StartDate, a.EndDate)
+	}
+	return a
+}
+
+func activityFromRecord(r Record) syncer.Activity {
 	return syncer.Activity{
 		ID:            r.String("ActivityID"),
 		Type:          r.String("Type"),
@@ -104,8 +112,12 @@ func ActivityRecord(a syncer.Activity, forCreate bool) Record {
 			r[k] = ""
 		}
 	}
-	putDate("StartDate", a.StartDate)
-	putDate("EndDate", a.EndDate)
+	start, end := a.StartDate, a.EndDate
+	if a.AllDay {
+		start, end = allDayToWire(start, end)
+	}
+	putDate("StartDate", start)
+	putDate("EndDate", end)
 	put("Notes", a.Notes)
 	put("Location", a.Location)
 	put("Owner", a.Owner)

@@ -47,6 +47,44 @@ func ParseDate(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a Vantagepoint date", s)
 }
 
+// All-day activities. The engine holds an all-day event as Outlook does:
+// midnight of its first day to midnight after its last (end exclusive).
+// Vantagepoint's Activity dialog shows an all-day activity from 8:00 AM to
+// 5:00 PM of its day (Deltek's help, "Activity Dialog Box": "When you
+// select this option, the activity start time displays as 8:00 AM and the
+// activity end time displays as 5:00 PM"): its EndDate is on its last
+// day, inclusive. An exclusive midnight written there would read as one
+// day more. So the client writes the first day at 00:00 and the last day
+// at 23:59:59, and reads the days of StartDate and EndDate whatever their
+// times, EndDate's day included; an EndDate at exactly midnight after the
+// start (another program's exclusive end) is taken as exclusive.
+func allDayToWire(start, end time.Time) (time.Time, time.Time) {
+	first := day(start)
+	last := day(end)
+	if !end.Equal(last) || !last.After(first) {
+		last = last.AddDate(0, 0, 1) // an end inside a day ends after it
+	}
+	return first, last.Add(-time.Second)
+}
+
+func allDayFromWire(start, end time.Time) (time.Time, time.Time) {
+	first := day(start)
+	if end.IsZero() || end.Before(start) {
+		end = start
+	}
+	last := day(end)
+	if !(end.Equal(last) && last.After(first)) {
+		last = last.AddDate(0, 0, 1)
+	}
+	return first, last
+}
+
+// day is midnight (UTC) of t's day.
+func day(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
 // Notes are rich text: Deltek's activity example carries &nbsp;, so the
 // server keeps HTML, whatever the client wrote. NotesText reads them back
 // as plain text (line breaks, entities), so that a body compares equal to

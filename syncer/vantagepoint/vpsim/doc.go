@@ -6,8 +6,11 @@
 // the fixtures), the hubs /employee, /firm, /contact, /project and
 // /activity (list with limit+offset or pageSize+page, fieldFilter, order
 // and filterHash; GET of one record as an array of one; POST 201, PUT as
-// PATCH 200, DELETE 200), and user-defined hubs created with AddHub at
-// /UDIC/{area} with /metadata/UDIC/{area}. Errors are {"message","detail"}.
+// PATCH 200, DELETE 200), GET /metadata/{hub} for the built-in hubs
+// (user-defined activity fields added with AddActivityField included), and
+// user-defined hubs created with AddHub at /UDIC/{area} with
+// /metadata/UDIC/{area}. A project listing answers its phases and tasks
+// too (rows with WBS2, WBS3). Errors are {"message","detail"}.
 //
 // Behaviour chosen where Deltek documents none: string comparisons ignore
 // case (SQL Server's default collation); an empty filter value means
