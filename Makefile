@@ -5,7 +5,7 @@ PKG       := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X vpconnect/agent.Version=$(VERSION)
 
-.PHONY: help build test test-go test-race deps lint cross demo demo-once bench clean msi
+.PHONY: help build test test-go test-race test-wine deps lint cross demo demo-once bench clean msi
 
 help:
 	@echo "make demo    run the agent against the built-in simulated services"
@@ -35,7 +35,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKG)
 
-test: deps lint test-go test-race cross
+test: deps lint test-go test-race cross test-wine
 
 # test-go runs every test; the keychain tests need a session bus with an
 # unlocked Secret Service, so the whole run happens inside one.
@@ -46,6 +46,12 @@ test-go:
 # Graph SDK (instrumenting the SDK would cost many minutes of compilation).
 test-race:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' $(PKG) | grep -v msgraph-sdk-go | cut -d' ' -f1)
+
+# test-wine runs the Windows build under Wine in a private prefix: the exe,
+# a demo batch, Credential Manager and the loopback API's owner check
+# (.ci/wine-suite).
+test-wine:
+	bash .ci/wine-suite
 
 # cross builds every package with Go files for Windows, and for macOS every
 # package but the tray (fyne.io/systray needs cgo, hence a Mac, there), and

@@ -25,10 +25,10 @@ func bigRecord(n int) Record {
 // exerciseKeychain runs the record life cycle over kc: a record larger than
 // one entry, read back; a shorter one over it, whose stale parts must go;
 // delete.
-func exerciseKeychain(t *testing.T, kc Keychain, entries func() int) {
+func exerciseKeychain(t *testing.T, kc Keychain, dir string, entries func() int) {
 	t.Helper()
 	ctx := context.Background()
-	st := NewStore(kc, t.TempDir())
+	st := NewStore(kc, dir)
 	if _, err := st.Load(ctx, Microsoft); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load before any save = %v, want ErrNotFound", err)
 	}
@@ -88,7 +88,7 @@ func exerciseKeychain(t *testing.T, kc Keychain, entries func() int) {
 
 func TestStoreSplitsLongRecordsInMemory(t *testing.T) {
 	kc := NewMemoryKeychain()
-	exerciseKeychain(t, kc, func() int { return len(kc.Entries()) })
+	exerciseKeychain(t, kc, t.TempDir(), func() int { return len(kc.Entries()) })
 }
 
 // go-keyring's mock replaces its backend for the whole process, for good:
@@ -97,7 +97,7 @@ func TestStoreSplitsLongRecordsInMemory(t *testing.T) {
 func TestStoreWithGoKeyringMock(t *testing.T) {
 	if os.Getenv("VPCONNECT_TEST_MOCK_CHILD") == "1" {
 		keyring.MockInit()
-		exerciseKeychain(t, NewSystemKeychain("vpconnect-mock"), func() int { return -1 })
+		exerciseKeychain(t, NewSystemKeychain("vpconnect-mock"), t.TempDir(), func() int { return -1 })
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStoreWithGoKeyringMock$", "-test.count=1", "-test.v")
@@ -173,16 +173,18 @@ func TestSystemKeychainOnSecretService(t *testing.T) {
 	if err := NewStore(kc, t.TempDir()).Check(); err != nil {
 		t.Fatalf("the Secret Service cannot be used: %v", err)
 	}
-	count := func() int {
-		n := 0
-		for i := 0; i < 6; i++ {
-			if _, err := kc.Get(partName(Microsoft, i)); err == nil {
-				n++
-			}
+	exerciseKeychain(t, kc, t.TempDir(), func() int { return storedParts(kc) })
+}
+
+// storedParts counts the entries the Microsoft record is split into.
+func storedParts(kc Keychain) int {
+	n := 0
+	for i := 0; i < 6; i++ {
+		if _, err := kc.Get(partName(Microsoft, i)); err == nil {
+			n++
 		}
-		return n
 	}
-	exerciseKeychain(t, kc, count)
+	return n
 }
 
 // Without a session bus the keychain is unavailable, with a clear error and
