@@ -133,3 +133,42 @@ func TestRecordsLeftByAnAmbiguousMatchComeBack(t *testing.T) {
 	}
 	e.quiet()
 }
+
+// An edit made to the copy of a create that was stored but answered as
+// failed, before the next batch confirmed it by its natural key, is a
+// change like any other: it reaches the original. It used to be recorded
+// as the synced version and never copied.
+func TestAnEditToAnUnconfirmedCopyIsNotLost(t *testing.T) {
+	t.Run("contact copied to Vantagepoint", func(t *testing.T) {
+		e := newEnv(t)
+		e.run()
+		e.outlookContact(MailboxContact{GivenName: "Out", Surname: "Seven", Email: "seven@o.example"})
+		e.vp.fail["CreateContact:lost"] = []error{fmt.Errorf("504 Gateway Timeout: %w", ErrUnavailable)}
+		e.run()
+		e.vp.editContact(findVP(e, "seven@o.example")[0].ID, func(c *Contact) { c.Phone = "+1 555 0029" })
+		e.run()
+		if got := findOutlook(e, "seven@o.example"); len(got) != 1 || got[0].BusinessPhone != "+1 555 0029" {
+			t.Fatalf("the edit did not reach Outlook: %+v", got)
+		}
+		e.quiet()
+	})
+	t.Run("meeting copied to Outlook", func(t *testing.T) {
+		e := newEnv(t)
+		e.run()
+		start := now.Add(30 * time.Hour).Truncate(time.Hour)
+		a := e.vp.addActivity(meeting("Budget", start))
+		e.mb.fail["CreateEvent:lost"] = []error{fmt.Errorf("503 Service Unavailable: %w", ErrUnavailable)}
+		e.run()
+		for _, ev := range e.mb.allEvents() {
+			e.editOutlookEvent(ev.ID, func(m *MailboxEvent) { m.Location = "Room 9" })
+		}
+		e.run()
+		if got, _ := e.vp.Activity(context.Background(), a.ID); got.Location != "Room 9" {
+			t.Fatalf("the edit did not reach Vantagepoint: %+v", got)
+		}
+		if outlook, vp := meetingsBySide(e); len(outlook) != 1 || len(vp) != 1 {
+			t.Fatalf("outlook %v, vp %v", outlook, vp)
+		}
+		e.quiet()
+	})
+}

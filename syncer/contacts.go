@@ -246,6 +246,32 @@ func (k *contactKind) createFirm(ctx context.Context, company string) (Firm, err
 	return firm, nil
 }
 
+// asCreated is what a create from src made on side, as the rules compare
+// it: on the Vantagepoint side the company is the firm found by its name
+// (a firm sync.createFirms made is found too), or none.
+func (k *contactKind) asCreated(ctx context.Context, side string, src item) (item, error) {
+	if side == SideMailbox {
+		return k.fromMailbox(toMailboxContact(src)), nil
+	}
+	f := src.fields
+	c := Contact{Owner: k.e.opts.Employee, Status: "A", FirstName: f["first"], LastName: f["last"], PreferredName: f["preferred"],
+		Email: f["email"], Phone: f["phone"], CellPhone: f["cell"], Title: f["title"]}
+	if raw, ok := src.raw.(MailboxContact); ok && raw.Email != "" {
+		c.Email = strings.TrimSpace(raw.Email)
+	}
+	if c.LastName == "" {
+		c.LastName, c.FirstName = c.FirstName, ""
+	}
+	id, ok, err := k.firmFor(ctx, f["company"])
+	if err != nil {
+		return item{}, err
+	}
+	if ok {
+		c.ClientID = id
+	}
+	return k.fromVP(ctx, c)
+}
+
 func (k *contactKind) createVP(ctx context.Context, src item) (item, error) {
 	if src.fields["last"] == "" && src.fields["first"] == "" {
 		return item{}, fmt.Errorf("%w: a Vantagepoint contact needs a name", ErrInvalid)

@@ -267,13 +267,18 @@ func parseEventTimes(f map[string]string) (start, end time.Time, allDay bool) {
 	return start.UTC(), end.UTC(), allDay
 }
 
-// applyToVP writes an Outlook event's mapped fields onto an activity; the
-// first attendee who is a Vantagepoint contact becomes its contact.
-func (k *eventKind) applyToVP(ctx context.Context, a *Activity, src item) error {
-	f := src.fields
+// applyFieldsToVP writes an Outlook event's mapped fields onto an
+// activity.
+func applyFieldsToVP(a *Activity, f map[string]string) {
 	a.Subject = activitySubject(f["subject"])
 	a.StartDate, a.EndDate, a.AllDay = parseEventTimes(f)
 	a.Location, a.Notes = f["location"], f["notes"]
+}
+
+// applyToVP writes an Outlook event's mapped fields onto an activity; the
+// first attendee who is a Vantagepoint contact becomes its contact.
+func (k *eventKind) applyToVP(ctx context.Context, a *Activity, src item) error {
+	applyFieldsToVP(a, src.fields)
 	if ev, ok := src.raw.(MailboxEvent); ok && len(ev.Attendees) > 0 {
 		idx, _, err := k.e.contactIndex(ctx)
 		if err != nil {
@@ -337,13 +342,28 @@ func (k *eventKind) deleteVP(ctx context.Context, id string) error {
 	return k.vp.DeleteActivity(ctx, id)
 }
 
+// mailboxEventFields is the Outlook side of an activity's mapped fields.
+func (k *eventKind) mailboxEventFields(f map[string]string) MailboxEvent {
+	start, end, allDay := parseEventTimes(f)
+	return MailboxEvent{Subject: f["subject"], Start: start, End: end, AllDay: allDay, Location: f["location"],
+		Body: f["notes"], BodyType: BodyText, Categories: []string{k.e.opts.Category}}
+}
+
+// asCreated is what a create from src made on side, as the rules compare
+// it (the contact line of an Outlook body is not compared).
+func (k *eventKind) asCreated(_ context.Context, side string, src item) (item, error) {
+	if side == SideVantagepoint {
+		a := Activity{Type: k.e.opts.CalendarTypes[0], Owner: k.e.opts.Employee, Employee: k.e.opts.Employee}
+		applyFieldsToVP(&a, src.fields)
+		return k.fromVP(a), nil
+	}
+	return k.fromMailbox(k.mailboxEventFields(src.fields)), nil
+}
+
 // toMailboxEvent makes the Outlook side of an activity: the category, no
 // attendees, the contact's name in the body.
 func (k *eventKind) toMailboxEvent(ctx context.Context, src item) (MailboxEvent, error) {
-	f := src.fields
-	start, end, allDay := parseEventTimes(f)
-	ev := MailboxEvent{Subject: f["subject"], Start: start, End: end, AllDay: allDay, Location: f["location"],
-		Body: f["notes"], BodyType: BodyText, Categories: []string{k.e.opts.Category}}
+	ev := k.mailboxEventFields(src.fields)
 	if a, ok := src.raw.(Activity); ok && a.ContactID != "" {
 		_, byID, err := k.e.contactIndex(ctx)
 		if err != nil {

@@ -127,6 +127,10 @@ type kind interface {
 	// Both are the natural-key lookups of crash recovery.
 	findVP(ctx context.Context, src item, taken func(string) bool) ([]item, error)
 	findMailbox(ctx context.Context, vpID string) (item, bool, error)
+	// asCreated is the item a create from src made on side, as it was
+	// right after the create: what recovery records as synced, so that an
+	// edit made to the copy before the create was confirmed is a change.
+	asCreated(ctx context.Context, side string, src item) (item, error)
 	// matchKeys are the keys two items are matched by before any create,
 	// strongest first.
 	matchKeys(it item) []string
@@ -1064,16 +1068,33 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 			err   error
 			p     store.Pairing
 		)
+		// The copy is recorded as the create made it, not as it is now:
+		// an edit made to it between the create and this look-up is a
+		// change that the comparison of this batch sees and copies (a
+		// recorded version taken from the copy as found would hide it for
+		// good).
+		var made item
 		if j.Op == "create-vp" {
 			var cands []item
 			cands, err = k.findVP(ctx, srcItem, func(id string) bool { _, paired := r.byVP[id]; return paired })
 			found, ok = pickRecovered(k, srcItem, cands)
+			if err == nil && ok {
+				made, err = k.asCreated(ctx, SideVantagepoint, srcItem)
+			}
 			p = store.Pairing{Type: k.name(), MailboxID: src.ID, VPID: found.id, Origin: originMailbox,
-				MailboxVersion: srcItem.hash(), VPVersion: found.hash(), MailboxChangeKey: srcItem.version}
+				MailboxVersion: srcItem.hash(), VPVersion: made.hash(), MailboxChangeKey: srcItem.version}
 		} else {
 			found, ok, err = k.findMailbox(ctx, src.ID)
+			if err == nil && ok {
+				made, err = k.asCreated(ctx, SideMailbox, srcItem)
+			}
 			p = store.Pairing{Type: k.name(), MailboxID: found.id, VPID: src.ID, Origin: originVantagepoint,
-				MailboxVersion: found.hash(), VPVersion: srcItem.hash(), MailboxChangeKey: found.version}
+				MailboxVersion: made.hash(), VPVersion: srcItem.hash()}
+			if ok && sameContent(found, made) {
+				// The changeKey goes with the content recorded, not with
+				// an edit made since.
+				p.MailboxChangeKey = found.version
+			}
 		}
 		if err != nil {
 			if errors.Is(err, ErrAuthRejected) {
