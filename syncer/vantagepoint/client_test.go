@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	_ "time/tzdata" // America/New_York for the daylight saving test, wherever it runs
 
 	"golang.org/x/oauth2"
 
@@ -760,5 +762,97 @@ func TestAllDayActivities(t *testing.T) {
 		if err != nil || !got.StartDate.Equal(d) || got.EndDate.Format("2006-01-02") != c.want || !got.EndDate.Equal(got.EndDate.Truncate(24*time.Hour)) {
 			t.Errorf("%s – %s read as %s – %s (%v), want the 2nd to %s", c.start, c.end, got.StartDate, got.EndDate, err, c.want)
 		}
+	}
+}
+
+type tokenFunc func() (*oauth2.Token, error)
+
+func (f tokenFunc) Token() (*oauth2.Token, error) { return f() }
+
+// A server that keeps ModDate in local time moves it an hour forward in
+// spring. Measured before, the zone is an hour short until the next write,
+// and a ModDate poll starts an hour late. The first listing that shows a
+// record "from the future" sets the zone back to unknown, and the next
+// poll returns the change it had skipped.
+func TestModDatePollAcrossADaylightSavingChange(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 8, 6, 40, 0, 0, time.UTC) // 01:40 EST; at 07:00 UTC clocks go to 03:00 EDT
+	at := func(t time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = t
+	}
+	sim := vpsim.New(vpsim.Options{Zone: ny, Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	if _, err := sim.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sim.AddUser("jdoe", "pw", "E001")
+	c, err := New(Options{APIURL: sim.APIURL(), RetryBase: time.Millisecond, HTTPClient: &http.Client{Transport: &http.Transport{}},
+		TokenSource: tokenFunc(func() (*oauth2.Token, error) {
+			return &oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe"), TokenType: "bearer"}, nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.CreateContact(ctx, syncer.Contact{LastName: "Before", Owner: "E001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off, known := c.ServerZone(); !known || off != -5*time.Hour {
+		t.Fatalf("zone before the change: %v %v", off, known)
+	}
+	poll := func(since time.Time) map[string]time.Time {
+		t.Helper()
+		got := map[string]time.Time{}
+		if err := c.Contacts(ctx, syncer.ContactQuery{ModifiedSince: since}, func(cs []syncer.Contact) error {
+			for _, x := range cs {
+				got[x.LastName] = x.ModDate
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	at(time.Date(2026, 3, 8, 7, 10, 0, 0, time.UTC)) // 03:10 EDT
+	sim.UpdateContact(a.ID, func(x *vpsim.Contact) { x.Title = "edited" })
+	// The mark as the engine keeps it: the ModDate as written (a listing
+	// made now would already see the record as from the future).
+	stored, _ := sim.Contact(a.ID)
+	mark, err := ParseDate(stored.ModDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at(time.Date(2026, 3, 8, 7, 20, 0, 0, time.UTC))
+	sim.AddContact(vpsim.Contact{LastName: "Skipped", Owner: "E001"})
+	at(time.Date(2026, 3, 8, 7, 25, 0, 0, time.UTC))
+	if got := poll(mark); len(got) != 0 {
+		t.Fatalf("the poll with the stale zone: %v (the simulator no longer shows the late start)", got)
+	}
+	// A change more than an hour after the mark is listed, and seems to
+	// have been made an hour after the answer.
+	at(time.Date(2026, 3, 8, 8, 20, 0, 0, time.UTC))
+	sim.AddContact(vpsim.Contact{LastName: "Later", Owner: "E001"})
+	at(time.Date(2026, 3, 8, 8, 21, 0, 0, time.UTC))
+	got := poll(mark)
+	if _, ok := got["Later"]; !ok || len(got) != 1 {
+		t.Fatalf("the poll after a later change: %v", got)
+	}
+	if _, known := c.ServerZone(); known {
+		t.Fatal("a record from the future left the stale zone in use")
+	}
+	if got := poll(got["Later"]); got["Skipped"].IsZero() {
+		t.Errorf("the skipped change never came: %v", got)
+	}
+	if _, err := c.UpdateContact(ctx, syncer.Contact{ID: a.ID, LastName: "Before", Owner: "E001"}); err != nil {
+		t.Fatal(err)
+	}
+	if off, known := c.ServerZone(); !known || off != -4*time.Hour {
+		t.Errorf("zone after the next write: %v %v, want -4h", off, known)
 	}
 }

@@ -125,6 +125,36 @@ func (c *serverClock) sinceFilter(mark time.Time) time.Time {
 	return mark.Add(-off)
 }
 
+// futureSlack is how far a listed record's ModDate may lie after the
+// answer's Date header before the zone is taken as changed: the database's
+// clock and the web server's may differ a little.
+const futureSlack = 5 * time.Minute
+
+// checkListed looks at a ModDate that a listing answered, against that
+// answer's Date header. A server that keeps local time moves its clock an
+// hour forward in spring (daylight saving time); until the agent's next
+// write measures the zone again, the measured offset is an hour short, and
+// a filter converted with it starts an hour late, missing the changes of
+// that hour for good. A record changed within that hour then seems to
+// have been changed after the answer was sent: the zone is set back to
+// unknown, so that the next filters start 14 hours early (catching up what
+// was skipped) until a write measures it again. It reports whether it did
+// so. Checking costs no request.
+func (c *serverClock) checkListed(date time.Time, modDate string) bool {
+	if date.IsZero() || modDate == "" || !c.known.Load() || hasZone(modDate) {
+		return false
+	}
+	mod, err := ParseDate(modDate)
+	if err != nil {
+		return false
+	}
+	off := time.Duration(c.offset.Load()) * time.Second
+	if mod.Add(-off).Sub(date) <= futureSlack {
+		return false
+	}
+	return c.known.CompareAndSwap(true, false)
+}
+
 // ServerZone returns the offset from UTC at which the server writes
 // ModDate, and whether it has been measured yet (after a first write).
 func (c *Client) ServerZone() (time.Duration, bool) { return c.clock.Offset() }

@@ -188,9 +188,11 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 		}
 		pageParams(v, size, offset)
 		var recs []Record
-		if _, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true, decode: recordsInto(&recs)}); err != nil {
+		var date time.Time
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true, decode: recordsInto(&recs), date: &date}); err != nil {
 			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
 		}
+		c.checkListed(hub, date, recs)
 		if len(recs) > size {
 			return fmt.Errorf("list %s at offset %d: %w: asked for %d records, got %d", hub, offset, syncer.ErrMalformed, size, len(recs))
 		}
@@ -314,6 +316,17 @@ func (c *Client) Update(ctx context.Context, hub, id string, r Record) (Record, 
 	}
 	c.observeClock(date, out)
 	return out, nil
+}
+
+// checkListed lets the clock see every listed ModDate (clock.go:
+// checkListed), and logs when they show that the server's zone changed.
+func (c *Client) checkListed(hub string, date time.Time, recs []Record) {
+	for _, r := range recs {
+		if c.clock.checkListed(date, r.String("ModDate")) {
+			c.opts.Logger.Info("the Vantagepoint server's zone seems to have changed (daylight saving time?): change polls start early until the next write measures it", "hub", hub)
+			return
+		}
+	}
 }
 
 // observeClock measures the server's zone from a write's answer; failing
