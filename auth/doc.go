@@ -7,17 +7,24 @@
 // runs the authorization code flow with PKCE (S256) through the system
 // browser and a loopback redirect on a free port, and falls back to the
 // device-code flow when no browser can be opened. The redirect URI is
-// http://localhost:<port>/, what the portal's "Mobile and desktop
-// applications" platform registers as http://localhost: Entra ID matches a
-// loopback redirect URI by scheme, host and path and ignores only the port,
-// so any free port matches, but http://127.0.0.1 would not match a
-// registered http://localhost (AADSTS50011). The listener answers on
-// 127.0.0.1 and ::1, wherever the browser resolves localhost. A refusal
-// that only an administrator can fix (AADSTS50194 single-tenant app with
-// the organizations authority, AADSTS7000218 public client flows off, an
-// unknown client id, missing permissions) is a [SignInRequiredError] whose
-// Fix names the setting; [MicrosoftApp.CheckRegistration] asks for these
-// without a user.
+// http://localhost:<port>, as Microsoft's own libraries send it, for the
+// http://localhost that IT registers under the portal's "Mobile and desktop
+// applications" platform: Entra ID matches a loopback redirect URI by
+// scheme, host and path and ignores the port, so any free port matches, but
+// http://127.0.0.1 would not match a registered http://localhost
+// (AADSTS50011). Entra sends the browser back to http://localhost:<port>/.
+// The listener answers on 127.0.0.1 and ::1 only, wherever the browser
+// resolves localhost.
+//
+// A refusal that only an administrator can fix (AADSTS50194 single-tenant
+// app with the organizations authority, AADSTS7000218 public client flows
+// off or a redirect URI under "Web", an unknown tenant or client id, a
+// missing admin consent, invalid_scope, invalid_request…) is a
+// [SignInRequiredError] whose Fix names the setting; it is final, as any
+// rejection. [MicrosoftApp.Check] asks for these without a user (the
+// OpenID configuration, the sign-in page, a device code) and tells them
+// apart from an unreachable platform; [MicrosoftApp.CheckRegistration] is
+// its registration part.
 //
 // # Vantagepoint
 //

@@ -48,7 +48,7 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 		if !errors.As(err, &oe) && !errors.Is(err, syncer.ErrMalformed) {
 			t.Fatalf("unclassified error %v", err)
 		}
-		c := classifyMicrosoft(err)
+		c := classifyMicrosoft(err, "")
 		var sre *SignInRequiredError
 		if errors.As(c, &sre) && errors.Is(c, syncer.ErrUnavailable) {
 			t.Fatalf("both a rejection and transient: %v", c)

@@ -165,7 +165,12 @@ func (a MicrosoftApp) authCode(ctx context.Context, o SignInOptions) (Session, e
 	if err != nil {
 		return Session{}, fmt.Errorf("Microsoft sign-in: open the loopback redirect listener: %w", err)
 	}
-	redirect := "http://" + host + ":" + strconv.Itoa(port) + "/"
+	// No path, as Microsoft's own libraries send it (MSAL for Go:
+	// "http://localhost:<port>"): the registration lists
+	// http://localhost, and Entra sends the browser back to
+	// http://localhost:<port>/ (a URI without a path is returned with a
+	// trailing slash, "Redirect URI (reply URL) restrictions").
+	redirect := "http://" + host + ":" + strconv.Itoa(port)
 	state := randomString(32)
 	verifier := oauth2.GenerateVerifier()
 
@@ -229,7 +234,12 @@ func (a MicrosoftApp) authCode(ctx context.Context, o SignInOptions) (Session, e
 	case <-ctx.Done():
 		return Session{}, fmt.Errorf("Microsoft sign-in: %w", ctx.Err())
 	case <-timer.C:
-		return Session{}, fmt.Errorf("Microsoft sign-in: nothing came back from the browser within %s", timeout)
+		// Entra shows its refusals of a misregistered app (an
+		// unregistered redirect URI, a single-tenant app through
+		// organizations, a missing admin consent) as a page in the
+		// browser, never sending it back here.
+		return Session{}, fmt.Errorf("Microsoft sign-in: nothing came back from the browser within %s "+
+			"(if the browser showed an AADSTS error, 'vpconnect check' names the setting to change)", timeout)
 	}
 	// Shut down gracefully: the browser must get the page that says it may
 	// close the window (srv.Close would cut that answer short).
@@ -292,9 +302,15 @@ func redirectHandler(state string, results chan<- loopbackResult) http.Handler {
 		switch {
 		case q.Get("error") != "":
 			desc := firstLine(q.Get("error_description"))
-			if q.Get("error") == "access_denied" {
+			oe := &OAuthError{Status: http.StatusBadRequest, Code: q.Get("error"), Description: q.Get("error_description")}
+			switch {
+			case oe.Code == "access_denied" && registrationFix(oe, "") == "":
 				res.err = fmt.Errorf("Microsoft sign-in: %w in the browser (%s)", ErrCancelled, desc)
-			} else {
+			case registrationFix(oe, "") != "":
+				// invalid_scope, invalid_client (a permission Graph does
+				// not have), unauthorized_client…: the registration's.
+				res.err = fmt.Errorf("Microsoft sign-in: %w", classifyMicrosoft(oe, ""))
+			default:
 				res.err = signInRequired(Microsoft, "the sign-in page refused: "+q.Get("error"), errors.New(desc))
 			}
 			page(w, http.StatusOK, "vpconnect could not sign you in to Microsoft 365: "+desc)
@@ -371,7 +387,7 @@ func (a MicrosoftApp) deviceCode(ctx context.Context, o SignInOptions) (Session,
 	}
 	if status != http.StatusOK {
 		_, err := decodeTokenResponse(status, header, body, time.Now())
-		return Session{}, fmt.Errorf("Microsoft sign-in: ask for a device code: %w", classifyMicrosoft(err))
+		return Session{}, fmt.Errorf("Microsoft sign-in: ask for a device code: %w", classifyMicrosoft(err, grantDeviceCode))
 	}
 	var da deviceAuthorization
 	if err := jsonUnmarshal(body, &da); err != nil || da.DeviceCode == "" || da.UserCode == "" {
@@ -396,7 +412,7 @@ func (a MicrosoftApp) deviceCode(ctx context.Context, o SignInOptions) (Session,
 	}
 	form := url.Values{
 		"client_id":   {a.ClientID},
-		"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
+		"grant_type":  {grantDeviceCode},
 		"device_code": {da.DeviceCode},
 	}
 	for {
@@ -431,7 +447,7 @@ func (a MicrosoftApp) deviceCode(ctx context.Context, o SignInOptions) (Session,
 		case oe.Code == "expired_token" || oe.Code == "bad_verification_code":
 			return Session{}, errors.New("Microsoft sign-in: the code expired before the sign-in was completed")
 		default:
-			return Session{}, fmt.Errorf("Microsoft sign-in: %w", classifyMicrosoft(err))
+			return Session{}, fmt.Errorf("Microsoft sign-in: %w", classifyMicrosoft(err, grantDeviceCode))
 		}
 	}
 }
@@ -469,19 +485,23 @@ func (a MicrosoftApp) token(ctx context.Context, form url.Values) (*oauth2.Token
 	}
 	tok, err := decodeTokenResponse(status, header, body, time.Now())
 	if err != nil {
-		return nil, classifyMicrosoft(err)
+		return nil, classifyMicrosoft(err, form.Get("grant_type"))
 	}
 	return tok, nil
 }
 
-// classifyMicrosoft sorts an identity-platform failure: a rejection becomes
-// a *SignInRequiredError, a transient failure wraps syncer.ErrUnavailable.
-func classifyMicrosoft(err error) error {
+// grantDeviceCode is the device-code grant's grant_type (RFC 8628).
+const grantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+
+// classifyMicrosoft sorts an identity-platform failure of a grant
+// (grant_type; "" for the browser step): a rejection becomes a
+// *SignInRequiredError, a transient failure wraps syncer.ErrUnavailable.
+func classifyMicrosoft(err error, grant string) error {
 	var oe *OAuthError
 	if !errors.As(err, &oe) {
 		return err
 	}
-	if fix := registrationFix(oe); fix != "" {
+	if fix := registrationFix(oe, grant); fix != "" {
 		return &SignInRequiredError{Account: Microsoft, Reason: "refused the app registration", Fix: fix, Err: oe}
 	}
 	switch {
@@ -502,15 +522,22 @@ func classifyMicrosoft(err error) error {
 	return oe
 }
 
-// registrationFix names the fix for an answer that says the app
-// registration or the tenant is wrong, which no sign-in can change: an
-// administrator must change a setting. "" for any other answer. The codes
-// are Entra's (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
-func registrationFix(oe *OAuthError) string {
+// registrationFix names the fix for an answer of a grant (grant_type, ""
+// for the browser step) that says the app registration or the tenant is
+// wrong, which no sign-in can change: an administrator must change a
+// setting. "" for any other answer. The codes are Entra's
+// (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+func registrationFix(oe *OAuthError, grant string) string {
 	switch oe.AADSTS() {
 	case 50194:
 		return "the app is registered for one organization only: set microsoft.tenant to the Directory (tenant) ID shown on the app's Overview page in Entra ID (App registrations), not 'organizations'"
 	case 7000218:
+		if grant != grantDeviceCode {
+			// The browser sign-in's code or refresh token, taken for a
+			// confidential client's: the redirect URI is registered
+			// under "Web" (msgraph-sdk-powershell issue 2127).
+			return "in Entra ID, App registrations > the app > Authentication, remove http://localhost from the platform 'Web' and add it under 'Mobile and desktop applications' (the agent has no client secret)"
+		}
 		return "in Entra ID, App registrations > the app > Authentication, set 'Allow public client flows' to Yes (the device-code sign-in needs it)"
 	case 50011, 500113:
 		return "in Entra ID, App registrations > the app > Authentication, add the platform 'Mobile and desktop applications' with the redirect URI http://localhost"
@@ -519,10 +546,14 @@ func registrationFix(oe *OAuthError) string {
 	case 90002, 90023:
 		return "microsoft.tenant names no Entra ID tenant: set it to the Directory (tenant) ID of the organization"
 	case 70011, 650053:
-		return "the app registration does not allow the Microsoft Graph permissions the agent asks for: add the delegated permissions listed in docs/deployment.md under API permissions"
+		return "the identity platform does not know a Microsoft Graph permission the agent asks for (" + firstLine(oe.Description) + "): check that microsoft.authorityUrl is the cloud of the tenant, and list the delegated permissions of docs/deployment.md under API permissions"
+	case 50105:
+		return "the app requires assignment: in Entra ID, Enterprise applications > the app > Users and groups, assign the user (or set 'Assignment required?' to No under Properties)"
+	case 53003:
+		return "a Conditional Access policy blocks this sign-in: in Entra ID, Sign-in logs name the policy; allow the app (or this device) under Protection > Conditional Access"
 	case 7000215, 700025, 700027:
 		return "the app must be registered as a public client: in Entra ID, App registrations > the app > Authentication, use the platform 'Mobile and desktop applications' and no client secret"
-	case 65001, 90094:
+	case 65001, 90094, 90008:
 		return "the organization requires administrator consent: in Entra ID, App registrations > the app > API permissions, choose 'Grant admin consent'"
 	}
 	switch oe.Code {
@@ -544,47 +575,4 @@ func (a MicrosoftApp) refresh(ctx context.Context, rec Record) (*oauth2.Token, e
 		"refresh_token": {rec.RefreshToken},
 		"scope":         {a.scope()},
 	})
-}
-
-// CheckRegistration asks the identity platform whether this app
-// registration can sign users in, without a user: it asks for a device
-// code (which tells a wrong tenant, client id or permission) and redeems
-// it once (which tells whether public client flows are allowed; the
-// expected answer is authorization_pending). nil means both answered as a
-// good registration does; a *SignInRequiredError with Fix names the
-// setting to change; other errors mean the platform could not be asked.
-// The unused code expires by itself.
-func (a MicrosoftApp) CheckRegistration(ctx context.Context) error {
-	hc := a.client()
-	status, header, body, err := postForm(ctx, hc, a.endpoint("devicecode"), url.Values{
-		"client_id": {a.ClientID}, "scope": {a.scope()},
-	})
-	if err != nil {
-		return fmt.Errorf("ask for a device code: %w", err)
-	}
-	if status != http.StatusOK {
-		_, err := decodeTokenResponse(status, header, body, time.Now())
-		return fmt.Errorf("ask for a device code: %w", classifyMicrosoft(err))
-	}
-	var da deviceAuthorization
-	if err := jsonUnmarshal(body, &da); err != nil || da.DeviceCode == "" {
-		return fmt.Errorf("the device code answer cannot be read: %w", syncer.ErrMalformed)
-	}
-	status, header, body, err = postForm(ctx, hc, a.endpoint("token"), url.Values{
-		"client_id":   {a.ClientID},
-		"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
-		"device_code": {da.DeviceCode},
-	})
-	if err != nil {
-		return fmt.Errorf("redeem the device code: %w", err)
-	}
-	_, err = decodeTokenResponse(status, header, body, time.Now())
-	var oe *OAuthError
-	if errors.As(err, &oe) && oe.Code == "authorization_pending" {
-		return nil
-	}
-	if err == nil {
-		return fmt.Errorf("redeem the device code: a token was issued without a user: %w", syncer.ErrMalformed)
-	}
-	return fmt.Errorf("redeem the device code: %w", classifyMicrosoft(err))
 }

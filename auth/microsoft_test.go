@@ -48,8 +48,9 @@ func TestMicrosoftAuthCodeWithPKCEOverLoopback(t *testing.T) {
 	redirect, _ := url.Parse(q.Get("redirect_uri"))
 	// What IT registers (http://localhost) with a free port: Entra
 	// ignores only the port of a loopback redirect URI.
-	if redirect.Scheme != "http" || redirect.Hostname() != "localhost" || redirect.Port() == "" || redirect.Path != "/" {
-		t.Errorf("redirect_uri = %q, want http://localhost:<port>/", q.Get("redirect_uri"))
+	// No path, as MSAL sends it; Entra sends the browser to "/".
+	if redirect.Scheme != "http" || redirect.Hostname() != "localhost" || redirect.Port() == "" || redirect.Path != "" || redirect.RawQuery != "" {
+		t.Errorf("redirect_uri = %q, want http://localhost:<port>", q.Get("redirect_uri"))
 	}
 	if s.Record.Account != Microsoft || s.Record.User != "dana@contoso.example" || s.Record.Tenant == "" || s.Record.RefreshToken == "" {
 		t.Errorf("record = %+v", s.Record)
@@ -102,6 +103,11 @@ func TestMicrosoftRegistrationErrorsNameTheFix(t *testing.T) {
 	}{
 		{"single-tenant app with organizations", graphsim.Options{SingleTenant: true}, "Directory (tenant) ID"},
 		{"public client flows off", graphsim.Options{NoPublicClientFlows: true}, "'Allow public client flows' to Yes"},
+		{"tenant unknown", graphsim.Options{}, "names no Entra ID tenant"},
+		{"consumers", graphsim.Options{}, "Application (client) ID"},
+		{"another app's client id", graphsim.Options{}, "Application (client) ID"},
+		{"a permission Graph does not have", graphsim.Options{}, "delegated permissions of docs/deployment.md"},
+		{"another resource's scope", graphsim.Options{}, "microsoft.authorityUrl"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.opts.ClientID = testClientID
@@ -112,7 +118,20 @@ func TestMicrosoftRegistrationErrorsNameTheFix(t *testing.T) {
 			var out strings.Builder
 			o := SignInOptions{Out: &out, DeviceCode: true}
 			o.sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
-			_, err := msApp(g, nil).SignIn(context.Background(), o)
+			app := msApp(g, nil)
+			switch c.name {
+			case "tenant unknown":
+				app.Tenant = "fabrikam.example"
+			case "consumers":
+				app.Tenant = "consumers"
+			case "another app's client id":
+				app.ClientID = "00000000-0000-0000-0000-000000000000"
+			case "a permission Graph does not have":
+				app.Scopes = append([]string{"Mail.Frobnicate"}, MicrosoftScopes...)
+			case "another resource's scope":
+				app.Scopes = append([]string{"https://outlook.office.com/Mail.Read"}, MicrosoftScopes...)
+			}
+			_, err := app.SignIn(context.Background(), o)
 			var sr *SignInRequiredError
 			if !errors.As(err, &sr) || !strings.Contains(sr.Fix, c.fix) || !errors.Is(err, syncer.ErrAuthRejected) || errors.Is(err, syncer.ErrUnavailable) {
 				t.Fatalf("err = %v, want a registration fix mentioning %q", err, c.fix)
@@ -311,12 +330,72 @@ func TestMicrosoftDeviceCodeFlow(t *testing.T) {
 	}
 }
 
-func TestMicrosoftSignInTokenErrorsAreClassified(t *testing.T) {
-	g := newGraph(t)
-	app := msApp(g, nil)
-	app.ClientID = "00000000-0000-0000-0000-000000000000" // not the registered app
-	_, err := app.SignIn(context.Background(), SignInOptions{Browser: followAny})
-	wantSignInRequired(t, err, Microsoft)
+// The browser sign-in of a misregistered app: an error Entra sends back to
+// the redirect URI or answers when the code is redeemed ends with the fix;
+// one Entra shows as a page (it never comes back) is what the user sees,
+// and 'vpconnect check' names.
+func TestMicrosoftBrowserSignInRegistrationErrors(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(g *graphsim.Server, app *MicrosoftApp) *graphsim.Server
+		fix   string // "" = a page the user sees
+		page  string
+	}{
+		{"another resource's scope (sent back)", func(g *graphsim.Server, app *MicrosoftApp) *graphsim.Server {
+			app.Scopes = append([]string{"https://outlook.office.com/Mail.Read"}, MicrosoftScopes...)
+			return g
+		}, "microsoft.authorityUrl", ""},
+		{"redirect URI under Web (code redemption)", func(_ *graphsim.Server, app *MicrosoftApp) *graphsim.Server {
+			return graphsim.New(graphsim.Options{ClientID: testClientID, RedirectURIs: []string{}, WebRedirect: "http://localhost"})
+		}, "'Mobile and desktop applications'", ""},
+		{"another app's client id (page)", func(g *graphsim.Server, app *MicrosoftApp) *graphsim.Server {
+			app.ClientID = "00000000-0000-0000-0000-000000000000"
+			return g
+		}, "", "AADSTS700016"},
+		{"admin consent needed (page)", func(g *graphsim.Server, app *MicrosoftApp) *graphsim.Server {
+			g.RevokeConsent()
+			return g
+		}, "", "AADSTS90094"},
+		{"no redirect URI registered (page)", func(_ *graphsim.Server, app *MicrosoftApp) *graphsim.Server {
+			return graphsim.New(graphsim.Options{ClientID: testClientID, RedirectURIs: []string{}})
+		}, "", "AADSTS50011"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGraph(t)
+			app := msApp(g, nil)
+			if g2 := c.setup(g, &app); g2 != g {
+				srv := httptest.NewServer(g2)
+				t.Cleanup(srv.Close)
+				g2.SetURL(srv.URL)
+				app.AuthorityURL = g2.AuthorityURL()
+			}
+			var page string
+			browser := func(ctx context.Context, address string) error {
+				resp, err := http.Get(address) // follows the redirect to the listener
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				page = string(b)
+				if c.page != "" {
+					return ErrCancelled // the user reads the page and gives up
+				}
+				return nil
+			}
+			_, err := app.SignIn(context.Background(), SignInOptions{Browser: browser, NoDeviceCode: true})
+			if c.page != "" {
+				if !strings.Contains(page, c.page) {
+					t.Errorf("the browser showed %q; want %s", page, c.page)
+				}
+				return
+			}
+			sre := wantSignInRequired(t, err, Microsoft)
+			if !strings.Contains(sre.Fix, c.fix) || errors.Is(err, syncer.ErrUnavailable) {
+				t.Errorf("err = %v; want a fix with %q", err, c.fix)
+			}
+		})
+	}
 }
 
 // followAny GETs the address and follows redirects whatever the page says.

@@ -194,6 +194,8 @@ func TestRejectionsAreFinalAndCostNoRequests(t *testing.T) {
 		name    string
 		account string
 		setup   func(t *testing.T) (ts *TokenSource, cnt *counter, breakIt func())
+		// fix is part of the Fix an administrator's refusal names.
+		fix string
 	}{
 		{"microsoft revoked", Microsoft, func(t *testing.T) (*TokenSource, *counter, func()) {
 			g := newGraph(t)
@@ -202,14 +204,29 @@ func TestRejectionsAreFinalAndCostNoRequests(t *testing.T) {
 			hc, cnt := countingClient()
 			ts := msApp(g, hc).TokenSource(context.Background(), st, s.Token)
 			return ts, cnt, g.RevokeRefreshTokens
-		}},
+		}, ""},
+		// An administrator's refusals: the same, with the setting to change.
+		{"microsoft consent revoked", Microsoft, func(t *testing.T) (*TokenSource, *counter, func()) {
+			g := newGraph(t)
+			st, _ := newTestStore(t)
+			s := signedInMS(t, g, st)
+			hc, cnt := countingClient()
+			return msApp(g, hc).TokenSource(context.Background(), st, s.Token), cnt, g.RevokeConsent
+		}, "'Grant admin consent'"},
+		{"microsoft app made single-tenant", Microsoft, func(t *testing.T) (*TokenSource, *counter, func()) {
+			g := newGraph(t)
+			st, _ := newTestStore(t)
+			s := signedInMS(t, g, st)
+			hc, cnt := countingClient()
+			return msApp(g, hc).TokenSource(context.Background(), st, s.Token), cnt, func() { g.SetSingleTenant(true) }
+		}, "Directory (tenant) ID"},
 		{"vantagepoint revoked", Vantagepoint, func(t *testing.T) (*TokenSource, *counter, func()) {
 			v := newVP(t)
 			st, _ := newTestStore(t)
 			s := signedInVP(t, v, vpApp(v, nil), st)
 			hc, cnt := countingClient()
 			return vpApp(v, hc).TokenSource(context.Background(), st, s.Token), cnt, v.RevokeTokens
-		}},
+		}, ""},
 		{"vantagepoint login disabled, password kept", Vantagepoint, func(t *testing.T) (*TokenSource, *counter, func()) {
 			v := newVP(t)
 			st, _ := newTestStore(t)
@@ -219,7 +236,7 @@ func TestRejectionsAreFinalAndCostNoRequests(t *testing.T) {
 			hc, cnt := countingClient()
 			app.HTTPClient = hc
 			return app.TokenSource(context.Background(), st, s.Token), cnt, func() { v.DisableUser("DWHITFIELD", true) }
-		}},
+		}, ""},
 		{"vantagepoint password changed, password kept", Vantagepoint, func(t *testing.T) (*TokenSource, *counter, func()) {
 			v := newVP(t)
 			st, _ := newTestStore(t)
@@ -232,13 +249,13 @@ func TestRejectionsAreFinalAndCostNoRequests(t *testing.T) {
 				v.RevokeTokens()
 				v.SetPassword("DWHITFIELD", "another")
 			}
-		}},
+		}, ""},
 		{"not signed in", Vantagepoint, func(t *testing.T) (*TokenSource, *counter, func()) {
 			v := newVP(t)
 			st, _ := newTestStore(t)
 			hc, cnt := countingClient()
 			return vpApp(v, hc).TokenSource(context.Background(), st, nil), cnt, func() {}
-		}},
+		}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -248,7 +265,10 @@ func TestRejectionsAreFinalAndCostNoRequests(t *testing.T) {
 			breakIt()
 			clock.Advance(2 * time.Hour)
 			_, err := ts.Token()
-			wantSignInRequired(t, err, c.account)
+			sre := wantSignInRequired(t, err, c.account)
+			if !strings.Contains(sre.Fix, c.fix) || (c.fix == "") != (sre.Fix == "") {
+				t.Errorf("fix %q; want one with %q", sre.Fix, c.fix)
+			}
 			n := cnt.n.Load()
 			for i := 0; i < 5; i++ {
 				clock.Advance(time.Hour)

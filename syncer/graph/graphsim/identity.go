@@ -37,6 +37,9 @@ type authCode struct {
 	clientID, redirectURI, challenge, scope string
 	expires                                 time.Time
 	used                                    bool
+	// web: the redirect URI is registered under the "Web" platform, whose
+	// codes only a confidential client (with a secret) may redeem.
+	web bool
 }
 
 type deviceCode struct {
@@ -116,7 +119,7 @@ func (s *Server) ApproveDeviceCode(userCode string) bool {
 	s.auth.mu.Lock()
 	defer s.auth.mu.Unlock()
 	for _, d := range s.auth.devices {
-		if strings.EqualFold(d.userCode, userCode) && !d.redeemed && s.now().Before(d.expires) {
+		if strings.EqualFold(d.userCode, userCode) && !d.redeemed && s.now().Before(d.expires) && !s.consentRevoked.Load() {
 			d.approved = true
 			return true
 		}
@@ -146,6 +149,12 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) openIDConfiguration(w http.ResponseWriter, tenant string) {
+	if _, aadsts, msg, refused := s.tenantRefused(tenant); refused && aadsts == 90002 {
+		// The document exists for every real tenant, whatever the app;
+		// an unknown one answers invalid_tenant.
+		s.identityError(w, http.StatusBadRequest, "invalid_tenant", aadsts, msg)
+		return
+	}
 	base := s.URL() + "/" + tenant
 	writeJSON(w, http.StatusOK, mustJSON(map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
@@ -177,39 +186,80 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, tenant string) {
 // identityError writes the token endpoint's error body
 // (token-error-invalid-scope.json) with status 400 unless told otherwise.
 func (s *Server) identityError(w http.ResponseWriter, status int, code string, aadsts int, msg string) {
+	s.identityErrorSub(w, status, code, aadsts, msg, "")
+}
+
+// identityErrorSub is identityError with Entra's suberror field
+// (consent_required, bad_token, …) when suberror is set.
+func (s *Server) identityErrorSub(w http.ResponseWriter, status int, code string, aadsts int, msg, suberror string) {
 	now := s.now().UTC().Format("2006-01-02 15:04:05Z")
 	trace, corr := newUUID(), newUUID()
 	desc := fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aadsts, msg, trace, corr, now)
-	w.Header().Set("Cache-Control", "no-store, no-cache")
-	writeJSON(w, status, mustJSON(map[string]any{
+	body := map[string]any{
 		"error": code, "error_description": desc, "error_codes": []int{aadsts},
 		"timestamp": now, "trace_id": trace, "correlation_id": corr,
 		"error_uri": s.URL() + fmt.Sprintf("/error?code=%d", aadsts),
-	}))
+	}
+	if suberror != "" {
+		body["suberror"] = suberror
+	}
+	w.Header().Set("Cache-Control", "no-store, no-cache")
+	writeJSON(w, status, mustJSON(body))
 }
 
+// consentError answers a grant after the app's permissions were revoked:
+// 400 invalid_grant, AADSTS65001, suberror consent_required.
+func (s *Server) consentError(w http.ResponseWriter, clientID string) {
+	s.identityErrorSub(w, http.StatusBadRequest, "invalid_grant", 65001, fmt.Sprintf(consentMissing, clientID), "consent_required")
+}
+
+// RevokeConsent removes the organization's grant of the app's permissions
+// in a tenant where users may not consent themselves (Entra ID >
+// Enterprise applications > the app > Permissions, with user consent off):
+// refresh and code redemption answer AADSTS65001, the sign-in page shows
+// "Need admin approval" (AADSTS90094), a device code cannot be approved.
+// GrantConsent restores it, as "Grant admin consent" does.
+func (s *Server) RevokeConsent() { s.consentRevoked.Store(true) }
+
+// GrantConsent grants the app's permissions for the organization again.
+func (s *Server) GrantConsent() { s.consentRevoked.Store(false) }
+
 // registeredRedirect reports whether a redirect URI matches one of the app
-// registration's. Entra matches scheme, host and path; for a loopback URI
-// only the port is free ("Redirect URI (reply URL) restrictions":
-// https://learn.microsoft.com/entra/identity-platform/reply-url). So
-// http://127.0.0.1:PORT/ does not match a registered http://localhost.
-// An empty path and "/" are the same path (RFC 3986 §6.2.3).
-func (s *Server) registeredRedirect(u string) bool {
+// registration's, and the URI the browser is sent back to. Entra matches
+// scheme, host and path; for a loopback URI the port is ignored on both
+// sides, so a registered http://localhost matches http://localhost:53682
+// but never http://127.0.0.1:53682 ("Redirect URI (reply URL)
+// restrictions", localhost exceptions:
+// https://learn.microsoft.com/entra/identity-platform/reply-url). Paths
+// are case-sensitive. A URI without a path is sent back with a trailing
+// slash (same page: "http://localhost:7071 is returned as
+// http://localhost:7071/"), so an empty path and "/" are the same path.
+// Only "Mobile and desktop applications" URIs are listed here; see
+// Options.WebRedirect for one registered under "Web".
+func (s *Server) registeredRedirect(u string) (string, bool) {
+	return matchRedirect(s.opts.RedirectURIs, u)
+}
+
+func matchRedirect(registered []string, u string) (string, bool) {
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "http" || !isLoopbackHost(p.Hostname()) {
-		return false
+	if err != nil || p.Fragment != "" || p.User != nil {
+		return "", false
 	}
-	for _, reg := range s.opts.RedirectURIs {
+	for _, reg := range registered {
 		r, err := url.Parse(reg)
-		if err != nil {
+		if err != nil || r.Scheme != p.Scheme || !strings.EqualFold(r.Hostname(), p.Hostname()) ||
+			cleanPath(r.Path) != cleanPath(p.Path) || r.RawQuery != p.RawQuery {
 			continue
 		}
-		if r.Scheme == p.Scheme && strings.EqualFold(r.Hostname(), p.Hostname()) && cleanPath(r.Path) == cleanPath(p.Path) &&
-			(r.Port() == "" || r.Port() == p.Port()) {
-			return true
+		loopback := p.Scheme == "http" && isLoopbackHost(p.Hostname())
+		if !loopback && (p.Scheme != "https" || r.Port() != p.Port()) {
+			continue
 		}
+		back := *p
+		back.Path = cleanPath(p.Path)
+		return back.String(), true
 	}
-	return false
+	return "", false
 }
 
 func cleanPath(p string) string {
@@ -220,43 +270,156 @@ func cleanPath(p string) string {
 }
 
 func isLoopbackHost(h string) bool {
-	if h == "localhost" {
+	if strings.EqualFold(h, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
 
-// tenantRefused answers AADSTS50194 when a single-tenant registration is
-// used through a multi-tenant authority (organizations, common), as Entra
-// does (https://learn.microsoft.com/entra/identity-platform/reference-error-codes:
-// "Application is not configured as a multi-tenant application").
-func (s *Server) tenantRefused(tenant string) (string, bool) {
-	if !s.singleTenant.Load() || (tenant != "organizations" && tenant != "common") {
-		return "", false
+// The tenant the simulated app is registered in. Its id is the one the
+// id_token's tid claim carries.
+const tenantID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+// tenantRefused answers for the tenant segment of an identity endpoint, as
+// Entra does (https://learn.microsoft.com/entra/identity-platform/reference-error-codes):
+//   - a tenant that is neither organizations, common, the tenant's id nor
+//     one of its domains does not exist: AADSTS90002, invalid_request
+//     (invalid_tenant on the OpenID configuration document);
+//   - consumers is the Microsoft account directory, where a work app is not
+//     found: AADSTS700016, unauthorized_client;
+//   - a single-tenant registration used through a multi-tenant authority
+//     (organizations, common): AADSTS50194, invalid_request ("Application
+//     is not configured as a multi-tenant application").
+//
+// ok is false when the tenant is refused; code, aadsts and msg then say how.
+func (s *Server) tenantRefused(tenant string) (code string, aadsts int, msg string, refused bool) {
+	switch {
+	case strings.EqualFold(tenant, "consumers"):
+		return "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory 'Microsoft Accounts'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", s.opts.ClientID), true
+	case tenant == "organizations" || tenant == "common":
+		if s.singleTenant.Load() {
+			return "invalid_request", 50194, fmt.Sprintf("Application '%s'(vpconnect) is not configured as a multi-tenant application. Usage of the /%s endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.", s.opts.ClientID, tenant), true
+		}
+		return "", 0, "", false
+	case s.knownTenant(tenant):
+		return "", 0, "", false
 	}
-	return fmt.Sprintf("Application '%s'(vpconnect) is not configured as a multi-tenant application. Usage of the /%s endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.", s.opts.ClientID, tenant), true
+	return "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", tenant), true
 }
 
+// knownTenant reports whether name is the tenant's id or one of its
+// domains (the user's sign-in and mail domains, Options.TenantDomains).
+func (s *Server) knownTenant(name string) bool {
+	if strings.EqualFold(name, tenantID) {
+		return true
+	}
+	s.mu.Lock()
+	u := s.user
+	s.mu.Unlock()
+	domains := append([]string{domainOf(u.UserPrincipalName), domainOf(u.Mail)}, s.opts.TenantDomains...)
+	for _, d := range domains {
+		if d != "" && strings.EqualFold(d, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func domainOf(addr string) string {
+	_, d, _ := strings.Cut(addr, "@")
+	return d
+}
+
+// Graph's delegated permissions the simulator knows (those of SPEC §11 and
+// their read-only and shared siblings), and the OpenID Connect scopes.
+var graphPermissions = map[string]bool{
+	"user.read": true, "user.readbasic.all": true, "mail.read": true, "mail.readwrite": true, "mail.send": true,
+	"mail.read.shared": true, "mail.readwrite.shared": true, "calendars.read": true, "calendars.readwrite": true,
+	"calendars.read.shared": true, "calendars.readwrite.shared": true, "contacts.read": true, "contacts.readwrite": true,
+	"mailboxsettings.read": true, "mailboxsettings.readwrite": true, ".default": true,
+}
+
+var oidcScopes = map[string]bool{"openid": true, "profile": true, "email": true, "offline_access": true}
+
+// scopeRefused checks a scope parameter as Entra does
+// (https://learn.microsoft.com/entra/identity-platform/reference-error-codes,
+// and the answer in fixtures/identity/token-error-invalid-scope.json):
+//   - none at all: AADSTS900144 (invalid_request);
+//   - a resource other than Microsoft Graph: AADSTS70011 (invalid_scope,
+//     "The provided value for the input parameter 'scope' is not valid");
+//   - a permission Graph does not have: AADSTS650053 (invalid_client,
+//     "asked for scope '…' that doesn't exist on the resource").
+func scopeRefused(scope string) (code string, aadsts int, msg string, refused bool) {
+	if strings.TrimSpace(scope) == "" {
+		return "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.", true
+	}
+	for _, sc := range strings.Fields(scope) {
+		l := strings.ToLower(sc)
+		if oidcScopes[l] {
+			continue
+		}
+		perm := l
+		if i := strings.LastIndex(l, "/"); i >= 0 {
+			if res := l[:i]; res != "https://graph.microsoft.com" && res != "00000003-0000-0000-c000-000000000000" {
+				return "invalid_scope", 70011, fmt.Sprintf("The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", sc), true
+			}
+			perm = l[i+1:]
+		}
+		if !graphPermissions[perm] {
+			return "invalid_client", 650053, fmt.Sprintf("The application 'vpconnect' asked for scope '%s' that doesn't exist on the resource '00000003-0000-0000-c000-000000000000'. Contact the app vendor.", sc), true
+		}
+	}
+	return "", 0, "", false
+}
+
+// consentMissing is AADSTS65001 with its suberror, as the token endpoint
+// answers a refresh after the app's permissions were revoked
+// (MicrosoftDocs/azure-docs issue 39189 shows the body).
+const consentMissing = "The user or administrator has not consented to use the application with ID '%s' named 'vpconnect'. Send an interactive authorization request for this user and resource."
+
 // authorize plays the browser step: the user is signed in and consents at
-// once, and the browser is redirected with a code (or an error, per the
-// docs, when the request is wrong but the redirect URI is usable).
+// once, and the browser is redirected with a code. Errors follow the
+// authorization code flow page
+// (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#error-response):
+// what makes the redirect URI unusable (an unknown tenant or app, an
+// unregistered redirect URI) or needs an administrator is an error page,
+// never a redirect; a wrong request with a usable redirect URI is sent back
+// to it with error and error_description.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant string) {
 	q := r.URL.Query()
 	redirect := q.Get("redirect_uri")
-	page := func(msg string) {
-		// Entra shows an error page instead of redirecting, for an
-		// unregistered redirect URI (AADSTS50011) or a refused tenant.
+	page := func(aadsts int, msg string) {
+		// Entra's error page names the code; its status is not part of
+		// any contract, so clients (and the agent's check) read the code.
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, "<!doctype html><title>Sign in</title><p>%s</p>", html.EscapeString(msg))
+		fmt.Fprintf(w, "<!doctype html><title>Sign in to your account</title><p>AADSTS%d: %s</p>", aadsts, html.EscapeString(msg))
 	}
-	if !s.registeredRedirect(redirect) {
-		page(fmt.Sprintf("AADSTS50011: The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'.", redirect, q.Get("client_id")))
+	if _, aadsts, msg, refused := s.tenantRefused(tenant); refused {
+		page(aadsts, msg)
 		return
 	}
-	if msg, refused := s.tenantRefused(tenant); refused {
-		page("AADSTS50194: " + msg)
+	if s.opts.ClientID != "" && q.Get("client_id") != s.opts.ClientID {
+		page(700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", q.Get("client_id")))
+		return
+	}
+	back, ok := s.registeredRedirect(redirect)
+	web := false
+	if !ok && s.opts.WebRedirect != "" {
+		// Registered under "Web": the browser step works the same; the
+		// code's redemption does not (token).
+		back, ok = matchRedirect([]string{s.opts.WebRedirect}, redirect)
+		web = ok
+	}
+	if !ok {
+		page(50011, fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.", redirect, q.Get("client_id")))
+		return
+	}
+	if s.consentRevoked.Load() {
+		// Users may not consent and nobody has granted the permissions
+		// for the organization: the "Need admin approval" page.
+		page(90094, "The grant requires admin permission.")
 		return
 	}
 	fail := func(code, desc string) {
@@ -264,24 +427,23 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant string
 		if st := q.Get("state"); st != "" {
 			v.Set("state", st)
 		}
-		http.Redirect(w, r, withQuery(redirect, v), http.StatusFound)
+		http.Redirect(w, r, withQuery(back, v), http.StatusFound)
 	}
+	code, aadsts, msg, badScope := scopeRefused(q.Get("scope"))
 	switch {
-	case s.opts.ClientID != "" && q.Get("client_id") != s.opts.ClientID:
-		fail("unauthorized_client", fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory.", q.Get("client_id")))
 	case q.Get("response_type") != "code":
 		fail("unsupported_response_type", "AADSTS70005: response_type 'code' is required by this simulator.")
 	case q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "AADSTS9002325: Proof Key for Code Exchange is required, with code_challenge_method S256.")
-	case q.Get("scope") == "":
-		fail("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'scope'.")
+	case badScope:
+		fail(code, fmt.Sprintf("AADSTS%d: %s", aadsts, msg))
 	case q.Get("response_mode") != "" && q.Get("response_mode") != "query":
 		fail("invalid_request", "AADSTS900144: this simulator answers with response_mode=query only.")
 	default:
 		code := "1.AQ" + randomHex(40)
 		s.auth.mu.Lock()
 		s.auth.codes[code] = &authCode{clientID: q.Get("client_id"), redirectURI: redirect,
-			challenge: q.Get("code_challenge"), scope: q.Get("scope"), expires: s.now().Add(codeLifetime)}
+			challenge: q.Get("code_challenge"), scope: q.Get("scope"), expires: s.now().Add(codeLifetime), web: web}
 		s.auth.mu.Unlock()
 		v := url.Values{"code": {code}}
 		if st := q.Get("state"); st != "" {
@@ -289,7 +451,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		// Entra adds session_state too; clients ignore it.
 		v.Set("session_state", newUUID())
-		http.Redirect(w, r, withQuery(redirect, v), http.StatusFound)
+		http.Redirect(w, r, withQuery(back, v), http.StatusFound)
 	}
 }
 
@@ -317,12 +479,22 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		s.identityError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
 	}
+	if code, aadsts, msg, refused := s.tenantRefused(tenant); refused {
+		s.identityError(w, http.StatusBadRequest, code, aadsts, msg)
+		return
+	}
 	if s.opts.ClientID != "" && clientID != s.opts.ClientID {
 		s.identityError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", clientID))
 		return
 	}
-	if msg, refused := s.tenantRefused(tenant); refused {
-		s.identityError(w, http.StatusBadRequest, "invalid_request", 50194, msg)
+	if sc := f.Get("scope"); sc != "" {
+		if code, aadsts, msg, refused := scopeRefused(sc); refused {
+			s.identityError(w, http.StatusBadRequest, code, aadsts, msg)
+			return
+		}
+	}
+	if gt := f.Get("grant_type"); s.consentRevoked.Load() && (gt == "refresh_token" || gt == "authorization_code") {
+		s.consentError(w, clientID)
 		return
 	}
 	if s.opts.NoPublicClientFlows && f.Get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code" {
@@ -345,6 +517,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			s.identityError(w, http.StatusBadRequest, "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
 		case c.clientID != clientID:
 			s.identityError(w, http.StatusBadRequest, "invalid_grant", 70000, "The provided authorization code was issued to another client.")
+		case c.web && f.Get("client_secret") == "" && f.Get("client_assertion") == "":
+			// The redirect URI is registered under "Web": its codes are
+			// a confidential client's, redeemed with a secret
+			// (msgraph-sdk-powershell issue 2127: the browser step
+			// succeeds, the redemption answers AADSTS7000218).
+			s.identityError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		case f.Get("redirect_uri") != c.redirectURI:
 			s.identityError(w, http.StatusBadRequest, "invalid_grant", 500112, "The reply address does not match the reply address that was used when the code was requested.")
 		case f.Get("code_verifier") == "":
@@ -454,16 +632,16 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request, ten
 		return
 	}
 	clientID := r.PostForm.Get("client_id")
+	if code, aadsts, msg, refused := s.tenantRefused(tenant); refused {
+		s.identityError(w, http.StatusBadRequest, code, aadsts, msg)
+		return
+	}
 	if s.opts.ClientID != "" && clientID != s.opts.ClientID {
 		s.identityError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", clientID))
 		return
 	}
-	if msg, refused := s.tenantRefused(tenant); refused {
-		s.identityError(w, http.StatusBadRequest, "invalid_request", 50194, msg)
-		return
-	}
-	if r.PostForm.Get("scope") == "" {
-		s.identityError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+	if code, aadsts, msg, refused := scopeRefused(r.PostForm.Get("scope")); refused {
+		s.identityError(w, http.StatusBadRequest, code, aadsts, msg)
 		return
 	}
 	dc := "DAQABAAEAAAD" + randomHex(40)

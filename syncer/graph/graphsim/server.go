@@ -53,6 +53,16 @@ type Options struct {
 	// NoPublicClientFlows turns "Allow public client flows" off: the
 	// device-code grant is refused (AADSTS7000218).
 	NoPublicClientFlows bool
+	// WebRedirect is a redirect URI registered under the "Web" platform
+	// instead of "Mobile and desktop applications" (a common mistake): the
+	// browser step works, redeeming its code without a client secret is
+	// refused (AADSTS7000218). See identity.go.
+	WebRedirect string
+	// TenantDomains are domains of the tenant besides the user's sign-in
+	// and mail domains; with the tenant id, organizations and common they
+	// are the tenant values the identity endpoints accept (any other:
+	// AADSTS90002).
+	TenantDomains []string
 	// Mailbox is the state of the user's mailbox as Exchange Online sees
 	// it (MailboxEnabled when zero); see SetMailboxState.
 	Mailbox MailboxState
@@ -161,7 +171,10 @@ type Server struct {
 	// singleTenant is Options.SingleTenant, changeable while serving
 	// (SetSingleTenant).
 	singleTenant atomic.Bool
-	now          func() time.Time
+	// consentRevoked: the organization's consent to the app was removed
+	// (RevokeConsent).
+	consentRevoked atomic.Bool
+	now            func() time.Time
 
 	mu      sync.Mutex
 	user    User
