@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,6 +91,12 @@ func (d vpDirectory) Search(ctx context.Context, typ, q string, limit int) ([]Ma
 		filters = append(filters, vantagepoint.TopLevelProjects)
 	}
 	rs, err := d.list(ctx, hub, vantagepoint.Query{Filters: filters}, limit)
+	if typ == "opportunity" && errors.Is(err, syncer.ErrNotFound) {
+		// Vantagepoint 4.0 and later keep pursuits as projects; a server
+		// without the opportunity hub has no opportunities to offer
+		// (docs/vantagepoint-api.md, "Smaller points").
+		return []Match{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("search Vantagepoint %ss: %w", typ, err)
 	}
