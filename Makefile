@@ -5,7 +5,7 @@ PKG       := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X vpconnect/agent.Version=$(VERSION)
 
-.PHONY: help build test test-go test-race test-wine deps lint cross demo demo-once bench clean msi
+.PHONY: help build test test-go test-race test-wine deps lint cross demo demo-once bench clean msi deb
 
 help:
 	@echo "make demo    run the agent against the built-in simulated services"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench   Go benchmarks and the end-to-end initial-sync run with its figures"
 	@echo "make lint    gofmt + go vet"
 	@echo "make cross   build for windows/amd64 and darwin (no cgo)"
+	@echo "make deb     the Debian package, dist/vpconnect_VERSION_amd64.deb"
 	@echo "make msi     the Windows installer, dist/vpconnect.msi (wixl; signed when SIGN_CERT/SIGN_KEY or SIGN_PFX are set)"
 
 build:
@@ -82,6 +83,10 @@ bench:
 msi:
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o dist/windows/vpconnect.exe ./cmd/vpconnect
 	bash installer/windows/build-msi.sh dist/windows/vpconnect.exe "$(VERSION)" dist/vpconnect.msi
+
+# deb builds the Debian package (dpkg-deb; see installer/linux/build-deb.sh).
+deb: build
+	bash installer/linux/build-deb.sh $(BIN)/vpconnect "$(VERSION)" dist/vpconnect_amd64.deb
 
 clean:
 	rm -rf $(BIN)
