@@ -731,6 +731,15 @@ func TestMessageIDKeyField(t *testing.T) {
 	if got := find("<none@mail.example>"); len(got) != 0 {
 		t.Errorf("an e-mail never filed: %+v", got)
 	}
+	// IT removes the field: the create the server refuses makes the client ask
+	// the metadata again, and the next e-mail is filed without it.
+	e.sim.RemoveActivityField(MessageIDField)
+	if _, err := e.c.CreateActivity(ctx, syncer.Activity{Type: "EMail", Subject: "Refused", StartDate: when, Employee: "E001", MessageID: "<r@mail.example>"}); !errors.Is(err, syncer.ErrInvalid) {
+		t.Fatalf("a create with a field the server lacks: %v", err)
+	}
+	if a := file("<after@mail.example>"); a.MessageID != "" {
+		t.Errorf("filed with the removed field: %+v", a)
+	}
 }
 
 // An all-day activity is written with its last day inclusive (an

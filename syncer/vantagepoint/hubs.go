@@ -2,6 +2,7 @@ package vantagepoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -310,6 +311,11 @@ func (c *Client) CreateActivity(ctx context.Context, a syncer.Activity) (syncer.
 	}
 	r, err := c.Create(ctx, HubActivity, rec)
 	if err != nil {
+		if _, sent := rec[MessageIDField]; sent && errors.Is(err, syncer.ErrInvalid) {
+			// Perhaps IT removed the field: ask the metadata again next
+			// time rather than have every e-mail refused.
+			c.forgetMessageIDField()
+		}
 		return syncer.Activity{}, fmt.Errorf("create %s activity %q: %w", a.Type, a.Subject, err)
 	}
 	return ActivityFromRecord(r), nil

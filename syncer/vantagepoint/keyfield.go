@@ -82,6 +82,14 @@ func (c *Client) HasMessageIDField(ctx context.Context) (bool, error) {
 	return c.keyField.has, nil
 }
 
+// forgetMessageIDField makes the next HasMessageIDField ask the metadata
+// again.
+func (c *Client) forgetMessageIDField() {
+	c.keyField.mu.Lock()
+	defer c.keyField.mu.Unlock()
+	c.keyField.has, c.keyField.checked = false, time.Time{}
+}
+
 // findByMessageID finds the activity filed from an e-mail: by the key
 // field when the server has it, then by the Notes line (activities filed
 // before the field existed, or by a server without it). The other

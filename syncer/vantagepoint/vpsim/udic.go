@@ -3,6 +3,7 @@ package vpsim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -90,6 +91,29 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, name stri
 			Required: f.required || f.name == t.key, ReadOnly: f.readOnly})
 	}
 	writeJSON(w, http.StatusOK, HubMetadata{d.TableName: d})
+}
+
+// RemoveActivityField deletes a user-defined activity field and its
+// values, as IT can in the screen designer; a write that still sends it is
+// refused (400).
+func (s *Server) RemoveActivityField(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables["activity"]
+	f, ok := t.byName[strings.ToLower(name)]
+	if !ok {
+		return
+	}
+	name = f.name
+	t.fields = slices.DeleteFunc(t.fields, func(x field) bool { return x.name == name })
+	t.byName = map[string]*field{}
+	for i := range t.fields {
+		t.byName[strings.ToLower(t.fields[i].name)] = &t.fields[i]
+	}
+	for _, r := range t.rows {
+		delete(r, name)
+	}
+	t.version++
 }
 
 // MessageIDField is the user-defined activity field of the administration
