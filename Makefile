@@ -4,6 +4,9 @@ BIN       := bin
 PKG       := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X vpconnect/agent.Version=$(VERSION)
+# The Windows exe is a GUI-subsystem program: no console window at login
+# (cmd/vpconnect/console_windows.go attaches to a terminal's console).
+WINGUI    := -H windowsgui
 
 .PHONY: help build test test-go test-race test-wine deps lint cross demo demo-once bench clean msi deb
 
@@ -81,7 +84,7 @@ bench:
 # installer/windows/build-msi.sh and docs/deployment.md). With SIGN_CERT and
 # SIGN_KEY (or SIGN_PFX) both are Authenticode-signed with osslsigncode.
 msi:
-	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o dist/windows/vpconnect.exe ./cmd/vpconnect
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS) $(WINGUI)" -o dist/windows/vpconnect.exe ./cmd/vpconnect
 	bash installer/windows/build-msi.sh dist/windows/vpconnect.exe "$(VERSION)" dist/vpconnect.msi
 
 # deb builds the Debian package (dpkg-deb; see installer/linux/build-deb.sh).
