@@ -260,8 +260,11 @@ func (s *Server) insertLocked(t *table, in map[string]any, screenRequired []stri
 
 // stampUDICLocked sets what a user-defined hub's record carries besides
 // its fields (Deltek's UDIC examples): UDICNumber and UDICName, its
-// read-only identity (the number in sequence, the name from the hub's
-// first field), and CreateUser/ModUser, who wrote it.
+// read-only identity, and CreateUser/ModUser, who wrote it. The name comes
+// from the hub's fields of type Name ("Name Fields in User-Defined Hubs":
+// up to three, concatenated); the simulator takes the first field, which
+// docs/admin.md asks IT to make the Name field. The number is in sequence,
+// as the hub's auto numbering would give it.
 func (s *Server) stampUDICLocked(t *table, rw row, user string, created bool) {
 	if !t.udic {
 		return
