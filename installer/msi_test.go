@@ -160,6 +160,15 @@ func TestMSI(t *testing.T) {
 		}
 	})
 
+	t.Run("Start menu", func(t *testing.T) {
+		// An employee's way to Sync Options without a terminal.
+		sc := find(msiTable(t, msi, "Shortcut"), "Shortcut", "SyncOptionsShortcut")
+		if sc == nil || sc["Directory_"] != "ProgramMenuFolder" || sc["Name"] != "vpconnect Sync Options" ||
+			sc["Target"] != "[INSTALLDIR]vpconnect.exe" || sc["Arguments"] != "options" {
+			t.Errorf("Start-menu shortcut: %v", sc)
+		}
+	})
+
 	registry := msiTable(t, msi, "Registry")
 	componentOf := func(r map[string]string) map[string]string { return find(components, "Component", r["Component_"]) }
 	is64 := func(c map[string]string) bool {
