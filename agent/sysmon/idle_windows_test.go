@@ -3,8 +3,7 @@ package sysmon
 import "testing"
 
 // The last input time and the lock screen answer on Windows (under Wine in
-// make test: .ci/wine-suite): no error, and a session just used is not
-// idle for long.
+// make test: .ci/wine-suite) without an error.
 func TestIdleAnswersOnWindows(t *testing.T) {
 	src, _ := platformIdle()
 	if _, err := src.idle(); err != nil {
