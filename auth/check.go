@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -171,7 +172,15 @@ func (a MicrosoftApp) checkSignInPage(ctx context.Context) error {
 		"scope": {a.scope()}, "state": {randomString(16)}, "prompt": {"select_account"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.endpoint("authorize")+"?"+q.Encode(), nil)
+	return a.signInPageRefusal(ctx, a.endpoint("authorize")+"?"+q.Encode(), redirect)
+}
+
+// signInPageRefusal opens authURL without following redirects and reads
+// whether Entra refuses the registration there (see checkSignInPage): a
+// *SignInRequiredError with Fix when it does, syncer.ErrUnavailable when
+// the page could not be had, nil otherwise.
+func (a MicrosoftApp) signInPageRefusal(ctx context.Context, authURL, redirect string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
 	if err != nil {
 		return fmt.Errorf("open the sign-in page: %w", err)
 	}
@@ -179,7 +188,7 @@ func (a MicrosoftApp) checkSignInPage(ctx context.Context) error {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
 	if err != nil {
-		return unavailable("open the sign-in page", err)
+		return unavailable("open the sign-in page", stripURL(err))
 	}
 	defer resp.Body.Close()
 	if loc, err := resp.Location(); err == nil && strings.HasPrefix(loc.String(), redirect) {
@@ -196,7 +205,7 @@ func (a MicrosoftApp) checkSignInPage(ctx context.Context) error {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	for _, m := range pageCode.FindAllSubmatch(body, -1) {
-		oe := &OAuthError{Status: resp.StatusCode, Description: "AADSTS" + string(m[1]) + ": " + strings.TrimSpace(string(m[2]))}
+		oe := &OAuthError{Description: "AADSTS" + string(m[1]) + ": " + strings.TrimSpace(html.UnescapeString(string(m[2])))}
 		if fix := registrationFix(oe, ""); fix != "" {
 			return fmt.Errorf("the sign-in page shows %w", &SignInRequiredError{Account: Microsoft, Reason: "refused the app registration", Fix: fix, Err: oe})
 		}

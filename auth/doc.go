@@ -21,7 +21,10 @@
 // off or a redirect URI under "Web", an unknown tenant or client id, a
 // missing admin consent, invalid_scope, invalid_request…) is a
 // [SignInRequiredError] whose Fix names the setting; it is final, as any
-// rejection. [MicrosoftApp.Check] asks for these without a user (the
+// rejection. Entra shows some of them (AADSTS50011, 50194, 700016, 90094)
+// as a page in the browser that never comes back to the listener, so the
+// browser sign-in reads that page first and ends at once with the fix.
+// [MicrosoftApp.Check] asks for these without a user (the
 // OpenID configuration, the sign-in page, a device code) and tells them
 // apart from an unreachable platform; [MicrosoftApp.CheckRegistration] is
 // its registration part.

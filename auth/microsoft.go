@@ -206,6 +206,20 @@ func (a MicrosoftApp) authCode(ctx context.Context, o SignInOptions) (Session, e
 	}
 	authURL := a.endpoint("authorize") + "?" + q.Encode()
 
+	// Entra shows its refusals of a misregistered app (an unregistered
+	// redirect URI, a single-tenant app through organizations, a missing
+	// admin consent) as a page in the browser that never comes back here:
+	// the user would read an AADSTS code while this waits minutes. The
+	// same page, read first, ends the sign-in at once with the fix. Any
+	// other failure to read it is left to the browser.
+	pctx, pcancel := context.WithTimeout(ctx, 15*time.Second)
+	err = a.signInPageRefusal(pctx, authURL, redirect)
+	pcancel()
+	var sr *SignInRequiredError
+	if errors.As(err, &sr) && sr.Fix != "" {
+		return Session{}, fmt.Errorf("Microsoft sign-in: %w", err)
+	}
+
 	if o.NoBrowser {
 		fmt.Fprintf(o.Out, "Sign in: %s\n", authURL)
 	} else {

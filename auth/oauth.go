@@ -30,8 +30,13 @@ type OAuthError struct {
 }
 
 func (e *OAuthError) Error() string {
+	d := firstLine(e.Description)
+	if e.Status == 0 && e.Code == "" {
+		// Read from a sign-in page: only the AADSTS text.
+		return "identity platform: " + d
+	}
 	s := fmt.Sprintf("identity platform: %d %s", e.Status, e.Code)
-	if d := firstLine(e.Description); d != "" {
+	if d != "" {
 		s += ": " + d
 	}
 	return s

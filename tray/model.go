@@ -182,6 +182,11 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 	if detail != "" {
 		v.tooltip += " · " + detail
 	}
+	if s.Reason != "" && (s.State == StateSuspended || s.State == StateDisabled) {
+		// Why sync stopped, and for a refusal only IT can fix, the fix:
+		// the first thing a user hovering the icon must read.
+		v.tooltip += "\n" + s.Reason
+	}
 	v.icon = iconFor(s.State)
 	show(itemOptions)
 

@@ -47,6 +47,9 @@ func TestViewOfEveryState(t *testing.T) {
 			[]string{"Disabled by administrator", "Last sync 14:00", labelOptions, labelQuit}},
 		{"Suspended, both sign-ins", &Status{State: StateSuspended, PauseAllowed: true, MicrosoftSignInNeeded: true, VantagepointSignInNeeded: true, LastBatch: today},
 			[]string{"Suspended by Error", "Last sync 14:00", labelReauthMicrosoft, labelReauthVantagepoint, labelOptions, labelQuit}},
+		{"Suspended, the app registration refused", &Status{State: StateSuspended, PauseAllowed: true, MicrosoftSignInNeeded: true, LastBatch: today,
+			Reason: "Microsoft 365 refused the app registration. To fix: in Entra ID, App registrations > the app > Authentication, set 'Allow public client flows' to Yes. Then re-authorize the account."},
+			[]string{"Suspended by Error", "Last sync 14:00", labelReauthMicrosoft, labelOptions, labelQuit}},
 		{"Suspended, ten failed batches", &Status{State: StateSuspended, PauseAllowed: true, LastBatch: today},
 			[]string{"Suspended by Error", "Last sync 14:00", labelSyncNow, labelResume, labelOptions, labelQuit}},
 		{"Not Configured", &Status{State: StateNotConfigured, PauseAllowed: true},
@@ -57,6 +60,9 @@ func TestViewOfEveryState(t *testing.T) {
 		v := viewOf(c.s, now, loc)
 		if got := visibleLabels(v); strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("%s: the menu shows %q, want %q", c.name, got, c.want)
+		}
+		if c.s != nil && c.s.Reason != "" && !strings.HasSuffix(v.tooltip, "\n"+c.s.Reason) {
+			t.Errorf("%s: the tooltip %q does not say why", c.name, v.tooltip)
 		}
 		if v.items[itemState].enabled || v.items[itemDetail].enabled {
 			t.Errorf("%s: the state lines are clickable", c.name)

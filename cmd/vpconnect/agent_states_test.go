@@ -473,27 +473,69 @@ func TestAgentTakesTheMailboxUpAfterTheStateFileIsLost(t *testing.T) {
 	}
 }
 
-// Issue: a misregistered app (here: IT made the app single-tenant while
-// the agents use the organizations authority) ends in Suspended by Error
-// with the fix in one sentence, after one token request, not in
-// "unavailable" retried forever.
+// Issue: an app registration or tenant refused for IT's reasons (IT made
+// the app single-tenant while the agents use the organizations authority;
+// the organization's consent was revoked where users may not consent) ends
+// in Suspended by Error with the fix in one sentence, after one token
+// request, not in "unavailable" retried forever. The sentence is in
+// 'vpconnect status', the tray's status and the page's status; once IT has
+// changed the setting, re-authorizing brings the agent back.
 func TestAgentMisregisteredAppNamesTheFix(t *testing.T) {
-	w := newAgentWorld(t)
-	w.startSynced(t)
+	for _, c := range []struct {
+		name       string
+		break_, it func(w *agentWorld)
+		fix        string
+	}{
+		{"single-tenant app", func(w *agentWorld) { w.g.SetSingleTenant(true) }, func(w *agentWorld) { w.g.SetSingleTenant(false) },
+			"set microsoft.tenant to the Directory (tenant) ID"},
+		{"consent revoked", func(w *agentWorld) { w.g.RevokeConsent() }, func(w *agentWorld) { w.g.GrantConsent() },
+			"choose 'Grant admin consent'"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newAgentWorld(t)
+			w.startSynced(t)
 
-	w.g.SetSingleTenant(true)
-	w.g.ExpireAccessTokens()
-	before := w.requests()
-	w.clock.Advance(vpInterval)
-	st := w.waitStatus(t, "Suspended by Error", func(s agent.Status) bool { return s.State == agent.StateSuspended && !s.Running })
-	if ms := st.Accounts.Microsoft; !ms.SignInNeeded || !strings.Contains(ms.Reason, "Directory (tenant) ID") ||
-		!strings.Contains(st.Reason, "Microsoft 365 refused the app registration. To fix: ") || !strings.Contains(st.Reason, "microsoft.tenant") {
-		t.Errorf("after the refusal: reason %q, account %+v", st.Reason, st.Accounts.Microsoft)
+			c.break_(w)
+			w.g.ExpireAccessTokens()
+			before := w.requests()
+			w.clock.Advance(vpInterval)
+			st := w.waitStatus(t, "Suspended by Error", func(s agent.Status) bool { return s.State == agent.StateSuspended && !s.Running })
+			if ms := st.Accounts.Microsoft; !ms.SignInNeeded || !strings.Contains(ms.Reason, c.fix) ||
+				!strings.HasPrefix(st.Reason, "Microsoft 365 refused the app registration. To fix: ") || !strings.Contains(st.Reason, c.fix) ||
+				strings.Count(st.Reason, ". ") > 2 {
+				t.Errorf("after the refusal: reason %q, account %+v", st.Reason, st.Accounts.Microsoft)
+			}
+			if n := w.requests().msToken - before.msToken; n != 1 {
+				t.Errorf("%d Microsoft token requests to learn of the refusal; want 1", n)
+			}
+			// The same sentence in 'vpconnect status' and the tray (the
+			// page shows the status's reason: agent/localapi).
+			code, out, _ := w.run("status")
+			if !strings.Contains(out, c.fix) || !strings.Contains(out, agent.StateSuspended) {
+				t.Errorf("vpconnect status = %d:\n%s", code, out)
+			}
+			if ts := trayStatus(st, nil); ts.Reason != st.Reason || !ts.MicrosoftSignInNeeded {
+				t.Errorf("the tray gets %+v", ts)
+			}
+			w.staysSilent(t, "suspended by a misregistration", 3)
+
+			// Re-authorizing before IT has changed anything fails with
+			// the same fix; after, it brings the agent back.
+			if code, out, errOut := w.run("reauthorize", "microsoft"); code == exitOK || !strings.Contains(out+errOut, c.fix) && !strings.Contains(out+errOut, "vpconnect check") {
+				t.Errorf("reauthorize before the fix = %d\n%s%s", code, out, errOut)
+			}
+			c.it(w)
+			if code, out, errOut := w.run("reauthorize", "microsoft"); code != exitOK {
+				t.Fatalf("reauthorize after the fix = %d\n%s%s", code, out, errOut)
+			}
+			st = w.waitStatus(t, "Active after IT's fix and a re-authorization", func(s agent.Status) bool {
+				return s.State == agent.StateActive && !s.Running && !s.Accounts.Microsoft.SignInNeeded
+			})
+			if st.Reason != "" || st.LastBatch == nil || st.LastBatch.Outcome != syncer.OutcomeOK {
+				t.Errorf("after the fix: %+v", st)
+			}
+		})
 	}
-	if n := w.requests().msToken - before.msToken; n != 1 {
-		t.Errorf("%d Microsoft token requests to learn of the refusal; want 1", n)
-	}
-	w.staysSilent(t, "suspended by a misregistration", 3)
 }
 
 // Exchange keeps only the last few generations of a sync state: a quiet
