@@ -190,23 +190,11 @@ func runAdminCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
 		HTTPClient: signinEnv.httpClient, Client: s.client, MicrosoftUser: s.msUser,
 	})
-	failed := 0
+	lines := make([]checkLine, 0, len(results))
 	for _, r := range results {
-		mark := "✓"
-		if !r.OK {
-			mark = "✗"
-			failed++
-		}
-		line := mark + " " + r.Name
-		if r.Detail != "" {
-			line += ": " + r.Detail
-		}
-		fmt.Fprintln(stdout, line)
-		if !r.OK && r.Fix != "" {
-			fmt.Fprintln(stdout, "    fix: "+r.Fix)
-		}
+		lines = append(lines, checkLine{name: r.Name, ok: r.OK, detail: r.Detail, fix: r.Fix})
 	}
-	if failed > 0 {
+	if failed := printChecklist(stdout, lines); failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", failed, len(results))
 	}
 	fmt.Fprintln(stdout, "All prerequisites are met.")

@@ -42,25 +42,41 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	app, _ := apps(cfg)
 	steps := app.Check(ctx)
-	failed := 0
+	lines := make([]checkLine, 0, len(steps))
 	for _, st := range steps {
-		mark := "✓"
-		if !st.OK {
-			mark = "✗"
-			failed++
-		}
-		line := mark + " " + st.Name
-		if st.Detail != "" {
-			line += ": " + st.Detail
-		}
-		fmt.Fprintln(stdout, line)
-		if !st.OK && st.Fix != "" {
-			fmt.Fprintln(stdout, "    fix: "+st.Fix)
-		}
+		lines = append(lines, checkLine{name: st.Name, ok: st.OK, detail: st.Detail, fix: st.Fix})
 	}
-	if failed > 0 {
+	if failed := printChecklist(stdout, lines); failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", failed, len(steps))
 	}
 	fmt.Fprintln(stdout, "The app registration lets the agent sign in to Microsoft 365.")
 	return nil
+}
+
+// checkLine is one line of a checklist (vpconnect check, admin check).
+type checkLine struct {
+	name, detail, fix string
+	ok                bool
+}
+
+// printChecklist prints a checklist, ✓ or ✗ a line with the fix under a
+// failed one, and returns how many failed.
+func printChecklist(w io.Writer, lines []checkLine) int {
+	failed := 0
+	for _, l := range lines {
+		mark := "✓"
+		if !l.ok {
+			mark = "✗"
+			failed++
+		}
+		line := mark + " " + l.name
+		if l.detail != "" {
+			line += ": " + l.detail
+		}
+		fmt.Fprintln(w, line)
+		if !l.ok && l.fix != "" {
+			fmt.Fprintln(w, "    fix: "+l.fix)
+		}
+	}
+	return failed
 }
