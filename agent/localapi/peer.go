@@ -31,6 +31,17 @@ func peerContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, peerKey{}, connOwner(c))
 }
 
+// connOwner asks the operating system who owns the client's end of a
+// loopback TCP connection (socketOwner, per platform).
+func connOwner(c net.Conn) peerOwner {
+	client, ok1 := c.RemoteAddr().(*net.TCPAddr)
+	server, ok2 := c.LocalAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return peerUnknown
+	}
+	return socketOwner(client, server)
+}
+
 // peerOf is the owner recorded for the request's connection.
 func peerOf(ctx context.Context) peerOwner {
 	p, _ := ctx.Value(peerKey{}).(peerOwner)

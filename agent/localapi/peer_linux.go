@@ -10,20 +10,15 @@ import (
 	"strings"
 )
 
-// connOwner finds the client's socket in /proc/net/tcp (or tcp6): the row
-// whose local address is the connection's remote one and whose remote
-// address is its local one, and compares its uid with ours.
-func connOwner(c net.Conn) peerOwner {
-	remote, ok1 := c.RemoteAddr().(*net.TCPAddr)
-	local, ok2 := c.LocalAddr().(*net.TCPAddr)
-	if !ok1 || !ok2 {
-		return peerUnknown
-	}
+// socketOwner finds the client's socket in /proc/net/tcp (or tcp6): the
+// row whose local address is the client's and whose remote address is the
+// server's, and compares its uid with ours.
+func socketOwner(client, server *net.TCPAddr) peerOwner {
 	file := "/proc/net/tcp"
-	if remote.IP.To4() == nil {
+	if client.IP.To4() == nil {
 		file = "/proc/net/tcp6"
 	}
-	uid, ok := socketUID(file, procAddr(remote), procAddr(local))
+	uid, ok := socketUID(file, procAddr(client), procAddr(server))
 	switch {
 	case !ok:
 		return peerUnknown

@@ -4,7 +4,7 @@ package localapi
 
 import "net"
 
-// connOwner cannot tell the owner of a loopback connection on this
+// socketOwner cannot tell the owner of a loopback connection on this
 // platform yet (macOS would need the equivalent of Linux's and Windows'
 // socket tables): connections are served, never auto-approved.
-func connOwner(net.Conn) peerOwner { return peerUnknown }
+func socketOwner(_, _ *net.TCPAddr) peerOwner { return peerUnknown }

@@ -9,18 +9,13 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// connOwner finds the client's socket in the system's TCP table
+// socketOwner finds the client's socket in the system's TCP table
 // (GetExtendedTcpTable, with the owning process), opens that process's
 // token and compares its user with ours. A process this user cannot open
 // is another user's: a user can always open their own.
-func connOwner(c net.Conn) peerOwner {
-	remote, ok1 := c.RemoteAddr().(*net.TCPAddr)
-	local, ok2 := c.LocalAddr().(*net.TCPAddr)
-	if !ok1 || !ok2 {
-		return peerUnknown
-	}
-	pid, ok := owningPID(remote, local)
-	if !ok {
+func socketOwner(client, server *net.TCPAddr) peerOwner {
+	pid, ok := owningPID(client, server)
+	if !ok || pid == 0 {
 		return peerUnknown
 	}
 	me, err := windows.GetCurrentProcessToken().GetTokenUser()
