@@ -19,10 +19,12 @@ import (
 func FuzzDecodeTokenResponse(f *testing.F) {
 	for _, name := range []string{"token-response-authcode.json", "devicecode-token-response.json",
 		"token-error-invalid-scope.json", "token-error-sample-with-error-uri.json"} {
-		if b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "identity", name)); err == nil {
-			f.Add(200, b)
-			f.Add(400, b)
+		b, err := os.ReadFile(filepath.Join("testdata", "fixtures", "identity", name))
+		if err != nil {
+			f.Fatalf("seed: %v", err)
 		}
+		f.Add(200, b)
+		f.Add(400, b)
 	}
 	f.Add(200, []byte(`{"access_token":"a","expires_in":"3599","refresh_token":"r","id_token":"x.eyJ0aWQiOiJ0In0.y"}`))
 	f.Add(200, []byte(`{"access_token":"a","expires_in":-1}`))

@@ -379,7 +379,7 @@ func OpenSystemBrowser(ctx context.Context, address string) error {
 }
 
 // deviceAuthorization is the devicecode endpoint's answer
-// (fixtures/identity/devicecode-token-response.json's request).
+// (testdata/fixtures/identity/devicecode-token-response.json's request).
 type deviceAuthorization struct {
 	DeviceCode      string `json:"device_code"`
 	UserCode        string `json:"user_code"`

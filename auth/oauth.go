@@ -81,7 +81,7 @@ func firstLine(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// wireToken is a token answer (fixtures/identity/token-response-authcode.json).
+// wireToken is a token answer (testdata/fixtures/identity/token-response-authcode.json).
 type wireToken struct {
 	AccessToken  string          `json:"access_token"`
 	TokenType    string          `json:"token_type"`

@@ -73,7 +73,7 @@ func RefreshGrant(ctx context.Context, hc *http.Client, apiURL, refreshToken str
 	return tok, nil
 }
 
-// wireToken is the token answer (fixtures/vantagepoint/token-response.json).
+// wireToken is the token answer (testdata/fixtures/token-response.json).
 type wireToken struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`

@@ -20,7 +20,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-const fixtures = "../testdata/fixtures"
+// fixtures holds Microsoft's documented examples (see its READMEs for the
+// source of each).
+const fixtures = "testdata/fixtures"
 
 func newTest(t *testing.T) (*Server, string) {
 	t.Helper()

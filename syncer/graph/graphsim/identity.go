@@ -16,7 +16,7 @@ import (
 )
 
 // The identity side follows the Microsoft identity platform v2.0 endpoints
-// (fixtures/identity): authorization code with PKCE (the browser step
+// (testdata/fixtures/identity): authorization code with PKCE (the browser step
 // consents at once), refresh tokens, and the device-code flow. Tokens are
 // opaque random strings; the id_token is an unsigned JWT (alg none), as in the
 // device-code fixture, carrying the user's name and UPN.
@@ -344,7 +344,7 @@ var oidcScopes = map[string]bool{"openid": true, "profile": true, "email": true,
 
 // scopeRefused checks a scope parameter as Entra does
 // (https://learn.microsoft.com/entra/identity-platform/reference-error-codes,
-// and the answer in fixtures/identity/token-error-invalid-scope.json):
+// and the answer in testdata/fixtures/identity/token-error-invalid-scope.json):
 //   - none at all: AADSTS900144 (invalid_request);
 //   - a resource other than Microsoft Graph: AADSTS70011 (invalid_scope,
 //     "The provided value for the input parameter 'scope' is not valid");

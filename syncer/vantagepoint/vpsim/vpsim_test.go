@@ -17,7 +17,9 @@ import (
 	"time"
 )
 
-const fixtures = "../testdata/fixtures"
+// fixtures holds the documented token answers (see its README for the
+// source of each).
+const fixtures = "testdata/fixtures"
 
 func fixtureKeys(t *testing.T, name string) []string {
 	t.Helper()
