@@ -326,6 +326,28 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 		msg.InternetMessageID = internetMessageID
 	}
 	subject := issueItem(msg.Subject, internetMessageID)
+	// The add-in's choice saved on the message tracks it like a track
+	// request: it names the records and lets a private e-mail through.
+	// Such a track is kept only once filed (for GET /v1/track): while it
+	// fails, the message's own properties stay the truth, so that a choice
+	// corrected in the add-in is what the next batch files.
+	track, fromAddin, invalid := e.addinTrack(msg, messageID, track)
+	failTrack := track
+	if fromAddin {
+		failTrack = nil
+	}
+	if invalid != "" {
+		return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, nil, errors.New(invalid))
+	}
+	if track != nil {
+		reason, err := e.checkLinks(ctx, track)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, failTrack, errors.New(reason))
+		}
+	}
 	if msg.Private && track == nil {
 		// Private e-mails go to Vantagepoint only when the user files them
 		// explicitly from the add-in (SPEC §4.1).
@@ -335,7 +357,7 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 	}
 	act, err := e.activityFor(ctx, r, msg, track)
 	if err != nil {
-		return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, track, err)
+		return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, failTrack, err)
 	}
 
 	// Announce the create before sending it: after a crash the journal says
@@ -374,7 +396,7 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 		}
 		// When ambiguous the journal stays: the next batch looks the
 		// activity up before creating it again.
-		return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, track, fmt.Errorf("create the activity: %w", err))
+		return e.emailFailed(ctx, r, messageID, internetMessageID, subject, msg.Categories, failTrack, fmt.Errorf("create the activity: %w", err))
 	}
 	if err := e.step("emails:create:sent"); err != nil {
 		return err
@@ -863,4 +885,66 @@ func (e *Engine) TrackStatus(ctx context.Context, messageID string) (store.Track
 		return err
 	})
 	return t, ok, err
+}
+
+// addinTrack decides the track of a message read in full: an explicit track
+// request (POST /v1/track) comes first, and takes the records the add-in
+// saved on the message when it names none itself; without one, the add-in's
+// saved choice on a message carrying the category is a track of its own
+// (fromAddin). invalid says why a saved choice cannot be used.
+func (e *Engine) addinTrack(msg Message, messageID string, track *store.Track) (_ *store.Track, fromAddin bool, invalid string) {
+	a := msg.Addin
+	if a == nil || !hasCategory(msg.Categories, e.opts.Category) {
+		return track, false, ""
+	}
+	if a.Invalid != "" {
+		if track != nil {
+			return track, false, "" // the request names what to do
+		}
+		return nil, false, a.Invalid + "; choose the records again in the Outlook add-in"
+	}
+	if track != nil {
+		if trackLinks(*track).IsZero() {
+			t := *track
+			t.Project, t.Opportunity, t.Contact, t.Firm = a.Project, a.Opportunity, a.Contact, a.Firm
+			return &t, false, ""
+		}
+		return track, false, ""
+	}
+	return &store.Track{MessageID: messageID, Project: a.Project, Opportunity: a.Opportunity, Contact: a.Contact,
+		Firm: a.Firm, State: store.TrackQueued, Requested: e.opts.Now()}, true, ""
+}
+
+func trackLinks(t store.Track) Links {
+	return Links{Project: t.Project, Opportunity: t.Opportunity, Contact: t.Contact, Firm: t.Firm}
+}
+
+// checkLinks confirms that the records a track names exist in Vantagepoint,
+// when the Vantagepoint side can tell (LinkChecker). reason says which one
+// does not, in words for the issues list; err is returned only when the
+// batch cannot go on (credentials refused).
+func (e *Engine) checkLinks(ctx context.Context, t *store.Track) (reason string, err error) {
+	lc, ok := e.vp.(LinkChecker)
+	if !ok {
+		return "", nil
+	}
+	for _, l := range []struct {
+		kind LinkKind
+		id   string
+	}{{LinkProject, t.Project}, {LinkOpportunity, t.Opportunity}, {LinkContact, t.Contact}, {LinkFirm, t.Firm}} {
+		if l.id == "" {
+			continue
+		}
+		found, err := lc.RecordExists(ctx, l.kind, l.id)
+		if errors.Is(err, ErrAuthRejected) {
+			return "", fmt.Errorf("check the records chosen for an e-mail: %w", err)
+		}
+		if err != nil {
+			return fmt.Sprintf("could not check the %s %q chosen for this e-mail: %v", l.kind, l.id, err), nil
+		}
+		if !found {
+			return fmt.Sprintf("the %s %q chosen for this e-mail does not exist in Vantagepoint; choose another in the Outlook add-in", l.kind, l.id), nil
+		}
+	}
+	return "", nil
 }

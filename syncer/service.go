@@ -118,6 +118,9 @@ type Message struct {
 	Attachments []Attachment
 	// Private is true when PidTagSensitivity (Integer 0x0036) is 2.
 	Private bool
+	// Addin is what the Outlook add-in saved on the message as its custom
+	// properties (addin.go); nil when it saved nothing.
+	Addin *AddinTrack
 }
 
 // Attachment is what an activity records of an attachment.

@@ -48,6 +48,9 @@ type Options struct {
 	MaxConcurrent int
 	// Logger receives retry and throttling notes; slog.Default() when nil.
 	Logger *slog.Logger
+	// AddinManifestID is the <Id> of the Outlook add-in whose custom
+	// properties Message reads; syncer.AddinManifestID when "".
+	AddinManifestID string
 }
 
 // Client is the Microsoft 365 side of the engine: syncer.Mailbox over
@@ -58,6 +61,7 @@ type Client struct {
 	pageSize int
 	tr       *transport
 	log      *slog.Logger
+	addinID  string
 }
 
 var _ syncer.Mailbox = (*Client)(nil)
@@ -130,7 +134,10 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("graph: building the request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(base.String())
-	return &Client{adapter: adapter, base: base.String(), pageSize: o.PageSize, tr: tr, log: o.Logger}, nil
+	if o.AddinManifestID == "" {
+		o.AddinManifestID = syncer.AddinManifestID
+	}
+	return &Client{adapter: adapter, base: base.String(), pageSize: o.PageSize, tr: tr, log: o.Logger, addinID: o.AddinManifestID}, nil
 }
 
 // Requests is the number of HTTP requests sent so far, retries included.

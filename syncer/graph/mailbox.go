@@ -247,6 +247,13 @@ func (c *Client) Message(ctx context.Context, id string) (syncer.Message, error)
 			out.Private = true
 		}
 	}
+	if len(out.Categories) > 0 {
+		// The add-in always sets a category with its choice: a message
+		// without any has no choice worth a request.
+		if out.Addin, err = c.addin(ctx, id); err != nil {
+			return syncer.Message{}, err
+		}
+	}
 	return out, nil
 }
 

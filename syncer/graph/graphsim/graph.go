@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,7 +234,8 @@ type renderOpts struct {
 	textBody    bool
 	attachments selection // nil: not expanded
 	expandAtt   bool
-	sensitivity bool // singleValueExtendedProperties expanded for 0x0036
+	sensitivity bool   // singleValueExtendedProperties expanded for 0x0036
+	prop        string // or expanded for this named property
 	inDelta     bool
 }
 
@@ -331,6 +333,17 @@ func (s *Server) writeMessage(w *jw, r *msgRec, sel selection, o renderOpts) {
 		w.beginObject()
 		w.str("id", "Integer 0x36")
 		w.str("value", strconv.Itoa(m.Sensitivity))
+		w.endObject()
+		w.endArrayField()
+	}
+	if p, ok := messageProp(m.ExtendedProperties, o.prop); ok && o.prop != "" {
+		// Graph omits the navigation property when the item lacks the
+		// property, as for the other items (writeExtProps).
+		w.str("singleValueExtendedProperties@odata.context", s.url+"/v1.0/$metadata#users('"+s.user.ID+"')/messages('"+m.ID+"')/singleValueExtendedProperties")
+		w.arrayField("singleValueExtendedProperties")
+		w.beginObject()
+		w.str("id", p.ID)
+		w.str("value", p.Value)
 		w.endObject()
 		w.endArrayField()
 	}
@@ -451,6 +464,20 @@ func readOpts(q query, prefs []string) (renderOpts, []string, error) {
 			}
 			// Graph matches the property tag numerically: 0x0036 == 0x36.
 			o.sensitivity = f == "id eq 'integer 0x0036'" || f == "id eq 'integer 0x36'"
+			if !o.sensitivity {
+				// A named property, by the one documented form: $filter
+				// with eq on id (Get singleValueLegacyExtendedProperty,
+				// https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-get);
+				// the name keeps its case, so the raw filter is parsed.
+				m := expandFilterRe.FindStringSubmatch(opts["filter"])
+				if m == nil {
+					return o, nil, fmt.Errorf("Invalid filter clause: '%s'; filter singleValueExtendedProperties with id eq '...'.", opts["filter"])
+				}
+				if err := validProps([]extProp{{ID: unquote(m[1])}}); err != nil {
+					return o, nil, err
+				}
+				o.prop = unquote(m[1])
+			}
 		case "":
 		default:
 			return o, nil, fmt.Errorf("Could not find a property named '%s' on type 'microsoft.graph.message'.", strings.TrimSpace(name))
@@ -458,6 +485,8 @@ func readOpts(q query, prefs []string) (renderOpts, []string, error) {
 	}
 	return o, applied, nil
 }
+
+var expandFilterRe = regexp.MustCompile(`(?i)^\s*id\s+eq\s+'((?:[^']|'')*)'\s*$`)
 
 // splitTopLevel splits on commas outside parentheses and quotes.
 func splitTopLevel(s string) []string {
@@ -546,6 +575,10 @@ type messagePatch struct {
 		Content     string `json:"content"`
 	} `json:"body"`
 	Importance *string `json:"importance"`
+	// Props creates or updates single-value extended properties ("Create
+	// single-value extended property": PATCH the existing item with
+	// singleValueExtendedProperties).
+	Props []extProp `json:"singleValueExtendedProperties"`
 }
 
 func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request, q query, prefs []string, id string) {
@@ -562,6 +595,10 @@ func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request, q query, p
 	o, applied, err := readOpts(q, prefs)
 	if err != nil {
 		s.graphError(w, r, http.StatusBadRequest, "RequestBroker--ParseUri", err.Error())
+		return
+	}
+	if err := validProps(p.Props); err != nil {
+		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidProperty", err.Error())
 		return
 	}
 	var b bytes.Buffer
@@ -591,6 +628,15 @@ func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request, q query, p
 		}
 		if p.Body != nil {
 			m.Body, m.BodyType = p.Body.Content, strings.ToLower(p.Body.ContentType)
+		}
+		for _, x := range p.Props {
+			if old, ok := messageProp(m.ExtendedProperties, x.ID); ok {
+				delete(m.ExtendedProperties, old.ID)
+			}
+			if m.ExtendedProperties == nil {
+				m.ExtendedProperties = map[string]string{}
+			}
+			m.ExtendedProperties[x.ID] = x.Value
 		}
 		s.touchLocked(rec, m)
 		s.writeEntity(&b, rec, sel, o)

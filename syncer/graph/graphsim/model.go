@@ -54,6 +54,11 @@ type Message struct {
 	// Sensitivity is PidTagSensitivity (Integer 0x0036): 0 normal,
 	// 1 personal, 2 private, 3 confidential.
 	Sensitivity int `json:"sensitivity"`
+	// ExtendedProperties holds the message's named single-value extended
+	// properties by id ("String {GUID} Name name"), such as an Outlook
+	// add-in's custom properties (SetAddinProperties). Graph shows them
+	// only on an explicit $expand, never in delta.
+	ExtendedProperties map[string]string `json:"extendedProperties,omitempty"`
 }
 
 // MailFolder is a mail folder of the simulated mailbox.

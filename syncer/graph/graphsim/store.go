@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -239,6 +240,7 @@ func cloneMessage(m Message) Message {
 	m.Cc = slices.Clone(m.Cc)
 	m.Categories = slices.Clone(m.Categories)
 	m.Attachments = slices.Clone(m.Attachments)
+	m.ExtendedProperties = maps.Clone(m.ExtendedProperties)
 	return m
 }
 
