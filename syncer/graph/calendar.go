@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,41 +39,11 @@ func (c *Client) EventChanges(ctx context.Context, start, end time.Time, cursor 
 			"endDateTime":   {end.UTC().Format(time.RFC3339)},
 		})
 	}
-	cfg := &users.ItemCalendarViewDeltaRequestBuilderGetRequestConfiguration{
-		Headers: headers("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize), "Prefer", textBody),
+	cfg := &users.ItemCalendarViewDeltaRequestBuilderGetRequestConfiguration{Headers: headers("Prefer", c.pageSizePrefer(), "Prefer", textBody)}
+	get := func(ctx context.Context, link string) (users.ItemCalendarViewDeltaGetResponseable, error) {
+		return users.NewItemCalendarViewDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
 	}
-	for pages := 1; ; pages++ {
-		resp, err := users.NewItemCalendarViewDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
-		if err != nil {
-			return "", wrap(fmt.Sprintf("listing event changes (page %d)", pages), err)
-		}
-		if resp == nil {
-			return "", wrap("listing event changes", errNoBody)
-		}
-		values := resp.GetValue()
-		changes := make([]syncer.MailboxEvent, 0, len(values))
-		for _, v := range values {
-			if v == nil {
-				continue
-			}
-			ev, err := mailboxEvent(v)
-			if err != nil {
-				return "", fmt.Errorf("graph: listing event changes: %w", err)
-			}
-			changes = append(changes, ev)
-		}
-		if err := page(changes); err != nil {
-			return "", err
-		}
-		if n := deref(resp.GetOdataNextLink()); n != "" {
-			link = n
-			continue
-		}
-		if d := deref(resp.GetOdataDeltaLink()); d != "" {
-			return d, nil
-		}
-		return "", fmt.Errorf("graph: listing event changes: a page with neither nextLink nor deltaLink: %w", syncer.ErrMalformed)
-	}
+	return deltaRound(ctx, "event changes", link, get, mailboxEvent, page)
 }
 
 // eventTime reads a dateTimeTimeZone. Every request asks for UTC

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -168,41 +167,17 @@ func (c *Client) ContactChanges(ctx context.Context, folderID, cursor string, pa
 		}
 		link = c.rawURL("/me/contactFolders/"+url.PathEscape(folderID)+"/contacts/delta()", url.Values{"$select": {contactSelect}})
 	}
-	cfg := &users.ItemContactFoldersItemContactsDeltaRequestBuilderGetRequestConfiguration{
-		Headers: headers("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize)),
+	cfg := &users.ItemContactFoldersItemContactsDeltaRequestBuilderGetRequestConfiguration{Headers: headers("Prefer", c.pageSizePrefer())}
+	get := func(ctx context.Context, link string) (users.ItemContactFoldersItemContactsDeltaGetResponseable, error) {
+		return users.NewItemContactFoldersItemContactsDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
 	}
-	for pages := 1; ; pages++ {
-		resp, err := users.NewItemContactFoldersItemContactsDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
-		if err != nil {
-			return "", wrap(fmt.Sprintf("listing contact changes of folder %s (page %d)", shortID(folderID), pages), err)
-		}
-		if resp == nil {
-			return "", wrap("listing contact changes", errNoBody)
-		}
-		values := resp.GetValue()
-		changes := make([]syncer.MailboxContact, 0, len(values))
-		for _, v := range values {
-			if v == nil {
-				continue
-			}
-			ch := mailboxContact(v)
-			if ch.ID == "" {
-				return "", fmt.Errorf("graph: listing contact changes of folder %s: an entry without id: %w", shortID(folderID), syncer.ErrMalformed)
-			}
-			changes = append(changes, ch)
-		}
-		if err := page(changes); err != nil {
-			return "", err
-		}
-		if n := deref(resp.GetOdataNextLink()); n != "" {
-			link = n
-			continue
-		}
-		if d := deref(resp.GetOdataDeltaLink()); d != "" {
-			return d, nil
-		}
-		return "", fmt.Errorf("graph: listing contact changes of folder %s: a page with neither nextLink nor deltaLink: %w", shortID(folderID), syncer.ErrMalformed)
-	}
+	return deltaRound(ctx, "contact changes of folder "+shortID(folderID), link, get, deltaContact, page)
+}
+
+// deltaContact maps a contact delta entry, which must have an id.
+func deltaContact(m models.Contactable) (syncer.MailboxContact, error) {
+	ch := mailboxContact(m)
+	return ch, needID(ch.ID)
 }
 
 // mailboxContact maps a contact (SPEC §4.2: the first e-mail address, the

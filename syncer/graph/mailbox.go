@@ -121,41 +121,17 @@ func (c *Client) MessageChanges(ctx context.Context, folderID, cursor string, pa
 		}
 		link = c.rawURL("/me/mailFolders/"+url.PathEscape(folderID)+"/messages/delta()", url.Values{"$select": {deltaSelect}})
 	}
-	cfg := &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{
-		Headers: headers("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize)),
+	cfg := &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{Headers: headers("Prefer", c.pageSizePrefer())}
+	get := func(ctx context.Context, link string) (users.ItemMailFoldersItemMessagesDeltaGetResponseable, error) {
+		return users.NewItemMailFoldersItemMessagesDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
 	}
-	for pages := 1; ; pages++ {
-		resp, err := users.NewItemMailFoldersItemMessagesDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
-		if err != nil {
-			return "", wrap(fmt.Sprintf("listing message changes of folder %s (page %d)", folderID, pages), err)
-		}
-		if resp == nil {
-			return "", wrap("listing message changes", errNoBody)
-		}
-		values := resp.GetValue()
-		changes := make([]syncer.MessageChange, 0, len(values))
-		for _, m := range values {
-			if m == nil {
-				continue
-			}
-			ch := messageChange(m)
-			if ch.ID == "" {
-				return "", fmt.Errorf("graph: listing message changes of folder %s: an entry without id: %w", folderID, syncer.ErrMalformed)
-			}
-			changes = append(changes, ch)
-		}
-		if err := page(changes); err != nil {
-			return "", err
-		}
-		if n := deref(resp.GetOdataNextLink()); n != "" {
-			link = n
-			continue
-		}
-		if d := deref(resp.GetOdataDeltaLink()); d != "" {
-			return d, nil
-		}
-		return "", fmt.Errorf("graph: listing message changes of folder %s: a page with neither nextLink nor deltaLink: %w", folderID, syncer.ErrMalformed)
-	}
+	return deltaRound(ctx, "message changes of folder "+shortID(folderID), link, get, deltaMessageChange, page)
+}
+
+// deltaMessageChange maps a message delta entry, which must have an id.
+func deltaMessageChange(m models.Messageable) (syncer.MessageChange, error) {
+	ch := messageChange(m)
+	return ch, needID(ch.ID)
 }
 
 // messageChange maps a delta entry; an entry with @removed carries only
