@@ -102,7 +102,7 @@ type item int
 const (
 	itemState  item = iota // the state in SPEC §3's words (disabled)
 	itemDetail             // last batch time and open issues (disabled)
-	itemPair0              // "Approve add-in from <origin>…", three slots
+	itemPair0              // "Pair add-in from <origin>: type its code…", three slots
 	itemPair1
 	itemPair2
 	itemSyncNow
@@ -147,7 +147,14 @@ const (
 	labelOptions            = "Open Sync Options…"
 	labelQuit               = "Quit vpconnect"
 	labelStarting           = "vpconnect is starting…"
+	// labelPairMore is the last pairing slot's label when more requests
+	// wait than there are slots.
+	labelPairMore = "Pair %d more add-ins: type their codes…"
 )
+
+// pairLabel is the item of an add-in's pairing request: it opens Sync
+// Options, where the owner types the code the add-in shows.
+func pairLabel(origin string) string { return "Pair add-in from " + origin + ": type its code…" }
 
 // viewOf decides the menu for a status; nil means the agent is not
 // reachable (starting, restarting after an activation, or gone). It is a
@@ -165,7 +172,10 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 	v.items[itemActivate] = entry{label: labelActivate,
 		tooltip: "Sign in to Microsoft 365 and Vantagepoint: run 'vpconnect activate'; Sync Options shows what is missing"}
 	for i := itemPair0; i <= itemPair2; i++ {
-		v.items[i] = entry{tooltip: "Approve or deny the add-in in Sync Options"}
+		// No approval by a click: another program can ask to pair just
+		// as the add-in does, and only the add-in shows the code of its
+		// own request.
+		v.items[i] = entry{tooltip: "In Sync Options, type the code the add-in shows to approve it, or deny it"}
 	}
 	if s == nil {
 		v.title, v.tooltip, v.icon = "vpconnect", labelStarting, iconStarting
@@ -194,9 +204,9 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 		if i == pairSlots {
 			break
 		}
-		label := "Approve add-in from " + p.Origin + "…"
+		label := pairLabel(p.Origin)
 		if i == pairSlots-1 && len(s.Pairings) > pairSlots {
-			label = fmt.Sprintf("Approve %d more add-ins…", len(s.Pairings)-i)
+			label = fmt.Sprintf(labelPairMore, len(s.Pairings)-i)
 		}
 		v.items[itemPair0+item(i)].label = label
 		show(itemPair0 + item(i))

@@ -3,6 +3,7 @@ package tray
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image/png"
 	"os/exec"
 	"strings"
@@ -55,7 +56,7 @@ func TestViewOfEveryState(t *testing.T) {
 		{"Not Configured", &Status{State: StateNotConfigured, PauseAllowed: true},
 			[]string{"Not Configured", labelActivate, labelOptions, labelQuit}},
 		{"five pairings", &Status{State: StateNotConfigured, Pairings: []Pairing{{Origin: "https://a.example"}, {Origin: "https://b.example"}, {Origin: "https://c.example"}, {Origin: "https://d.example"}, {Origin: "https://e.example"}}},
-			[]string{"Not Configured", "Approve add-in from https://a.example…", "Approve add-in from https://b.example…", "Approve 3 more add-ins…", labelActivate, labelOptions, labelQuit}},
+			[]string{"Not Configured", pairLabel("https://a.example"), pairLabel("https://b.example"), fmt.Sprintf(labelPairMore, 3), labelActivate, labelOptions, labelQuit}},
 	} {
 		v := viewOf(c.s, now, loc)
 		if got := visibleLabels(v); strings.Join(got, "|") != strings.Join(c.want, "|") {

@@ -456,13 +456,13 @@ func TestTrayOverDBus(t *testing.T) {
 		expect(t, opened, "http://127.0.0.1:48613/open/one-time")
 	})
 
-	t.Run("a pending add-in pairing opens Sync Options", func(t *testing.T) {
+	t.Run("a pending add-in pairing opens Sync Options, where its code is typed", func(t *testing.T) {
 		st := active
 		st.PauseAllowed = false // and policy forbids pausing
 		st.Pairings = []Pairing{{ID: "p1", Origin: "https://addin.example.com", Name: "Outlook"}}
 		stream <- st
 		m := p.stateIs(t, StateActive)
-		label := "Approve add-in from https://addin.example.com…"
+		label := pairLabel("https://addin.example.com")
 		if !m.find(t, label).visible {
 			t.Fatalf("no %q\n%s", label, m)
 		}

@@ -86,10 +86,10 @@ func TestAddinPairsAndCallsAcrossOriginsInChromium(t *testing.T) {
 	// The user approves in Sync Options (the owner's API is what the page
 	// and the tray use).
 	pend := e.srv.Pending()
-	if len(pend) != 1 || pend[0].Origin != listed || pend[0].Code != pair.Code {
+	if len(pend) != 1 || pend[0].Origin != listed || pend[0].ID != pair.ID {
 		t.Fatalf("pending %+v", pend)
 	}
-	if err := NewClient(e.base, e.secret).DecidePairing(context.Background(), pair.ID, true); err != nil {
+	if err := NewClient(e.base, e.secret).ApprovePairing(context.Background(), pair.Code); err != nil {
 		t.Fatal(err)
 	}
 	var out struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -186,13 +187,27 @@ func (c *Client) Pairings(ctx context.Context) ([]PairingInfo, error) {
 	return ps, c.get(ctx, "/v1/pairings", &ps)
 }
 
-// DecidePairing approves or denies a pairing.
-func (c *Client) DecidePairing(ctx context.Context, id string, approve bool) error {
-	verb := "deny"
-	if approve {
-		verb = "approve"
-	}
-	return c.post(ctx, "/v1/pair/"+id+"/"+verb, nil, nil)
+// ApprovePairing pairs the waiting add-in that shows code, as the owner
+// typed it (*APIError wrong_code when none does).
+func (c *Client) ApprovePairing(ctx context.Context, code string) error {
+	return c.post(ctx, "/v1/pairings/approve", ApproveRequest{Code: code}, nil)
+}
+
+// DenyPairing refuses a waiting pairing.
+func (c *Client) DenyPairing(ctx context.Context, id string) error {
+	return c.post(ctx, "/v1/pair/"+url.PathEscape(id)+"/deny", nil, nil)
+}
+
+// Addins lists the paired add-ins.
+func (c *Client) Addins(ctx context.Context) ([]AddinInfo, error) {
+	var as []AddinInfo
+	return as, c.get(ctx, "/v1/addins", &as)
+}
+
+// RevokeAddin forgets a paired add-in (*APIError not_found when there is
+// none of that id).
+func (c *Client) RevokeAddin(ctx context.Context, id string) error {
+	return c.post(ctx, "/v1/addins/"+url.PathEscape(id)+"/revoke", nil, nil)
 }
 
 // Reauthorize signs an account in again through the agent.

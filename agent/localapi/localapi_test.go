@@ -435,7 +435,7 @@ func TestPairingApprovedOnceAndBoundToItsOrigin(t *testing.T) {
 	if err != nil || len(pend) != 1 || pend[0].Origin != addinOrigin {
 		t.Fatalf("pending %v %v", pend, err)
 	}
-	if err := c.DecidePairing(context.Background(), p.ID, true); err != nil {
+	if err := c.ApprovePairing(context.Background(), p.Code); err != nil {
 		t.Fatal(err)
 	}
 	resp, body = e.do(t, req{path: "/v1/pair/" + p.ID, origin: addinOrigin})
@@ -456,7 +456,7 @@ func TestPairingApprovedOnceAndBoundToItsOrigin(t *testing.T) {
 	wantCode(t, resp, body, http.StatusUnauthorized, "")
 	for _, path := range []string{"/v1/deactivate", "/v1/restart", "/v1/reauthorize"} {
 		resp, body = e.do(t, req{method: "POST", path: path, ctype: "application/json", body: `{}`, origin: addinOrigin, token: p.Token})
-		wantCode(t, resp, body, http.StatusNotFound, "")
+		wantCode(t, resp, body, http.StatusForbidden, "owner_only")
 	}
 	// Only the hash is on disk, and it survives a restart.
 	raw, _ := os.ReadFile(filepath.Join(e.dir, TokensFile))
@@ -469,7 +469,7 @@ func TestPairingApprovedOnceAndBoundToItsOrigin(t *testing.T) {
 	}
 	hr := httptest.NewRequest("GET", "/v1/status", nil)
 	hr.Header.Set("Authorization", "Bearer "+p.Token)
-	if _, ok := s2.authenticate(hr, addinOrigin); !ok {
+	if !s2.authenticate(hr, addinOrigin, &caller{}) {
 		t.Fatal("the paired token is forgotten after a restart")
 	}
 }
@@ -492,7 +492,7 @@ func TestPairingDeniedAndAutoApproved(t *testing.T) {
 	}
 	_, body = e.do(t, req{method: "POST", path: "/v1/pair", ctype: "application/json", origin: addinOrigin, body: `{}`})
 	json.Unmarshal([]byte(body), &p)
-	if err := NewClient(e.base, e.secret).DecidePairing(context.Background(), p.ID, false); err != nil {
+	if err := NewClient(e.base, e.secret).DenyPairing(context.Background(), p.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, body = e.do(t, req{path: "/v1/pair/" + p.ID, origin: addinOrigin})
@@ -570,7 +570,10 @@ func TestClientSyncTrackLookupSearch(t *testing.T) {
 	wantCode(t, resp, body, http.StatusBadRequest, "invalid_request")
 }
 
-func TestSyncOptionsSessionAndCSRF(t *testing.T) {
+// The page's session: a browser-session cookie, and the page secret, given
+// once in the fragment of the /open redirect and never rendered by the
+// server; every /ui request needs both.
+func TestSyncOptionsSessionAndPageSecret(t *testing.T) {
 	e := startEnv(t)
 	resp, body := e.do(t, req{path: "/"})
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "vpconnect options") {
@@ -582,16 +585,19 @@ func TestSyncOptionsSessionAndCSRF(t *testing.T) {
 	}
 	path := strings.TrimPrefix(u, e.base)
 	resp, _ = e.do(t, req{path: path})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("open: %d %v", resp.StatusCode, resp.Header)
+	loc := resp.Header.Get("Location")
+	secret, ok := strings.CutPrefix(loc, "/#s=")
+	if resp.StatusCode != http.StatusSeeOther || !ok || len(secret) != 64 {
+		t.Fatalf("open: %d, Location %q", resp.StatusCode, loc)
 	}
 	ck := resp.Cookies()
-	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode {
+	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || ck[0].MaxAge != 0 || !ck[0].Expires.IsZero() {
 		t.Fatalf("cookie %+v", ck)
 	}
 	raw := resp.Header.Get("Set-Cookie")
-	if !strings.Contains(raw, "HttpOnly") || !strings.Contains(raw, "SameSite=Strict") {
-		t.Fatalf("Set-Cookie %q", raw)
+	if !strings.Contains(raw, "HttpOnly") || !strings.Contains(raw, "SameSite=Strict") ||
+		strings.Contains(raw, "Max-Age") || strings.Contains(raw, "Expires") || strings.Contains(raw, secret) {
+		t.Fatalf("Set-Cookie %q: want a browser-session cookie without the page secret", raw)
 	}
 	cookie := ck[0].Name + "=" + ck[0].Value
 	// One time only.
@@ -599,28 +605,79 @@ func TestSyncOptionsSessionAndCSRF(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("second open: %d", resp.StatusCode)
 	}
+	// The cookie gets the shell, which carries no secret.
 	resp, body = e.do(t, req{path: "/", header: map[string]string{"Cookie": cookie}})
-	if resp.StatusCode != 200 || !strings.Contains(body, `name="csrf-token"`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, "app.js") || strings.Contains(body, secret) {
 		t.Fatalf("page: %d", resp.StatusCode)
 	}
-	csrf := body[strings.Index(body, `name="csrf-token" content="`)+len(`name="csrf-token" content="`):]
-	csrf = csrf[:strings.Index(csrf, `"`)]
 	act := `{"action":"sync"}`
-	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: map[string]string{"Cookie": cookie}})
-	wantCode(t, resp, body, http.StatusForbidden, "csrf")
-	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: map[string]string{"X-CSRF-Token": csrf}})
+	withCookie := map[string]string{"Cookie": cookie}
+	for _, h := range []map[string]string{withCookie, {"Cookie": cookie, PageSecretHeader: ""},
+		{"Cookie": cookie, PageSecretHeader: strings.ToUpper(secret)}, {"Cookie": cookie, "X-CSRF-Token": secret}} {
+		resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: h})
+		wantCode(t, resp, body, http.StatusForbidden, "page_secret")
+		resp, body = e.do(t, req{path: "/ui/state", header: h})
+		wantCode(t, resp, body, http.StatusForbidden, "page_secret")
+		resp, body = e.do(t, req{path: "/ui/events", header: h})
+		wantCode(t, resp, body, http.StatusForbidden, "page_secret")
+	}
+	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: map[string]string{PageSecretHeader: secret}})
 	wantCode(t, resp, body, http.StatusUnauthorized, "no_session")
-	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "text/plain", body: act, header: map[string]string{"Cookie": cookie, "X-CSRF-Token": csrf}})
+	both := map[string]string{"Cookie": cookie, PageSecretHeader: secret}
+	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "text/plain", body: act, header: both})
 	wantCode(t, resp, body, http.StatusUnsupportedMediaType, "")
-	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: map[string]string{"Cookie": cookie, "X-CSRF-Token": csrf}})
+	resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: both})
 	wantCode(t, resp, body, http.StatusOK, "")
-	resp, body = e.do(t, req{path: "/ui/state", header: map[string]string{"Cookie": cookie}})
+	resp, body = e.do(t, req{path: "/ui/state", header: both})
 	wantCode(t, resp, body, http.StatusOK, "")
+	if strings.Contains(body, secret) {
+		t.Fatal("the state carries the page secret")
+	}
+}
+
+// A session ends sessionIdle after its last use, and sessionMax after it
+// began however much it is used.
+func TestPageSessionLifetime(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := startEnv(t, func(_ *agent.Options, o *Options) { o.Now = clock })
+	state := func(h map[string]string) int {
+		resp, _ := e.do(t, req{path: "/ui/state", header: h})
+		return resp.StatusCode
+	}
+	cookie, secret := e.pageSession(t)
+	h := map[string]string{"Cookie": cookie, PageSecretHeader: secret}
+	advance(sessionIdle - time.Second)
+	if got := state(h); got != http.StatusOK {
+		t.Fatalf("used just within the idle time: %d", got)
+	}
+	advance(sessionIdle - time.Second)
+	if got := state(h); got != http.StatusOK {
+		t.Fatalf("used again within the idle time: %d", got)
+	}
+	advance(sessionIdle + time.Second)
+	if got := state(h); got != http.StatusUnauthorized {
+		t.Fatalf("idle too long: %d", got)
+	}
+	cookie, secret = e.pageSession(t)
+	h = map[string]string{"Cookie": cookie, PageSecretHeader: secret}
+	for used := time.Duration(0); used+sessionIdle/2 <= sessionMax; used += sessionIdle / 2 {
+		advance(sessionIdle / 2)
+		if got := state(h); got != http.StatusOK {
+			t.Fatalf("in use for %v: %d", used, got)
+		}
+	}
+	advance(sessionIdle / 2)
+	if got := state(h); got != http.StatusUnauthorized {
+		t.Fatalf("past the session's longest life: %d", got)
+	}
 }
 
 // pageSession opens the Sync Options page through its one-time address and
-// returns the session cookie and the page's CSRF token.
-func (e *env) pageSession(t *testing.T) (cookie, csrf string) {
+// returns the session cookie and the page secret from the redirect.
+func (e *env) pageSession(t *testing.T) (cookie, secret string) {
 	t.Helper()
 	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
 	if err != nil {
@@ -628,18 +685,11 @@ func (e *env) pageSession(t *testing.T) (cookie, csrf string) {
 	}
 	resp, _ := e.do(t, req{path: strings.TrimPrefix(u, e.base)})
 	ck := resp.Cookies()
-	if len(ck) != 1 {
-		t.Fatalf("open: %d, cookies %v", resp.StatusCode, ck)
+	secret, ok := strings.CutPrefix(resp.Header.Get("Location"), "/#s=")
+	if len(ck) != 1 || !ok {
+		t.Fatalf("open: %d, cookies %v, Location %q", resp.StatusCode, ck, resp.Header.Get("Location"))
 	}
-	cookie = ck[0].Name + "=" + ck[0].Value
-	_, body := e.do(t, req{path: "/", header: map[string]string{"Cookie": cookie}})
-	const marker = `name="csrf-token" content="`
-	i := strings.Index(body, marker)
-	if i < 0 {
-		t.Fatal("the page carries no CSRF token")
-	}
-	csrf = body[i+len(marker):]
-	return cookie, csrf[:strings.Index(csrf, `"`)]
+	return ck[0].Name + "=" + ck[0].Value, secret
 }
 
 // The empty-side guard's held-back deletions are applied only when the user
@@ -652,8 +702,8 @@ func TestConfirmDeletesFromThePage(t *testing.T) {
 			return nil
 		}
 	})
-	cookie, csrf := e.pageSession(t)
-	h := map[string]string{"Cookie": cookie, "X-CSRF-Token": csrf}
+	cookie, secret := e.pageSession(t)
+	h := map[string]string{"Cookie": cookie, PageSecretHeader: secret}
 	resp, body := e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: `{"action":"confirm-deletes","type":"emails"}`, header: h})
 	wantCode(t, resp, body, http.StatusBadRequest, "invalid_request")
 	if len(confirmed) != 0 {
@@ -721,7 +771,7 @@ func TestOwnersEventStreamCarriesPairings(t *testing.T) {
 	if ev.Pairings[0].ID != p.ID || ev.Pairings[0].Origin != addinOrigin || ev.Pairings[0].Name != "Outlook" {
 		t.Fatalf("pairing on the stream %+v; want %+v", ev.Pairings[0], p)
 	}
-	if err := e.srv.Decide(p.ID, true); err != nil {
+	if err := e.srv.Approve(p.Code); err != nil {
 		t.Fatal(err)
 	}
 	next("the approval", func(ev Event) bool { return ev.Pairings != nil && len(ev.Pairings) == 0 })

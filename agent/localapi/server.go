@@ -3,7 +3,6 @@ package localapi
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -94,12 +93,17 @@ type Server struct {
 	port      int
 	srv       *http.Server
 
+	mux *http.ServeMux
+
 	mu        sync.Mutex
 	tokens    []tokenEntry
 	pairings  map[string]*pairing
+	pairTimes map[rateKey][]time.Time
 	sessions  map[string]*session
 	openTicks map[string]time.Time
-	changed   chan struct{} // closed and replaced when pairings change
+	changed   chan struct{} // closed and replaced when pairings or paired add-ins change
+	// saveMu orders the writers of the token file.
+	saveMu sync.Mutex
 }
 
 // New prepares a server: it loads or creates the per-user secret and the
@@ -120,10 +124,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, secret: secret, instance: InstanceID(secret),
 		ownerHash: sha256.Sum256([]byte(secret)),
-		pairings:  map[string]*pairing{}, sessions: map[string]*session{}, openTicks: map[string]time.Time{},
-		changed: make(chan struct{})}
-	if s.tokens, err = loadTokens(opts.DataDir); err != nil {
+		pairings:  map[string]*pairing{}, pairTimes: map[rateKey][]time.Time{}, sessions: map[string]*session{},
+		openTicks: map[string]time.Time{}, changed: make(chan struct{})}
+	s.mux = s.buildMux(routeTable())
+	tokens, changed, err := loadTokens(opts.DataDir)
+	if err != nil {
 		s.log.Warn("ignoring the paired add-in tokens", "err", err)
+	}
+	s.tokens = tokens
+	if changed {
+		// An older file: more tokens per origin than are kept now.
+		_ = s.saveTokens()
 	}
 	return s, nil
 }
@@ -277,8 +288,9 @@ func (s *Server) hostOK(host string) bool {
 
 // ServeHTTP applies the security rules of SPEC §5.3 to every request, then
 // routes it. The order matters: headers first (every answer carries them),
-// then Host (a rebinding page must learn nothing), then Origin (a foreign
-// page gets no CORS headers at all), then the route's own authentication.
+// then the connection's user (another user learns nothing), then Host (a
+// rebinding page must learn nothing), then Origin (a foreign page gets no
+// CORS headers at all), then the route's access (routes.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -326,42 +338,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden_origin", "only /v1 answers other origins")
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/v1/") {
-		s.serveAPI(w, r, origin, cross)
-		return
-	}
-	s.serveUI(w, r)
-}
-
-// caller is who a request is from.
-type caller struct {
-	owner  bool   // the per-user secret: tray, CLI
-	origin string // a paired add-in's origin
-}
-
-// authenticate checks the bearer token in constant time against the owner
-// secret and every paired token (all compared, no early exit, so timing
-// says nothing about which matched). An add-in's token is only good from
-// the origin it was paired for.
-func (s *Server) authenticate(r *http.Request, origin string) (caller, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return caller{}, false
-	}
-	sum := sha256.Sum256([]byte(tok))
-	var c caller
-	found := subtle.ConstantTimeCompare(sum[:], s.ownerHash[:]) == 1
-	c.owner = found
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		if subtle.ConstantTimeCompare(sum[:], t.hash[:]) == 1 && !found {
-			if t.Origin == origin {
-				c.origin, found = t.Origin, true
-			}
-		}
-	}
-	return c, found
+	// The route table decides the rest: each route's access, then its
+	// handler.
+	s.mux.ServeHTTP(w, r)
 }
 
 // readJSON enforces SPEC §5.3's rules for writes: JSON only (415), at most

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -25,14 +26,26 @@ var assets embed.FS
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 const (
-	openTTL    = 2 * time.Minute
-	sessionTTL = 12 * time.Hour
+	openTTL = 2 * time.Minute
+	// A session ends sessionIdle after the page last used it (its open
+	// event stream uses it) and sessionMax after it began, whichever is
+	// first; its cookie ends with the browser.
+	sessionIdle = 30 * time.Minute
+	sessionMax  = 12 * time.Hour
+	// PageSecretHeader carries the page's secret on every /ui request.
+	PageSecretHeader = "X-Page-Secret"
 )
 
-// session is a browser tab of the Sync Options page.
+// session is a browser tab of the Sync Options page. Cookies ignore ports,
+// so the session cookie also reaches any other program listening on
+// loopback that the browser is led to; that program can replay the cookie,
+// but it cannot read the page secret, which the page got once, in the
+// fragment of the /open redirect (never sent to any server), and keeps in
+// its tab's sessionStorage. Every /ui request needs both.
 type session struct {
-	csrf    string
-	expires time.Time
+	secret   string
+	begun    time.Time
+	lastUsed time.Time
 }
 
 var indexTmpl = template.Must(template.ParseFS(assets, "assets/index.html"))
@@ -57,8 +70,14 @@ func (s *Server) OpenURL() string {
 
 func (s *Server) cookieName() string { return "vpconnect_session_" + strconv.Itoa(s.port) }
 
-// sessionOf returns the request's valid session.
-func (s *Server) sessionOf(r *http.Request) (*session, bool) {
+// live says whether the session is still valid at now.
+func (sess *session) live(now time.Time) bool {
+	return now.Sub(sess.lastUsed) <= sessionIdle && now.Sub(sess.begun) <= sessionMax
+}
+
+// cookieSession returns the session the request's cookie names, if valid.
+// The cookie alone is not enough for any /ui request (pageSession).
+func (s *Server) cookieSession(r *http.Request) (*session, bool) {
 	c, err := r.Cookie(s.cookieName())
 	if err != nil {
 		return nil, false
@@ -66,58 +85,75 @@ func (s *Server) sessionOf(r *http.Request) (*session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[c.Value]
-	if !ok || s.opts.Now().After(sess.expires) {
+	if !ok || !sess.live(s.opts.Now()) {
 		delete(s.sessions, c.Value)
 		return nil, false
 	}
 	return sess, true
 }
 
-func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/open" && r.Method == http.MethodGet:
-		s.open(w, r)
-	case strings.HasPrefix(r.URL.Path, "/assets/") && r.Method == http.MethodGet:
-		s.asset(w, r)
-	case r.URL.Path == "/" && r.Method == http.MethodGet:
-		sess, ok := s.sessionOf(r)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if !ok {
-			w.WriteHeader(http.StatusUnauthorized)
-			_ = indexTmpl.Execute(w, map[string]any{"NoSession": true})
-			return
-		}
-		_ = indexTmpl.Execute(w, map[string]any{"CSRF": sess.csrf})
-	case r.URL.Path == "/ui/state" && r.Method == http.MethodGet:
-		if _, ok := s.sessionOf(r); !ok {
-			writeError(w, http.StatusUnauthorized, "no_session", "open Sync Options from the tray or with 'vpconnect options'")
-			return
-		}
-		writeJSON(w, http.StatusOK, s.pageState(s.opts.Backend.Status()))
-	case r.URL.Path == "/ui/events" && r.Method == http.MethodGet:
-		if _, ok := s.sessionOf(r); !ok {
-			writeError(w, http.StatusUnauthorized, "no_session", "open Sync Options from the tray or with 'vpconnect options'")
-			return
-		}
-		s.pageEvents(w, r)
-	case r.URL.Path == "/ui/action" && r.Method == http.MethodPost:
-		s.action(w, r)
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such page")
+// pageSession returns the request's session when it has both the cookie and
+// the page secret, and uses it (the idle time starts again); otherwise the
+// error code: no_session (no valid cookie) or page_secret.
+func (s *Server) pageSession(r *http.Request) (*session, string) {
+	sess, ok := s.cookieSession(r)
+	if !ok {
+		return nil, "no_session"
 	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(PageSecretHeader)), []byte(sess.secret)) != 1 {
+		return nil, "page_secret"
+	}
+	return sess, s.touch(sess)
 }
 
-// open consumes a one-time address and starts a session.
-func (s *Server) open(w http.ResponseWriter, r *http.Request) {
+// touch marks a session used now; it answers "" when it still lives, or
+// no_session.
+func (s *Server) touch(sess *session) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	if !sess.live(now) {
+		return "no_session"
+	}
+	sess.lastUsed = now
+	return ""
+}
+
+// index is the page's shell. It holds no secret: the page's script reads
+// its secret from the address's fragment or its tab's sessionStorage. Without
+// a session cookie the shell says how to open the page.
+func (s *Server) index(w http.ResponseWriter, r *http.Request, _ caller) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if _, ok := s.cookieSession(r); !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = indexTmpl.Execute(w, map[string]any{"NoSession": true})
+		return
+	}
+	_ = indexTmpl.Execute(w, map[string]any{})
+}
+
+func (s *Server) uiState(w http.ResponseWriter, r *http.Request, _ caller) {
+	writeJSON(w, http.StatusOK, s.pageState(s.opts.Backend.Status()))
+}
+
+// open consumes a one-time address and starts a session: the cookie for
+// this browser, and the page secret in the fragment of the address it is
+// sent on to (a fragment never leaves the browser).
+func (s *Server) open(w http.ResponseWriter, r *http.Request, _ caller) {
 	t := r.URL.Query().Get("t")
 	s.mu.Lock()
 	exp, ok := s.openTicks[t]
 	delete(s.openTicks, t)
 	now := s.opts.Now()
-	var id string
+	var id, secret string
 	if ok && !now.After(exp) {
-		id = randomToken(32)
-		s.sessions[id] = &session{csrf: randomToken(32), expires: now.Add(sessionTTL)}
+		for k, sess := range s.sessions {
+			if !sess.live(now) {
+				delete(s.sessions, k)
+			}
+		}
+		id, secret = randomToken(32), randomToken(32)
+		s.sessions[id] = &session{secret: secret, begun: now, lastUsed: now}
 	}
 	s.mu.Unlock()
 	if id == "" {
@@ -126,13 +162,15 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 		_ = indexTmpl.Execute(w, map[string]any{"NoSession": true, "Expired": true})
 		return
 	}
+	// No Max-Age or Expires: the cookie ends with the browser.
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: id, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
-	// Redirect so the one-time token leaves the address bar and history.
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+		SameSite: http.SameSiteStrictMode})
+	// Redirect so the one-time token leaves the address bar and history;
+	// the page script takes the secret out of the fragment at once.
+	http.Redirect(w, r, "/#s="+secret, http.StatusSeeOther)
 }
 
-func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
+func (s *Server) asset(w http.ResponseWriter, r *http.Request, _ caller) {
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	if strings.Contains(name, "..") || strings.HasSuffix(name, ".html") {
 		writeError(w, http.StatusNotFound, "not_found", "no such file")
@@ -159,6 +197,8 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
 type PageState struct {
 	Status   agent.Status  `json:"status"`
 	Pairings []PairingInfo `json:"pairings"`
+	// Addins are the paired add-ins, which the page can revoke.
+	Addins []AddinInfo `json:"addins"`
 	// AllowedOrigins are the add-in origins, for the Local Network Access
 	// explanation.
 	AllowedOrigins []string `json:"allowedOrigins"`
@@ -169,7 +209,7 @@ func (s *Server) pageState(st agent.Status) PageState {
 	if o == nil {
 		o = []string{}
 	}
-	return PageState{Status: st, Pairings: s.Pending(), AllowedOrigins: o}
+	return PageState{Status: st, Pairings: s.Pending(), Addins: s.Addins(), AllowedOrigins: o}
 }
 
 func writeEvent(w io.Writer, name string, v any) error {
@@ -182,8 +222,10 @@ func writeEvent(w io.Writer, name string, v any) error {
 }
 
 // pageEvents streams the page's state on every change of the agent or of
-// the pairings (server-sent events: one-way, reconnects by itself).
-func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request) {
+// the pairings (server-sent events, read by the page with fetch so that it
+// can send its secret). While the stream is open the page is in use: each
+// keepalive uses the session, and the stream ends with it.
+func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request, c caller) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
@@ -208,6 +250,9 @@ func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request) {
 		case <-s.changes():
 			st = s.opts.Backend.Status()
 		case <-keepalive.C:
+			if s.touch(c.session) != "" {
+				return
+			}
 			// A comment keeps proxies and the browser from timing out.
 			if _, err := io.WriteString(w, ": keepalive\n\n"); err != nil {
 				return
@@ -226,21 +271,14 @@ type ActionRequest struct {
 	Force    bool   `json:"force,omitempty"`
 	// Type names the item type of "confirm-deletes".
 	Type string `json:"type,omitempty"`
+	// Code is what the owner typed to approve a pairing.
+	Code string `json:"code,omitempty"`
 }
 
-// action runs a page button. It needs the session cookie (SameSite=Strict,
-// so another site's page cannot send it), the session's CSRF token in
-// X-CSRF-Token, and a JSON body: three independent locks on one door.
-func (s *Server) action(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.sessionOf(r)
-	if !ok {
-		writeError(w, http.StatusUnauthorized, "no_session", "the page's session ended: open Sync Options again")
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(sess.csrf)) != 1 {
-		writeError(w, http.StatusForbidden, "csrf", "the request did not come from the Sync Options page")
-		return
-	}
+// action runs a page button. It needs the session (routes.go: the cookie,
+// SameSite=Strict, and the page secret in X-Page-Secret, which no other
+// program or page knows) and a JSON body.
+func (s *Server) action(w http.ResponseWriter, r *http.Request, _ caller) {
 	var req ActionRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -254,11 +292,12 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		err = b.Pause(ctx)
 	case "resume":
 		err = b.Resume(ctx)
-	case "approve", "deny":
-		if e := s.Decide(req.ID, req.Action == "approve"); e != nil {
-			writeError(w, http.StatusNotFound, "not_found", e.Error())
-			return
-		}
+	case "approve":
+		err = s.Approve(req.Code)
+	case "deny":
+		err = s.Deny(req.ID)
+	case "revoke":
+		err = s.Revoke(req.ID)
 	case "reauthorize":
 		err = b.Reauthorize(ctx, req.Account, agent.Credentials{Username: req.Username, Password: req.Password})
 	case "deactivate":
@@ -269,7 +308,11 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "unknown action")
 		return
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrWrongCode), errors.Is(err, ErrNoAddin):
+		writePairError(w, err)
+		return
+	case err != nil:
 		writeBackendError(w, err)
 		return
 	}

@@ -1,10 +1,45 @@
 // Sync Options: renders the agent's state, live over server-sent events,
-// and sends the buttons as JSON with the page's CSRF token.
+// and sends the buttons as JSON. Every request carries the page's secret,
+// which the agent gave once in the fragment of the address that opened the
+// page: the session cookie alone (which any program listening on another
+// loopback port receives too) opens nothing.
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const KEY = "vpconnect-page-secret";
+  const m = /^#s=([0-9a-f]{64})$/.exec(location.hash);
+  if (m) {
+    // Kept for this tab only (a reload keeps it, another tab has none),
+    // and taken out of the address bar and history at once.
+    sessionStorage.setItem(KEY, m[1]);
+    history.replaceState(null, "", location.pathname);
+  }
+  const secret = sessionStorage.getItem(KEY) || "";
   const $ = (id) => document.getElementById(id);
-  let last = null;
+  let last = null, over = false;
+
+  // The session ended (or this tab never had the secret): say how to open
+  // the page again, and stop asking.
+  function ended() {
+    over = true;
+    for (const e of document.querySelectorAll("main > section")) e.hidden = e.id !== "ended";
+  }
+
+  async function call(path, init) {
+    init = init || {};
+    init.credentials = "same-origin";
+    init.cache = "no-store";
+    init.headers = Object.assign({ "X-Page-Secret": secret }, init.headers || {});
+    const r = await fetch(path, init);
+    if (r.status === 401 || r.status === 403) {
+      const body = await r.clone().json().catch(() => ({}));
+      const code = body.error ? body.error.code : "";
+      if (code === "no_session" || code === "page_secret") {
+        ended();
+        throw new Error("the session ended");
+      }
+    }
+    return r;
+  }
 
   function text(id, v) { $(id).textContent = v == null || v === "" ? "—" : String(v); }
   function when(t) { return t ? new Date(t).toLocaleString() : "—"; }
@@ -65,6 +100,9 @@
 
     $("pairings").replaceChildren(...ps.pairings.map(pairingItem));
     $("no-pairings").hidden = ps.pairings.length > 0;
+    $("pairing-box").hidden = ps.pairings.length === 0;
+    $("addins").replaceChildren(...(ps.addins || []).map(addinItem));
+    $("no-addins").hidden = (ps.addins || []).length > 0;
     $("origins").textContent = ps.allowedOrigins.length ? ps.allowedOrigins.join(", ") : "(none configured)";
   }
 
@@ -87,34 +125,45 @@
 
   function li(t) { const e = document.createElement("li"); e.textContent = t; return e; }
 
+  // A waiting request shows no code: the owner reads it from the add-in.
   function pairingItem(p) {
-    const e = li(p.name + " from " + p.origin + " — code ");
-    const code = document.createElement("span");
-    code.className = "code"; code.textContent = p.code; e.appendChild(code); e.append(" ");
-    for (const [label, act, cls] of [["Approve", "approve", ""], ["Deny", "deny", "secondary"]]) {
-      const b = document.createElement("button");
-      b.type = "button"; b.textContent = label; if (cls) b.className = cls;
-      b.setAttribute("aria-label", label + " " + p.name + " " + p.code);
-      b.addEventListener("click", () => act_(act, { id: p.id }));
-      e.appendChild(b); e.append(" ");
-    }
+    const e = li(p.name + " from " + p.origin + ", asked " + when(p.created) + " ");
+    e.appendChild(button("Deny", "secondary", "Deny " + p.name + " from " + p.origin, () => act_("deny", { id: p.id })));
     return e;
+  }
+
+  function addinItem(a) {
+    const e = li(a.name + " from " + a.origin + ", connected " + when(a.created) + " ");
+    e.appendChild(button("Disconnect", "secondary", "Disconnect " + a.name + " from " + a.origin, () => {
+      if (confirm("Disconnect " + a.name + "? It must be approved again to use vpconnect.")) act_("revoke", { id: a.id });
+    }));
+    return e;
+  }
+
+  function button(label, cls, aria, fn) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = label; if (cls) b.className = cls;
+    b.setAttribute("aria-label", aria);
+    b.addEventListener("click", fn);
+    return b;
   }
 
   async function act_(action, extra) {
     $("error").hidden = true;
     try {
-      const r = await fetch("/ui/action", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      const r = await call("/ui/action", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
         body: JSON.stringify(Object.assign({ action: action }, extra || {})),
       });
       const body = await r.json();
       if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
       render(body);
       $("live").textContent = action + ": done";
+      return true;
     } catch (err) {
-      $("error").textContent = err.message; $("error").hidden = false;
+      if (!over) { $("error").textContent = err.message; $("error").hidden = false; }
+      return false;
     }
   }
 
@@ -128,6 +177,10 @@
     act_("reauthorize", { account: "vantagepoint", username: $("vp-username").value, password: $("vp-password").value });
     $("vp-password").value = "";
   });
+  $("pair-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (await act_("approve", { code: $("pair-code").value })) $("pair-code").value = "";
+  });
   $("btn-delete").addEventListener("click", () => {
     if (confirm("Remove vpconnect's data from your mailbox and sign out on this computer?")) act_("deactivate", { force: false });
   });
@@ -135,16 +188,48 @@
     if (confirm("Forget the sign-ins and local state without touching the mailbox?")) act_("deactivate", { force: true });
   });
 
-  // Live status: server-sent events; on failure fall back to polling.
+  // Live status: server-sent events, read with fetch (an EventSource
+  // cannot send the page's secret); between reconnections, a poll.
   function poll() {
-    fetch("/ui/state", { credentials: "same-origin" }).then((r) => r.json()).then(render).catch(() => {});
+    return call("/ui/state").then((r) => r.json()).then(render).catch(() => {});
   }
-  if (window.EventSource) {
-    const es = new EventSource("/ui/events");
-    es.addEventListener("state", (ev) => render(JSON.parse(ev.data)));
-    es.onerror = () => { if (es.readyState === EventSource.CLOSED) setInterval(poll, 5000); };
-  } else {
-    setInterval(poll, 5000);
+
+  async function stream() {
+    while (!over) {
+      try {
+        const r = await call("/ui/events");
+        if (!r.ok || !r.body) throw new Error(r.statusText);
+        const reader = r.body.getReader(), dec = new TextDecoder();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += dec.decode(value, { stream: true });
+          let i;
+          while ((i = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            let name = "", data = "";
+            for (const line of block.split("\n")) {
+              if (line.startsWith("event: ")) name = line.slice(7);
+              else if (line.startsWith("data: ")) data += line.slice(6);
+            }
+            if (name === "state") render(JSON.parse(data));
+          }
+        }
+      } catch (err) {
+        // The agent restarts, or the network hiccups: try again soon.
+      }
+      if (over) return;
+      await new Promise((res) => setTimeout(res, 3000));
+      await poll();
+    }
+  }
+
+  if (!secret) {
+    ended();
+    return;
   }
   poll();
+  stream();
 })();
