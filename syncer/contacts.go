@@ -141,18 +141,39 @@ func (k *contactKind) mailboxRound(ctx context.Context, cursor string, fn func(i
 	})
 }
 
-func (k *contactKind) mailboxGet(ctx context.Context, id string) (item, bool, error) {
-	c, err := k.reader.Contact(ctx, id)
+func (k *contactKind) sides() [2]side { return [2]side{contactMailbox{k}, contactVP{k}} }
+
+// contactMailbox is the mailbox side of contacts: the agent's contact
+// folder.
+type contactMailbox struct{ *contactKind }
+
+func (s contactMailbox) list(ctx context.Context) (listing, error) {
+	return s.e.deltaListing(ctx, s.name(), s.mailboxCursorKey(), s.mailboxRound)
+}
+
+func (s contactMailbox) get(ctx context.Context, id string) (item, bool, error) {
+	c, err := s.reader.Contact(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return item{}, false, nil
 	}
 	if err != nil {
 		return item{}, false, err
 	}
-	return k.fromMailbox(c), true, nil
+	return s.fromMailbox(c), true, nil
 }
 
-func (k *contactKind) vpList(ctx context.Context, since time.Time, fn func(item) error) error {
+// contactVP is the Vantagepoint side of contacts: the user's contacts.
+type contactVP struct{ *contactKind }
+
+func (s contactVP) list(ctx context.Context) (listing, error) {
+	return s.e.watermarkListing(ctx, s.name(), s.listSince)
+}
+
+func (s contactVP) listAll(ctx context.Context, fn func(item) error) error {
+	return s.listSince(ctx, time.Time{}, fn)
+}
+
+func (k *contactKind) listSince(ctx context.Context, since time.Time, fn func(item) error) error {
 	// Inactive contacts are listed too, so that one leaving the scope is
 	// seen as such and not as a deletion.
 	return k.e.vp.Contacts(ctx, ContactQuery{Owner: k.e.opts.Employee, ModifiedSince: since}, func(cs []Contact) error {
@@ -169,7 +190,8 @@ func (k *contactKind) vpList(ctx context.Context, since time.Time, fn func(item)
 	})
 }
 
-func (k *contactKind) vpGet(ctx context.Context, id string) (item, bool, error) {
+func (s contactVP) get(ctx context.Context, id string) (item, bool, error) {
+	k := s.contactKind
 	c, err := k.vp.Contact(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return item{}, false, nil
@@ -246,13 +268,14 @@ func (k *contactKind) createFirm(ctx context.Context, company string) (Firm, err
 	return firm, nil
 }
 
-// asCreated is what a create from src made on side, as the rules compare
-// it: on the Vantagepoint side the company is the firm found by its name
-// (a firm sync.createFirms made is found too), or none.
-func (k *contactKind) asCreated(ctx context.Context, side string, src item) (item, error) {
-	if side == SideMailbox {
-		return k.fromMailbox(toMailboxContact(src)), nil
-	}
+func (s contactMailbox) asCreated(_ context.Context, src item) (item, error) {
+	return s.fromMailbox(toMailboxContact(src)), nil
+}
+
+// asCreated: the company is the firm found by its name (a firm
+// sync.createFirms made is found too), or none.
+func (s contactVP) asCreated(ctx context.Context, src item) (item, error) {
+	k := s.contactKind
 	f := src.fields
 	c := Contact{Owner: k.e.opts.Employee, Status: "A", FirstName: f["first"], LastName: f["last"], PreferredName: f["preferred"],
 		Email: f["email"], Phone: f["phone"], CellPhone: f["cell"], Title: f["title"]}
@@ -272,7 +295,8 @@ func (k *contactKind) asCreated(ctx context.Context, side string, src item) (ite
 	return k.fromVP(ctx, c)
 }
 
-func (k *contactKind) createVP(ctx context.Context, src item) (item, error) {
+func (s contactVP) create(ctx context.Context, src item) (item, error) {
+	k := s.contactKind
 	if src.fields["last"] == "" && src.fields["first"] == "" {
 		return item{}, fmt.Errorf("%w: a Vantagepoint contact needs a name", ErrInvalid)
 	}
@@ -291,26 +315,18 @@ func (k *contactKind) createVP(ctx context.Context, src item) (item, error) {
 	return k.fromVP(ctx, got)
 }
 
-func (k *contactKind) updateVP(ctx context.Context, vpID, base string, src item) (item, error) {
+func (s contactVP) update(ctx context.Context, vpID string, base version, src item) (item, error) {
+	k := s.contactKind
 	cur, err := k.vp.Contact(ctx, vpID)
 	if err != nil {
 		return item{}, err
 	}
-	if base != "" {
-		// Vantagepoint has no concurrency token (see Update in
-		// syncer/vantagepoint): the record the write starts from is the
-		// check, at no extra request. Only an edit between this read and
-		// the PUT can still be overwritten.
-		was, err := k.fromVP(ctx, cur)
-		if err != nil {
-			return item{}, err
-		}
-		if was.hash() != base {
-			if sameContent(was, src) {
-				return was, nil // nothing left to write
-			}
-			return item{}, fmt.Errorf("Vantagepoint contact %s: %w", vpID, ErrConflict)
-		}
+	was, err := k.fromVP(ctx, cur)
+	if err != nil {
+		return item{}, err
+	}
+	if done, err := checkBase(was, base, src, "Vantagepoint contact "+vpID); done || err != nil {
+		return was, err
 	}
 	if err := k.applyToVP(ctx, &cur, src); err != nil {
 		return item{}, err
@@ -326,10 +342,10 @@ func (k *contactKind) updateVP(ctx context.Context, vpID, base string, src item)
 	return k.fromVP(ctx, got)
 }
 
-func (k *contactKind) deleteVP(ctx context.Context, id string) error {
-	err := k.vp.DeleteContact(ctx, id)
+func (s contactVP) remove(ctx context.Context, id string) error {
+	err := s.vp.DeleteContact(ctx, id)
 	if err == nil || errors.Is(err, ErrNotFound) {
-		k.e.unindexContact(ctx, id)
+		s.e.unindexContact(ctx, id)
 	}
 	return err
 }
@@ -344,53 +360,47 @@ func toMailboxContact(src item) MailboxContact {
 	return c
 }
 
-func (k *contactKind) createMailbox(ctx context.Context, src item) (item, error) {
+func (s contactMailbox) create(ctx context.Context, src item) (item, error) {
 	c := toMailboxContact(src)
 	c.VPID = src.id
-	got, err := k.mb.CreateContact(ctx, k.folder, c)
+	got, err := s.mb.CreateContact(ctx, s.folder, c)
 	if err != nil {
 		return item{}, err
 	}
-	return k.fromMailbox(got), nil
+	return s.fromMailbox(got), nil
 }
 
-func (k *contactKind) updateMailbox(ctx context.Context, mbID, version string, src item) (item, error) {
+func (s contactMailbox) update(ctx context.Context, id string, base version, src item) (item, error) {
+	return updateBasedOn(ctx, s.noun(), s.get, s.put, id, base, src)
+}
+
+// put writes src onto the Outlook contact mbID if its changeKey is still
+// version ("" writes unconditionally).
+func (s contactMailbox) put(ctx context.Context, mbID, version string, src item) (item, error) {
 	c := toMailboxContact(src)
 	c.ID, c.ChangeKey = mbID, version
-	got, err := k.mb.UpdateContact(ctx, c)
+	got, err := s.mb.UpdateContact(ctx, c)
 	if err != nil {
 		return item{}, err
 	}
-	return k.fromMailbox(got), nil
+	return s.fromMailbox(got), nil
 }
 
-func (k *contactKind) deleteMailbox(ctx context.Context, id string) error {
-	return k.mb.DeleteContact(ctx, id)
+func (s contactMailbox) remove(ctx context.Context, id string) error {
+	return s.mb.DeleteContact(ctx, id)
 }
 
-func (k *contactKind) findVP(ctx context.Context, src item, taken func(string) bool) ([]item, error) {
-	var out []item
-	err := k.vpList(ctx, time.Time{}, func(it item) error {
-		if taken(it.id) {
-			return nil
-		}
-		for _, key := range k.matchKeys(src) {
-			if contains(k.matchKeys(it), key) {
-				out = append(out, it)
-				return nil
-			}
-		}
-		return nil
-	})
-	return out, err
+func (s contactVP) findCopy(ctx context.Context, src item, taken func(string) bool) (item, bool, error) {
+	return findRecovered(ctx, s.matchKeys, src, s.listAll, taken)
 }
 
-func (k *contactKind) findMailbox(ctx context.Context, vpID string) (item, bool, error) {
-	c, ok, err := k.mb.FindContactByVPID(ctx, k.folder, vpID)
+// findCopy finds the contact a create made by the record id stamped on it.
+func (s contactMailbox) findCopy(ctx context.Context, src item, _ func(string) bool) (item, bool, error) {
+	c, ok, err := s.mb.FindContactByVPID(ctx, s.folder, src.id)
 	if err != nil || !ok {
 		return item{}, false, err
 	}
-	return k.fromMailbox(c), true, nil
+	return s.fromMailbox(c), true, nil
 }
 
 // matchKeys: by e-mail, then by first or preferred name + last name + firm

@@ -354,8 +354,8 @@ func checkQuiet(t *testing.T, e *env, items []*userItem, seed uint64, step int) 
 			if p.Origin == originUnlinked {
 				continue
 			}
-			m, okM, _ := k.mailboxGet(ctx, p.MailboxID)
-			v, okV, _ := k.vpGet(ctx, p.VPID)
+			m, okM, _ := k.sides()[onMailbox].get(ctx, p.MailboxID)
+			v, okV, _ := k.sides()[onVP].get(ctx, p.VPID)
 			if !okM || !okV {
 				t.Errorf("seed %d step %d: %s pairing %s↔%s lost a side (outlook %v, vp %v)", seed, step, typ, p.MailboxID, p.VPID, okM, okV)
 				continue

@@ -222,7 +222,18 @@ func (k *eventKind) mailboxRound(ctx context.Context, cursor string, fn func(ite
 	})
 }
 
-func (k *eventKind) mailboxGet(ctx context.Context, id string) (item, bool, error) {
+func (k *eventKind) sides() [2]side { return [2]side{eventMailbox{k}, eventVP{k}} }
+
+// eventMailbox is the mailbox side of events: the default calendar,
+// within the window.
+type eventMailbox struct{ *eventKind }
+
+func (s eventMailbox) list(ctx context.Context) (listing, error) {
+	return s.e.deltaListing(ctx, s.name(), s.mailboxCursorKey(), s.mailboxRound)
+}
+
+func (s eventMailbox) get(ctx context.Context, id string) (item, bool, error) {
+	k := s.eventKind
 	ev, err := k.reader.Event(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return item{}, false, nil
@@ -233,7 +244,19 @@ func (k *eventKind) mailboxGet(ctx context.Context, id string) (item, bool, erro
 	return k.fromMailbox(ev), true, nil
 }
 
-func (k *eventKind) vpList(ctx context.Context, since time.Time, fn func(item) error) error {
+// eventVP is the Vantagepoint side of events: the user's activities of
+// the calendar types, within the window.
+type eventVP struct{ *eventKind }
+
+func (s eventVP) list(ctx context.Context) (listing, error) {
+	return s.e.watermarkListing(ctx, s.name(), s.listSince)
+}
+
+func (s eventVP) listAll(ctx context.Context, fn func(item) error) error {
+	return s.listSince(ctx, time.Time{}, fn)
+}
+
+func (k *eventKind) listSince(ctx context.Context, since time.Time, fn func(item) error) error {
 	q := ActivityListQuery{Employee: k.e.opts.Employee, Types: k.e.opts.CalendarTypes, From: k.start.AddDate(0, 0, -1), To: k.end, ModifiedSince: since}
 	return k.vp.ListActivities(ctx, q, func(as []Activity) error {
 		for _, a := range as {
@@ -245,7 +268,8 @@ func (k *eventKind) vpList(ctx context.Context, since time.Time, fn func(item) e
 	})
 }
 
-func (k *eventKind) vpGet(ctx context.Context, id string) (item, bool, error) {
+func (s eventVP) get(ctx context.Context, id string) (item, bool, error) {
+	k := s.eventKind
 	a, err := k.vp.Activity(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return item{}, false, nil
@@ -299,7 +323,8 @@ func (k *eventKind) applyToVP(ctx context.Context, a *Activity, src item) error 
 	return nil
 }
 
-func (k *eventKind) createVP(ctx context.Context, src item) (item, error) {
+func (s eventVP) create(ctx context.Context, src item) (item, error) {
+	k := s.eventKind
 	a := Activity{Type: k.e.opts.CalendarTypes[0], Owner: k.e.opts.Employee, Employee: k.e.opts.Employee}
 	if err := k.applyToVP(ctx, &a, src); err != nil {
 		return item{}, err
@@ -312,17 +337,15 @@ func (k *eventKind) createVP(ctx context.Context, src item) (item, error) {
 	return k.fromVP(got), nil
 }
 
-func (k *eventKind) updateVP(ctx context.Context, vpID, base string, src item) (item, error) {
+func (s eventVP) update(ctx context.Context, vpID string, base version, src item) (item, error) {
+	k := s.eventKind
 	cur, err := k.vp.Activity(ctx, vpID)
 	if err != nil {
 		return item{}, err
 	}
-	if was := k.fromVP(cur); base != "" && was.hash() != base {
-		// Edited since the decision was made; see contactKind.updateVP.
-		if sameContent(was, src) {
-			return was, nil
-		}
-		return item{}, fmt.Errorf("Vantagepoint activity %s: %w", vpID, ErrConflict)
+	was := k.fromVP(cur)
+	if done, err := checkBase(was, base, src, "Vantagepoint activity "+vpID); done || err != nil {
+		return was, err
 	}
 	if err := k.applyToVP(ctx, &cur, src); err != nil {
 		return item{}, err
@@ -338,8 +361,8 @@ func (k *eventKind) updateVP(ctx context.Context, vpID, base string, src item) (
 	return k.fromVP(got), nil
 }
 
-func (k *eventKind) deleteVP(ctx context.Context, id string) error {
-	return k.vp.DeleteActivity(ctx, id)
+func (s eventVP) remove(ctx context.Context, id string) error {
+	return s.vp.DeleteActivity(ctx, id)
 }
 
 // mailboxEventFields is the Outlook side of an activity's mapped fields.
@@ -349,15 +372,16 @@ func (k *eventKind) mailboxEventFields(f map[string]string) MailboxEvent {
 		Body: f["notes"], BodyType: BodyText, Categories: []string{k.e.opts.Category}}
 }
 
-// asCreated is what a create from src made on side, as the rules compare
-// it (the contact line of an Outlook body is not compared).
-func (k *eventKind) asCreated(_ context.Context, side string, src item) (item, error) {
-	if side == SideVantagepoint {
-		a := Activity{Type: k.e.opts.CalendarTypes[0], Owner: k.e.opts.Employee, Employee: k.e.opts.Employee}
-		applyFieldsToVP(&a, src.fields)
-		return k.fromVP(a), nil
-	}
-	return k.fromMailbox(k.mailboxEventFields(src.fields)), nil
+func (s eventVP) asCreated(_ context.Context, src item) (item, error) {
+	a := Activity{Type: s.e.opts.CalendarTypes[0], Owner: s.e.opts.Employee, Employee: s.e.opts.Employee}
+	applyFieldsToVP(&a, src.fields)
+	return s.fromVP(a), nil
+}
+
+// asCreated leaves out the contact line of the body, which is not
+// compared.
+func (s eventMailbox) asCreated(_ context.Context, src item) (item, error) {
+	return s.fromMailbox(s.mailboxEventFields(src.fields)), nil
 }
 
 // toMailboxEvent makes the Outlook side of an activity: the category, no
@@ -376,7 +400,8 @@ func (k *eventKind) toMailboxEvent(ctx context.Context, src item) (MailboxEvent,
 	return ev, nil
 }
 
-func (k *eventKind) createMailbox(ctx context.Context, src item) (item, error) {
+func (s eventMailbox) create(ctx context.Context, src item) (item, error) {
+	k := s.eventKind
 	ev, err := k.toMailboxEvent(ctx, src)
 	if err != nil {
 		return item{}, err
@@ -389,8 +414,16 @@ func (k *eventKind) createMailbox(ctx context.Context, src item) (item, error) {
 	return k.fromMailbox(got), nil
 }
 
-func (k *eventKind) updateMailbox(ctx context.Context, mbID, version string, src item) (item, error) {
-	if cur, found, err := k.mailboxGet(ctx, mbID); err != nil {
+func (s eventMailbox) update(ctx context.Context, id string, base version, src item) (item, error) {
+	return updateBasedOn(ctx, s.noun(), s.get, s.put, id, base, src)
+}
+
+// put writes src onto the Outlook event mbID if its changeKey is still
+// version ("" writes unconditionally). A meeting with attendees is not
+// written (errMailboxReadOnly).
+func (s eventMailbox) put(ctx context.Context, mbID, version string, src item) (item, error) {
+	k := s.eventKind
+	if cur, found, err := s.get(ctx, mbID); err != nil {
 		return item{}, fmt.Errorf("read the Outlook meeting before changing it: %w", err)
 	} else if found && cur.readOnly != "" {
 		return cur, errMailboxReadOnly
@@ -408,39 +441,41 @@ func (k *eventKind) updateMailbox(ctx context.Context, mbID, version string, src
 	return k.fromMailbox(got), nil
 }
 
-func (k *eventKind) deleteMailbox(ctx context.Context, id string) error {
-	if cur, found, err := k.mailboxGet(ctx, id); err != nil {
+func (s eventMailbox) remove(ctx context.Context, id string) error {
+	if cur, found, err := s.get(ctx, id); err != nil {
 		return fmt.Errorf("read the Outlook meeting before deleting it: %w", err)
 	} else if !found {
 		return ErrNotFound
 	} else if cur.readOnly != "" {
 		return errMailboxReadOnly
 	}
-	return k.mb.DeleteEvent(ctx, id)
+	return s.mb.DeleteEvent(ctx, id)
 }
 
-func (k *eventKind) findVP(ctx context.Context, src item, taken func(string) bool) ([]item, error) {
+// findCopy looks for the activity by its subject and start, and picks
+// the one the create made.
+func (s eventVP) findCopy(ctx context.Context, src item, taken func(string) bool) (item, bool, error) {
 	start, _, _ := parseEventTimes(src.fields)
-	found, err := k.e.vp.FindActivities(ctx, ActivityQuery{Type: k.e.opts.CalendarTypes[0], Subject: activitySubject(src.fields["subject"]),
-		StartDate: start, Employee: k.e.opts.Employee})
-	if err != nil {
-		return nil, err
-	}
-	var out []item
-	for _, a := range found {
-		if !taken(a.ID) {
-			out = append(out, k.fromVP(a))
+	find := func(ctx context.Context, fn func(item) error) error {
+		found, err := s.e.vp.FindActivities(ctx, ActivityQuery{Type: s.e.opts.CalendarTypes[0], Subject: activitySubject(src.fields["subject"]),
+			StartDate: start, Employee: s.e.opts.Employee})
+		for _, a := range found {
+			if err := fn(s.fromVP(a)); err != nil {
+				return err
+			}
 		}
+		return err
 	}
-	return out, nil
+	return findRecovered(ctx, s.matchKeys, src, find, taken)
 }
 
-func (k *eventKind) findMailbox(ctx context.Context, vpID string) (item, bool, error) {
-	ev, ok, err := k.mb.FindEventByVPID(ctx, vpID)
+// findCopy finds the event a create made by the record id stamped on it.
+func (s eventMailbox) findCopy(ctx context.Context, src item, _ func(string) bool) (item, bool, error) {
+	ev, ok, err := s.mb.FindEventByVPID(ctx, src.id)
 	if err != nil || !ok {
 		return item{}, false, err
 	}
-	return k.fromMailbox(ev), true, nil
+	return s.fromMailbox(ev), true, nil
 }
 
 // matchKeys: subject (trimmed, case-insensitive) + start + end (SPEC §4.3).
