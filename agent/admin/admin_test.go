@@ -54,15 +54,16 @@ func (e *env) requests(fn func()) int64 {
 	return e.sim.Requests() - before
 }
 
-func TestRecordIsUpsertedAndSyncStatusIsTheAdministrators(t *testing.T) {
+func TestRecordIsUpsertedAndTheSwitchIsTheAdministrators(t *testing.T) {
 	e := newEnv(t, true)
 	h := e.hubs("")
 	rec := agent.AdminRecord{State: agent.StateActive, MailboxStatus: "Initialized", LastBatch: e.now.Add(-time.Minute),
-		LastOutcome: "ok", OpenIssues: 2, LastError: "contact dana@contoso.example refused"}
+		LastOutcome: "ok", OpenIssues: 2, LastError: "Vantagepoint POST /activity: 503 Service Unavailable (contact dana@contoso.example)"}
 	var ans agent.AdminAnswer
 	var err error
-	// First write of a run: a listing by employee (none), then a POST.
-	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 2 {
+	// First write of a run: a listing by employee (none), then a POST;
+	// the read lists the switches hub by employee (none: Enabled).
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 3 {
 		t.Fatalf("first exchange: %d requests, %v", n, err)
 	}
 	if !ans.Reported || ans.Switch != agent.SwitchEnabled || ans.AgentsHubMissing || len(ans.Missing) != 0 {
@@ -74,7 +75,7 @@ func TestRecordIsUpsertedAndSyncStatusIsTheAdministrators(t *testing.T) {
 	}
 	r := rs[0]
 	want := map[string]string{FieldEmployee: "E001", FieldAgentState: "Active", FieldMailboxStatus: "Initialized",
-		FieldLastOutcome: "ok", FieldMachine: "LAPTOP-7", FieldAgentVersion: "1.2.3", FieldLastError: "contact <address> refused"}
+		FieldLastOutcome: "ok", FieldMachine: "LAPTOP-7", FieldAgentVersion: "1.2.3", FieldLastError: "vantagepoint: unavailable (HTTP 503)"}
 	for k, v := range want {
 		if got, _ := r[k].(string); got != v {
 			t.Errorf("%s = %v; want %q", k, r[k], v)
@@ -83,27 +84,36 @@ func TestRecordIsUpsertedAndSyncStatusIsTheAdministrators(t *testing.T) {
 	if r[FieldOpenIssues] == nil || r[FieldLastBatch] == nil || r[FieldUpdated] == nil {
 		t.Errorf("record: %v", r)
 	}
-	if v := r[FieldSyncStatus]; v != nil && v != "" {
-		t.Errorf("the agent wrote SyncStatus %v", v)
-	}
-	uid, _ := r["UDIC_UID"].(string)
 
-	// The administrator disables the employee; a read is one GET.
-	if err := e.sim.UpdateUDIC(vpsim.ConnectAgentsHub, uid, map[string]any{FieldSyncStatus: "Disabled"}); err != nil {
+	// The administrator disables the employee in the switches hub; a read
+	// is then one GET of that switch.
+	uid, err := e.sim.AddConnectSwitch("E001", "Jane Doe", "Disabled")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 1 || ans.Switch != agent.SwitchDisabled || ans.Reported {
+		t.Fatalf("first read: %d requests, %+v, %v", n, ans, err)
+	}
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 1 || ans.Switch != agent.SwitchDisabled {
 		t.Fatalf("read: %d requests, %+v, %v", n, ans, err)
 	}
-	// A write and a read: the PUT alone; its answer carries the switch,
-	// and the administrator's field is left as it is.
+	// A write and a read: the PUT and the GET.
 	rec.State = agent.StateDisabled
-	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 1 || ans.Switch != agent.SwitchDisabled || !ans.Reported {
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 2 || ans.Switch != agent.SwitchDisabled || !ans.Reported {
 		t.Fatalf("write+read: %d requests, %+v, %v", n, ans, err)
 	}
-	r = e.sim.UDICRecords(vpsim.ConnectAgentsHub)[0]
-	if r[FieldSyncStatus] != "Disabled" || r[FieldAgentState] != agent.StateDisabled {
+	if r = e.sim.UDICRecords(vpsim.ConnectAgentsHub)[0]; r[FieldAgentState] != agent.StateDisabled || r[FieldSyncStatus] != nil {
 		t.Errorf("after the write: %v", r)
+	}
+	if e.sim.UDICRecords(vpsim.ConnectGroupsHub)[0]["ModUser"] != "ADMIN" {
+		t.Errorf("the agent wrote the switch: %v", e.sim.UDICRecords(vpsim.ConnectGroupsHub))
+	}
+	// Enabled by the administrator: obeyed at the next read.
+	if err := e.sim.UpdateUDIC(vpsim.ConnectGroupsHub, uid, map[string]any{FieldSyncStatus: "Enabled"}); err != nil {
+		t.Fatal(err)
+	}
+	if ans, err = h.Exchange(ctx, nil, true); err != nil || ans.Switch != agent.SwitchEnabled {
+		t.Fatalf("enabled by the administrator: %+v, %v", ans, err)
 	}
 	// A new run of the agent finds the record by employee: no second one.
 	h2 := e.hubs("")
@@ -132,7 +142,8 @@ func TestGroupSwitchIsTheMostRestrictive(t *testing.T) {
 		t.Fatalf("Sales: %+v %v", ans, err)
 	}
 	// By external id; the group found is then read by its UDIC_UID: a
-	// read is the record's GET and the group's GET.
+	// read is the listing of the employee's switch (they have none) and
+	// the group's GET.
 	h = e.hubs("sg-field")
 	if ans, err = h.Exchange(ctx, &rec, true); err != nil || ans.Switch != agent.SwitchDisabled {
 		t.Fatalf("sg-field: %+v %v", ans, err)
@@ -154,7 +165,7 @@ func TestGroupSwitchIsTheMostRestrictive(t *testing.T) {
 		t.Fatalf("no such group: %+v %v", ans, err)
 	}
 	if n = e.requests(func() { h.Exchange(ctx, nil, true) }); n != 1 {
-		t.Errorf("a read with an unknown group: %d requests; want 1 (the record)", n)
+		t.Errorf("a read with an unknown group: %d requests; want 1 (the employee's switch)", n)
 	}
 }
 
@@ -238,7 +249,7 @@ func TestCheck(t *testing.T) {
 		return m
 	}
 	rs := Check(ctx, base)
-	if len(rs) != 9 {
+	if len(rs) != 11 {
 		t.Fatalf("%d checks", len(rs))
 	}
 	if r := byName(rs)["Vantagepoint server clock"]; !r.OK || !strings.Contains(r.Detail, "not measured yet") {
@@ -262,10 +273,11 @@ func TestCheck(t *testing.T) {
 			t.Errorf("with the template's hubs: %+v", r)
 		}
 	}
-	// A hub made without one of the template's fields is named with it.
-	e.sim.AddHub(vpsim.ConnectGroupsHub, vpsim.ConnectGroupFields[:2])
+	// A hub made without one of the template's fields is named with it
+	// (here: a groups hub of the older template, without Employee).
+	e.sim.AddHub(vpsim.ConnectGroupsHub, []vpsim.HubField{vpsim.ConnectGroupFields[0], vpsim.ConnectGroupFields[1], vpsim.ConnectGroupFields[3]})
 	if r := byName(Check(ctx, base))["groups hub UDIC_ConnectGroup with its fields"]; r.OK ||
-		!strings.Contains(r.Detail, "missing CustSyncStatus") || !strings.Contains(r.Fix, "add these fields to UDIC_ConnectGroup") {
+		r.Detail != "missing CustEmployee (Employee, string)" || !strings.Contains(r.Fix, "add these fields to UDIC_ConnectGroup") {
 		t.Errorf("a hub without Sync Status: %+v", r)
 	}
 	e.sim.AddHub(vpsim.ConnectGroupsHub, vpsim.ConnectGroupFields)

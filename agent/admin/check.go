@@ -21,6 +21,8 @@ type CheckEnv struct {
 	APIURL, Database, ClientID, ClientSecret string
 	AuthorityURL, Tenant, MicrosoftClientID  string
 	AgentsHub, GroupsHub                     string
+	// Group is admin.group: its switch is tried when the user has none.
+	Group string
 	// HTTPClient sends the unauthenticated requests (LoginConfig, the
 	// token endpoint probe, the OpenID document); a 30 s client when nil.
 	HTTPClient *http.Client
@@ -120,6 +122,7 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 
 	// 4. The user's employee record with an e-mail.
 	emp := CheckResult{Name: "employee record with the user's e-mail"}
+	employee := ""
 	switch {
 	case env.Client == nil || env.MicrosoftUser == "":
 		emp.Detail, emp.Fix = "not signed in", activateFirst
@@ -130,6 +133,7 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 			emp.Detail, emp.Fix = err.Error(), "sign in again ('vpconnect reauthorize vantagepoint') or check the server"
 		case len(es) == 1:
 			emp.OK, emp.Detail = true, fmt.Sprintf("employee %s (%s)", es[0].ID, env.MicrosoftUser)
+			employee = es[0].ID
 		case len(es) == 0:
 			emp.Detail = "no active employee has the e-mail " + env.MicrosoftUser
 			emp.Fix = "in Vantagepoint, set EMail of the user's employee record to " + env.MicrosoftUser
@@ -165,6 +169,10 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 	// 5, 6. The hubs and their fields.
 	add(checkHub(ctx, env, "agents hub", env.AgentsHub, "admin.agentsHub", AgentFields))
 	add(checkHub(ctx, env, "groups hub", env.GroupsHub, "admin.groupsHub", GroupFields))
+	// Who may write what: the agents their record, nobody but IT the
+	// switches.
+	add(checkAgentsWritable(ctx, env, employee))
+	add(checkSwitchesLocked(ctx, env, employee))
 
 	// 7. The Microsoft authority: its OpenID configuration document.
 	add(checkAuthority(ctx, env))
@@ -200,6 +208,127 @@ func checkHub(ctx context.Context, env CheckEnv, what, area, key string, want []
 	}
 	r.OK = true
 	return r
+}
+
+// roleFix is where the roles of docs/admin.md are set.
+const roleFix = "in Vantagepoint's Settings > Security > Roles, on the Record Access tab of the employees' role, set %s to %s (docs/admin.md, \"Roles\")"
+
+// forbidden reports an answer 403: the role does not allow the request.
+func forbidden(err error) bool {
+	var api *vantagepoint.APIError
+	return errors.As(err, &api) && api.Status == http.StatusForbidden
+}
+
+// checkAgentsWritable tries a same-value write of the user's own agent
+// record: the agents must be able to write theirs.
+func checkAgentsWritable(ctx context.Context, env CheckEnv, employee string) CheckResult {
+	r := CheckResult{Name: "agents hub " + env.AgentsHub + ": writable by the employee's agent"}
+	if env.Client == nil || employee == "" {
+		r.Detail, r.Fix = "not signed in, or no employee record", activateFirst
+		return r
+	}
+	rec, err := listOne(ctx, env.Client, env.AgentsHub, FieldEmployee, employee)
+	switch {
+	case errors.Is(err, syncer.ErrNotFound):
+		r.Detail, r.Fix = "not tried: the hub does not exist", "create the hub first (the line above)"
+		return r
+	case forbidden(err):
+		r.Detail, r.Fix = "reading the hub was refused (403)", fmt.Sprintf(roleFix, env.AgentsHub, "Add/Modify")
+		return r
+	case err != nil:
+		r.Detail, r.Fix = err.Error(), "check the server, then run the check again"
+		return r
+	case rec == nil:
+		r.OK, r.Detail = true, "not tried: this employee's agent has written no record yet (it does after its first batch)"
+		return r
+	}
+	_, err = env.Client.UDICUpdate(ctx, env.AgentsHub, rec.String("UDIC_UID"), vantagepoint.Record{FieldEmployee: employee})
+	switch {
+	case forbidden(err):
+		r.Detail, r.Fix = "a write of the agent's own record was refused (403): the agents cannot report", fmt.Sprintf(roleFix, env.AgentsHub, "Add/Modify")
+	case err != nil:
+		r.Detail, r.Fix = err.Error(), "check the server, then run the check again"
+	default:
+		r.OK = true
+	}
+	return r
+}
+
+// checkSwitchesLocked tries a same-value write of a switch (the user's
+// own, else their group's, else any): one that succeeds is the finding,
+// since an employee who can write the switches can undo the
+// administrator's. The write changes no value; the record's ModUser
+// becomes the user, which the agents read as "not changed by IT" only
+// for a loosening (a same-value write loosens nothing).
+func checkSwitchesLocked(ctx context.Context, env CheckEnv, employee string) CheckResult {
+	r := CheckResult{Name: "groups hub " + env.GroupsHub + ": switches read-only for employees"}
+	if env.Client == nil || employee == "" {
+		r.Detail, r.Fix = "not signed in, or no employee record", activateFirst
+		return r
+	}
+	var rec vantagepoint.Record
+	var err error
+	whose := "your own switch"
+	for _, try := range []struct{ field, value, whose string }{
+		{FieldEmployee, employee, "your own switch"}, {FieldGroupName, env.Group, "the switch of your group " + env.Group}, {"", "", "a switch"},
+	} {
+		if try.field != "" && try.value == "" {
+			continue
+		}
+		rec, err = listOne(ctx, env.Client, env.GroupsHub, try.field, try.value)
+		if err != nil || rec != nil {
+			whose = try.whose
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, syncer.ErrNotFound):
+		r.Detail, r.Fix = "not tried: the hub does not exist", "create the hub first (see above)"
+		return r
+	case forbidden(err):
+		r.Detail = "reading the hub was refused (403): the agents cannot read the administrator's switches"
+		r.Fix = fmt.Sprintf(roleFix, env.GroupsHub, "Read Only")
+		return r
+	case err != nil:
+		r.Detail, r.Fix = err.Error(), "check the server, then run the check again"
+		return r
+	case rec == nil:
+		r.OK, r.Detail = true, "not tried: the hub holds no switch yet; run the check again once it holds one"
+		return r
+	}
+	_, err = env.Client.UDICUpdate(ctx, env.GroupsHub, rec.String("UDIC_UID"), vantagepoint.Record{FieldSyncStatus: rec.String(FieldSyncStatus)})
+	switch {
+	case forbidden(err):
+		r.OK, r.Detail = true, "a same-value write of "+whose+" was refused (403)"
+	case err != nil:
+		r.Detail, r.Fix = "a same-value write of "+whose+" failed: "+err.Error(), "check the server, then run the check again"
+	default:
+		r.Detail = "a same-value write of " + whose + " (" + dash(rec.String(FieldGroupName)) + ") succeeded: an employee of this role can undo the administrator's switches (the agents ignore a switch loosened by the employee themself, not one loosened by a colleague)"
+		r.Fix = fmt.Sprintf(roleFix, env.GroupsHub, "Read Only") + "; keep Add/Modify or Full for IT's role only (run this check as an employee: an administrator may write the switches)"
+	}
+	return r
+}
+
+// listOne lists the first record of hub whose field equals value (any
+// record when field is ""); nil when none.
+func listOne(ctx context.Context, c *vantagepoint.Client, hub, field, value string) (vantagepoint.Record, error) {
+	q := vantagepoint.Query{Limit: 1}
+	if field != "" {
+		q.Filters = []vantagepoint.Filter{{Name: field, Op: vantagepoint.OpEq, Value: value}}
+	}
+	var found vantagepoint.Record
+	err := c.UDICList(ctx, hub, q, func(rs []vantagepoint.Record) error {
+		found = rs[0]
+		return nil
+	})
+	return found, err
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func checkKeyField(ctx context.Context, env CheckEnv) CheckResult {

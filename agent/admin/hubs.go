@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -22,28 +22,42 @@ type Options struct {
 	// client per batch, and these are not the batch's.
 	Client *vantagepoint.Client
 	// AgentsHub and GroupsHub are admin.agentsHub and admin.groupsHub
-	// (the defaults when empty); Group is admin.group ("" = no group).
+	// (the defaults when empty): the agents hub holds what the agents
+	// report, the groups hub the administrator's switches (the groups',
+	// and an employee's own). Group is admin.group ("" = no group).
 	AgentsHub, GroupsHub, Group string
 	// Employee, Machine and Version are written in the record.
 	Employee, Machine, Version string
+	// User is the employee's Vantagepoint user name, as the server writes
+	// it in ModUser; when empty it is learnt from the ModUser of the
+	// agent's own writes.
+	User string
+	// StateFile keeps the switches as last obeyed, with who last changed
+	// them, across restarts ("": kept in memory only). Written 0600.
+	StateFile string
 	// Recheck is how long a hub found missing is not asked for again; an
 	// hour when zero.
 	Recheck time.Duration
 	// Now is time.Now when nil.
 	Now func() time.Time
+	// Log is where a switch that is not obeyed is told; none when nil.
+	Log *slog.Logger
 }
 
 // Hubs is the agent's side of the two hubs: it implements agent.Admin.
 // Its own record is found by employee once and then addressed by its
-// UDIC_UID; so is the group's.
+// UDIC_UID; so are its switch and the group's.
 type Hubs struct {
 	o Options
 
-	mu       sync.Mutex
-	uid      string               // the agent's record
-	groupUID string               // the group's record
-	noGroup  time.Time            // when the group was found to be in no record
-	missing  map[string]time.Time // hub → when it answered 404
+	mu        sync.Mutex
+	uid       string               // the agent's record
+	switchUID string               // the employee's switch
+	groupUID  string               // the group's record
+	noGroup   time.Time            // when the group was found to be in no record
+	missing   map[string]time.Time // hub → when it answered 404
+	self      string               // the user name the server writes for this employee
+	obeyed    obeyedSwitches
 }
 
 // NewHubs returns the agent's Hubs.
@@ -60,65 +74,102 @@ func NewHubs(o Options) *Hubs {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Hubs{o: o, missing: map[string]time.Time{}}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hubs{o: o, missing: map[string]time.Time{}, self: o.User}
+	h.obeyed = loadObeyed(o.StateFile, o.Log)
+	if h.self == "" {
+		h.self = h.obeyed.userOf(o.Employee)
+	}
+	return h
 }
 
 var _ agent.Admin = (*Hubs)(nil)
 
 // Exchange writes rec (when not nil) and reads the switches (when asked).
 // Requests: writing is one PUT (a POST the first time, after one listing
-// by employee in each run of the agent), and its answer carries the
-// record's SyncStatus, so that a write and a read together cost the PUT
-// and, with a group, one GET of the group's record; a read alone is one
-// GET of the record and one of the group's. A missing hub costs one
-// request an hour.
+// by employee in each run of the agent); reading is one GET of the
+// employee's switch and, with a group, one of the group's (a listing the
+// first time, and while the employee has no switch of their own). A
+// missing hub costs one request an hour.
 func (h *Hubs) Exchange(ctx context.Context, rec *agent.AdminRecord, readSwitch bool) (agent.AdminAnswer, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	defer h.obeyed.save(h.o.StateFile, h.o.Log)
 	var ans agent.AdminAnswer
-	own, haveOwn := "", false
 	if !h.available(h.o.AgentsHub) {
 		ans.AgentsHubMissing = true
-	} else {
-		if rec != nil {
-			stored, err := h.upsert(ctx, *rec)
-			switch {
-			case h.gone(h.o.AgentsHub, err):
-				ans.AgentsHubMissing = true
-			case err != nil:
-				return h.answer(ans), err
-			default:
-				ans.Reported = true
-				if _, ok := stored[FieldSyncStatus]; ok {
-					own, haveOwn = stored.String(FieldSyncStatus), true
-				}
-			}
-		}
-		if readSwitch && !haveOwn && !ans.AgentsHubMissing {
-			r, err := h.readOwn(ctx)
-			switch {
-			case h.gone(h.o.AgentsHub, err):
-				ans.AgentsHubMissing = true
-			case err != nil:
-				return h.answer(ans), err
-			default:
-				own = r.String(FieldSyncStatus)
+	} else if rec != nil {
+		stored, err := h.upsert(ctx, *rec)
+		switch {
+		case h.gone(h.o.AgentsHub, err):
+			ans.AgentsHubMissing = true
+		case err != nil:
+			return h.answer(ans), err
+		default:
+			ans.Reported = true
+			// The server stamps ModUser with the signed-in user: this
+			// write tells how it names the employee.
+			if u := stored.String("ModUser"); u != "" {
+				h.self = u
+				h.obeyed.setUser(h.o.Employee, u)
 			}
 		}
 	}
 	if !readSwitch {
 		return h.answer(ans), nil
 	}
-	group := ""
+	own, group := "", ""
+	if h.available(h.o.GroupsHub) {
+		r, err := h.readOwnSwitch(ctx)
+		if !h.gone(h.o.GroupsHub, err) && err != nil {
+			return h.answer(ans), err
+		}
+		own = h.obey("employee:"+h.o.Employee, r)
+	}
 	if h.o.Group != "" && h.available(h.o.GroupsHub) {
 		g, err := h.readGroup(ctx)
 		if !h.gone(h.o.GroupsHub, err) && err != nil {
 			return h.answer(ans), err
 		}
-		group = g
+		group = h.obey("group:"+h.o.Group, g)
 	}
 	ans.Switch = Strictest(own, group)
 	return h.answer(ans), nil
+}
+
+// obey applies SPEC §5.5's rule to a switch record (nil: none) and returns
+// the switch to obey. Whatever the roles allow, a switch the employee
+// loosened themself (the record's ModUser) is not obeyed: the one obeyed
+// before stays. One tightened by anyone, and one loosened by anyone else,
+// is. A record that disappeared does not lift a switch either: the
+// administrator lifts one by setting it to Enabled.
+func (h *Hubs) obey(key string, r vantagepoint.Record) string {
+	prev, known := h.obeyed.get(key)
+	if r == nil {
+		if known {
+			return prev.Switch
+		}
+		return ""
+	}
+	s := seenSwitch{Switch: Strictest(r.String(FieldSyncStatus)), ModUser: r.String("ModUser"), ModDate: r.String("ModDate")}
+	if known && rank(s.Switch) < rank(prev.Switch) && h.isSelf(s.ModUser) {
+		if s.ModUser != prev.ModUser || s.ModDate != prev.ModDate {
+			h.o.Log.Warn("a switch loosened by the employee themself is not obeyed", "switch", key, "set", s.Switch,
+				"by", s.ModUser, "at", s.ModDate, "obeyed", prev.Switch)
+		}
+		s.Switch = prev.Switch
+	}
+	h.obeyed.set(key, s)
+	return s.Switch
+}
+
+// isSelf reports whether a ModUser is the employee (user names compare
+// without regard to case, as Vantagepoint's sign-in does). Unknown (the
+// agent has not written yet and was given no user name): no.
+func (h *Hubs) isSelf(modUser string) bool {
+	return h.self != "" && strings.EqualFold(strings.TrimSpace(modUser), strings.TrimSpace(h.self))
 }
 
 func (h *Hubs) answer(ans agent.AdminAnswer) agent.AdminAnswer {
@@ -175,17 +226,24 @@ func (h *Hubs) findOwn(ctx context.Context) (vantagepoint.Record, error) {
 	return r, err
 }
 
-func (h *Hubs) readOwn(ctx context.Context) (vantagepoint.Record, error) {
-	if h.uid != "" {
-		r, err := h.o.Client.UDICGet(ctx, h.o.AgentsHub, h.uid)
+// readOwnSwitch reads the employee's switch in the groups hub (nil: they
+// have none). A groups hub made from an older template, without the
+// Employee field, refuses the filter: no switch of their own then
+// (`admin check` names the missing field).
+func (h *Hubs) readOwnSwitch(ctx context.Context) (vantagepoint.Record, error) {
+	if h.switchUID != "" {
+		r, err := h.o.Client.UDICGet(ctx, h.o.GroupsHub, h.switchUID)
 		if !errors.Is(err, syncer.ErrNotFound) {
 			return r, err
 		}
-		h.uid = "" // the administrator deleted it: look again
+		h.switchUID = "" // deleted: look again
 	}
-	r, err := h.findOwn(ctx)
-	if r == nil {
-		r = vantagepoint.Record{}
+	r, err := h.list(ctx, h.o.GroupsHub, vantagepoint.Filter{Name: FieldEmployee, Op: vantagepoint.OpEq, Value: h.o.Employee})
+	if errors.Is(err, syncer.ErrInvalid) {
+		return nil, nil
+	}
+	if r != nil {
+		h.switchUID = r.String("UDIC_UID")
 	}
 	return r, err
 }
@@ -223,8 +281,9 @@ func (h *Hubs) upsert(ctx context.Context, rec agent.AdminRecord) (vantagepoint.
 	return r, nil
 }
 
-// fields is the record as written: never FieldSyncStatus, the
-// administrator's.
+// fields is the record as written: states, counts, times and the last
+// error as a category and a short reason (Summarize), never an item's
+// subject, address or content: every employee can read the hub.
 func (h *Hubs) fields(rec agent.AdminRecord) vantagepoint.Record {
 	r := vantagepoint.Record{
 		FieldEmployee:      h.o.Employee,
@@ -233,7 +292,7 @@ func (h *Hubs) fields(rec agent.AdminRecord) vantagepoint.Record {
 		FieldMailboxStatus: rec.MailboxStatus,
 		FieldLastOutcome:   rec.LastOutcome,
 		FieldOpenIssues:    rec.OpenIssues,
-		FieldLastError:     Scrub(rec.LastError),
+		FieldLastError:     Summarize(rec.LastError),
 		FieldAgentVersion:  h.o.Version,
 		FieldMachine:       h.o.Machine,
 		FieldUpdated:       vantagepoint.FormatDate(h.o.Now()),
@@ -244,32 +303,32 @@ func (h *Hubs) fields(rec agent.AdminRecord) vantagepoint.Record {
 	return r
 }
 
-// readGroup reads the group's SyncStatus: the group is the record whose
-// name, or else external id, is admin.group. No such record: "" (no
-// restriction), not asked again within Recheck.
-func (h *Hubs) readGroup(ctx context.Context) (string, error) {
+// readGroup reads the group's record in the groups hub: the group record
+// (no Employee) whose name, or else external id, is admin.group. No such
+// record: nil (no restriction), not asked again within Recheck.
+func (h *Hubs) readGroup(ctx context.Context) (vantagepoint.Record, error) {
 	if h.groupUID != "" {
 		r, err := h.o.Client.UDICGet(ctx, h.o.GroupsHub, h.groupUID)
 		if !errors.Is(err, syncer.ErrNotFound) {
-			return r.String(FieldSyncStatus), err
+			return r, err
 		}
 		h.groupUID = ""
 	}
 	if !h.noGroup.IsZero() && h.o.Now().Sub(h.noGroup) < h.o.Recheck {
-		return "", nil
+		return nil, nil
 	}
 	for _, f := range []string{FieldGroupName, FieldGroupExternalID} {
 		r, err := h.list(ctx, h.o.GroupsHub, vantagepoint.Filter{Name: f, Op: vantagepoint.OpEq, Value: h.o.Group})
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		if r != nil {
+		if r != nil && r.String(FieldEmployee) == "" {
 			h.groupUID, h.noGroup = r.String("UDIC_UID"), time.Time{}
-			return r.String(FieldSyncStatus), nil
+			return r, nil
 		}
 	}
 	h.noGroup = h.o.Now()
-	return "", nil
+	return nil, nil
 }
 
 // Strictest is the effective switch of SPEC §5.5: the most restrictive of
@@ -286,6 +345,13 @@ func Strictest(switches ...string) string {
 	return best
 }
 
+// rank orders the switches from the loosest (Enabled, 0) to the
+// strictest.
+func rank(s string) int {
+	_, r := normalize(s)
+	return r
+}
+
 func normalize(s string) (string, int) {
 	switch strings.ToLower(strings.Join(strings.Fields(s), "")) {
 	case "disabled":
@@ -296,18 +362,6 @@ func normalize(s string) (string, int) {
 		return agent.SwitchForceDelete, 3
 	}
 	return agent.SwitchEnabled, 0
-}
-
-var emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
-
-// Scrub makes an error fit the record: no e-mail addresses, no tokens, at
-// most 250 characters (SPEC §5.5: no personal data beyond the last error).
-func Scrub(s string) string {
-	s = agent.Redact(emailPattern.ReplaceAllString(s, "<address>"))
-	if r := []rune(s); len(r) > 250 {
-		s = string(r[:249]) + "…"
-	}
-	return s
 }
 
 var _ agent.AgentCounter = (*Hubs)(nil)

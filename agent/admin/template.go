@@ -1,6 +1,7 @@
 // Package admin is the administration inside Vantagepoint of SPEC §5.5:
-// the agent's record in the agents hub and the administrator's switches
-// (Hubs, the agent.Admin of a running agent), the dashboard IT reads from
+// the agent's record in the agents hub and the administrator's switches in
+// the groups hub, which employees read but do not write (Hubs, the
+// agent.Admin of a running agent), the dashboard IT reads from
 // that hub (ReadDashboard), and the prerequisites checklist (Check). It
 // speaks to Vantagepoint only through the UDIC helpers of the
 // syncer/vantagepoint client; the template IT creates is docs/admin.md,
@@ -13,8 +14,8 @@ const (
 	DefaultAgentsHub = "UDIC_ConnectAgent"
 	DefaultGroupsHub = "UDIC_ConnectGroup"
 
-	// Agents hub: one record per employee, written by their agent but for
-	// FieldSyncStatus, which only the administrator sets.
+	// Agents hub: one record per employee, written by their agent: what it
+	// reports, nothing the administrator sets.
 	FieldEmployee      = "CustEmployee"
 	FieldGroup         = "CustGroup"
 	FieldAgentState    = "CustAgentState"
@@ -26,11 +27,13 @@ const (
 	FieldAgentVersion  = "CustAgentVersion"
 	FieldMachine       = "CustMachine"
 	FieldUpdated       = "CustUpdated"
-	FieldSyncStatus    = "CustSyncStatus"
 
-	// Groups hub: name, external id, SyncStatus (FieldSyncStatus).
+	// Groups hub, the administrator's switches: a group's record (name,
+	// external id, SyncStatus) or an employee's (FieldEmployee set; the
+	// name is what the record shows).
 	FieldGroupName       = "CustName"
 	FieldGroupExternalID = "CustExternalID"
+	FieldSyncStatus      = "CustSyncStatus"
 )
 
 // Field is one field of the template: its name, the label IT gives it,
@@ -54,12 +57,13 @@ var AgentFields = []Field{
 	{FieldAgentVersion, "Agent Version", "string", false},
 	{FieldMachine, "Machine", "string", false},
 	{FieldUpdated, "Updated", "date", false},
-	{FieldSyncStatus, "Sync Status", "string", false},
 }
 
-// GroupFields are the fields of the groups hub.
+// GroupFields are the fields of the groups hub, the administrator's
+// switches.
 var GroupFields = []Field{
 	{FieldGroupName, "Name", "string", true},
 	{FieldGroupExternalID, "External ID", "string", false},
+	{FieldEmployee, "Employee", "string", false},
 	{FieldSyncStatus, "Sync Status", "string", false},
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -39,15 +40,31 @@ func (w *agentWorld) agentRecord(t *testing.T) vpsim.Record {
 	return found
 }
 
+// setSwitch sets the employee's switch in the switches (groups) hub as
+// the administrator does (ModUser ADMIN), adding their record the first
+// time.
 func (w *agentWorld) setSwitch(t *testing.T, status string) {
 	t.Helper()
-	r := w.agentRecord(t)
-	if r == nil {
-		t.Fatal("no record to switch")
+	if uid := w.switchUID(t); uid != "" {
+		if err := w.v.UpdateUDIC(vpsim.ConnectGroupsHub, uid, map[string]any{admin.FieldSyncStatus: status}); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
-	if err := w.v.UpdateUDIC(vpsim.ConnectAgentsHub, r["UDIC_UID"].(string), map[string]any{admin.FieldSyncStatus: status}); err != nil {
+	if _, err := w.v.AddConnectSwitch("00042", "Dana Whitfield", status); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// switchUID is the employee's switch record ("" when none).
+func (w *agentWorld) switchUID(t *testing.T) string {
+	t.Helper()
+	for _, r := range w.v.UDICRecords(vpsim.ConnectGroupsHub) {
+		if r[admin.FieldEmployee] == "00042" {
+			return r["UDIC_UID"].(string)
+		}
+	}
+	return ""
 }
 
 // startWithRecord activates, starts the agent, runs a first batch and
@@ -72,7 +89,7 @@ func TestAdminRecordIsWrittenOnChangesOnly(t *testing.T) {
 			t.Errorf("%s = %#v; want %#v (record %v)", k, r[k], v, r)
 		}
 	}
-	if r[admin.FieldLastBatch] == nil || r[admin.FieldUpdated] == nil || r[admin.FieldSyncStatus] != nil {
+	if r[admin.FieldLastBatch] == nil || r[admin.FieldUpdated] == nil {
 		t.Errorf("record: %v", r)
 	}
 
@@ -141,11 +158,10 @@ func TestAdminSwitchDisabledThenEnabled(t *testing.T) {
 			t.Errorf("%s while disabled = %d\n%s", verb, code, errOut)
 		}
 	}
-	// The record says so (within the minute), and the administrator's
-	// field is still theirs.
+	// The record says so (within the minute).
 	w.clock.Advance(agent.AdminMinInterval)
 	w.waitAdmin(t, "the record of the disabled state", func(a agent.AdminStatus) bool { return a.Reports == 2 })
-	if r := w.agentRecord(t); r[admin.FieldAgentState] != agent.StateDisabled || r[admin.FieldSyncStatus] != "Disabled" {
+	if r := w.agentRecord(t); r[admin.FieldAgentState] != agent.StateDisabled {
 		t.Errorf("record: %v", r)
 	}
 	// No batch while disabled; the switch is read every interval.
@@ -189,7 +205,7 @@ func TestAdminGroupDisabled(t *testing.T) {
 	if code, _, errOut := w.run("resume"); code != exitFailure || !strings.Contains(errOut, "disabled by your administrator") {
 		t.Errorf("resume = %d\n%s", code, errOut)
 	}
-	if r := w.agentRecord(t); r[admin.FieldGroup] != "sg-field" || r[admin.FieldSyncStatus] != nil {
+	if r := w.agentRecord(t); r[admin.FieldGroup] != "sg-field" {
 		t.Errorf("record: %v", r)
 	}
 	// The employee's own record being Enabled does not lift the group's.
@@ -216,7 +232,7 @@ func TestAdminDelete(t *testing.T) {
 	}
 	checkForgotten(t, w)
 	r := w.agentRecord(t)
-	if r[admin.FieldAgentState] != agent.StateDeleted || r[admin.FieldMailboxStatus] != syncer.MailboxNotInitialized || r[admin.FieldSyncStatus] != "Delete" {
+	if r[admin.FieldAgentState] != agent.StateDeleted || r[admin.FieldMailboxStatus] != syncer.MailboxNotInitialized {
 		t.Errorf("record after Delete: %v", r)
 	}
 	before := w.requests()
@@ -258,7 +274,9 @@ func TestAdminHubsMissing(t *testing.T) {
 		!strings.Contains(out, "✓ Vantagepoint reachable") || !strings.Contains(out, `✓ database "VPTest" offered by Vantagepoint`) ||
 		!strings.Contains(out, "✓ API authorization") || !strings.Contains(out, "✓ employee record with the user's e-mail: employee 00042") ||
 		!strings.Contains(out, "✓ Microsoft authority and app registration") ||
-		!strings.Contains(out, "✗ activity field CustMessageID for the key of filed e-mails") || strings.Count(out, "✗") != 3 {
+		!strings.Contains(out, "✗ activity field CustMessageID for the key of filed e-mails") ||
+		!strings.Contains(out, "✗ agents hub UDIC_ConnectAgent: writable by the employee's agent: not tried: the hub does not exist") ||
+		strings.Count(out, "✗") != 5 {
 		t.Errorf("admin check = %d\n%s", code, out)
 	}
 	code, _, errOut = w.run("admin", "status")
@@ -287,7 +305,7 @@ func TestAdminStatus(t *testing.T) {
 		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00002", "CustAgentState": "Active"}},
 		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00003", "CustAgentState": "Suspended by Error", "CustLastError": "sign-in needed: the sign-in has expired or was revoked"}},
 		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00004", "CustAgentState": "With Issues", "CustOpenIssues": 3}},
-		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00005", "CustAgentState": "Disabled by administrator", "CustSyncStatus": "Disabled"}}]}`
+		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00005", "CustAgentState": "Disabled by administrator"}}]}`
 	if err := w.v.LoadSeed(strings.NewReader(seed)); err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +323,7 @@ func TestAdminStatus(t *testing.T) {
 	}
 	if d.Total != 5 || d.Counts["Active"] != 2 || d.Counts["With Issues"] != 1 || d.Counts["Suspended by Error"] != 1 ||
 		d.Counts["Not Configured"] != 0 || d.Counts["Disabled by administrator"] != 1 || len(d.Agents["Active"]) != 2 ||
-		d.Agents["With Issues"][0].OpenIssues != 3 || d.Agents["Disabled by administrator"][0].SyncStatus != "Disabled" {
+		d.Agents["With Issues"][0].OpenIssues != 3 {
 		t.Errorf("dashboard: %s", out)
 	}
 	code, out, _ = w.run("admin", "status", "--json", "--state", "Suspended by Error")
@@ -373,5 +391,59 @@ func TestAdminForceDelete(t *testing.T) {
 	r := w.agentRecord(t)
 	if r[admin.FieldAgentState] != agent.StateDeleted || !strings.Contains(fmt.Sprint(r[admin.FieldLastError]), "Force Delete") {
 		t.Errorf("record after Force Delete: %v", r)
+	}
+}
+
+// SPEC §5.5: an employee who sets their own switch back to Enabled in
+// Vantagepoint (their role lets them write it; ModUser is then themself)
+// stays Disabled; the administrator's Enable works at the next read. The
+// rule holds across a restart of the agent.
+func TestAdminSwitchTheEmployeeLoosensIsNotObeyed(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.startWithRecord(t)
+	w.setSwitch(t, "Disabled")
+	w.clock.Advance(agent.AdminReadEvery)
+	last := w.waitStatus(t, "Disabled by administrator", func(s agent.Status) bool { return s.State == agent.StateDisabled && !s.Running }).LastBatch.ID
+
+	// The employee, signed in to Vantagepoint as themself, writes Enabled.
+	req, _ := http.NewRequest(http.MethodPut, w.v.APIURL()+"/UDIC/"+vpsim.ConnectGroupsHub+"/"+w.switchUID(t),
+		strings.NewReader(`{"`+admin.FieldSyncStatus+`":"Enabled"}`))
+	req.Header.Set("Authorization", "Bearer "+w.v.IssueAccessToken("DWHITFIELD"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the employee's write: %s", resp.Status)
+	}
+	for _, r := range w.v.UDICRecords(vpsim.ConnectGroupsHub) {
+		if r["ModUser"] != "DWHITFIELD" || r[admin.FieldSyncStatus] != "Enabled" {
+			t.Fatalf("the switch after the employee's write: %v", r)
+		}
+	}
+	reads := w.waitAdmin(t, "reads", func(agent.AdminStatus) bool { return true }).Admin.SwitchReads
+	var st agent.Status
+	for i := 1; i <= 3; i++ {
+		w.clock.Advance(vpInterval)
+		st = w.waitAdmin(t, "another read", func(a agent.AdminStatus) bool { return a.SwitchReads >= reads+i })
+	}
+	if st.State != agent.StateDisabled || st.Admin.Switch != "Disabled" || st.LastBatch.ID != last {
+		t.Fatalf("after the employee's Enable: %s, switch %s, last batch %d (was %d)", st.State, st.Admin.Switch, st.LastBatch.ID, last)
+	}
+	if code, _, errOut := w.run("resume"); code != exitFailure || !strings.Contains(errOut, "disabled by your administrator") {
+		t.Errorf("resume = %d\n%s", code, errOut)
+	}
+
+	// The administrator's Enable: at the next read, and a batch at once.
+	w.setSwitch(t, "Enabled")
+	w.clock.Advance(vpInterval)
+	st = w.waitStatus(t, "Active again", func(s agent.Status) bool {
+		return s.State == agent.StateActive && !s.Running && s.LastBatch.ID > last
+	})
+	if st.Admin.Switch != "Enabled" || st.SyncStatus != agent.SyncEnabled {
+		t.Errorf("enabled by the administrator: %+v %+v", st, st.Admin)
 	}
 }

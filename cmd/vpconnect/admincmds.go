@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,6 +30,11 @@ func init() {
 		help: "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist", run: runAdmin})
 }
 
+// adminSwitchesFile keeps the administrator's switches as the agent last
+// obeyed them (agent/admin): a switch the employee loosened themself is not
+// obeyed, also after a restart.
+const adminSwitchesFile = "admin-switches.json"
+
 // adminHubs is the agent's administration: its record in the agents hub
 // and the switches, over a Vantagepoint client of its own (same sign-in),
 // so that the engine's per-batch request counts stay the batch's. now is
@@ -40,7 +46,8 @@ func adminHubs(cfg config.Config, vp *auth.TokenSource, employee string, now fun
 	}
 	machine, _ := os.Hostname()
 	return admin.NewHubs(admin.Options{Client: c, AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
-		Group: cfg.Admin.Group, Employee: employee, Machine: machine, Version: agent.Version, Now: now}), nil
+		Group: cfg.Admin.Group, Employee: employee, Machine: machine, Version: agent.Version, Now: now,
+		StateFile: filepath.Join(cfg.DataDir, adminSwitchesFile), Log: log}), nil
 }
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -187,7 +194,7 @@ func runAdminCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		APIURL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database,
 		ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret,
 		AuthorityURL: cfg.Microsoft.AuthorityURL, Tenant: cfg.Microsoft.Tenant, MicrosoftClientID: cfg.Microsoft.ClientID,
-		AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
+		AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub, Group: cfg.Admin.Group,
 		HTTPClient: signinEnv.httpClient, Client: s.client, MicrosoftUser: s.msUser,
 	})
 	lines := make([]checkLine, 0, len(results))

@@ -9,8 +9,12 @@
 // PATCH 200, DELETE 200), GET /metadata/{hub} for the built-in hubs
 // (user-defined activity fields added with AddActivityField included), and
 // user-defined hubs created with AddHub at /UDIC/{area} with
-// /metadata/UDIC/{area}. A project listing answers its phases and tasks
-// too (rows with WBS2, WBS3). Errors are {"message","detail"}.
+// /metadata/UDIC/{area}. Security roles give a user Read Only, Modify
+// Only, Add/Modify or Full access per hub (SetUserRole, SetRoleAccess):
+// what a role does not allow is answered 403; every write stamps a
+// user-defined hub's record with ModUser, the signed-in user. A project
+// listing answers its phases and tasks too (rows with WBS2, WBS3). Errors
+// are {"message","detail"}.
 //
 // Behaviour chosen where Deltek documents none: string comparisons ignore
 // case (SQL Server's default collation); an empty filter value means

@@ -30,6 +30,9 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request, name, id strin
 		writeError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("dvp-applicationId %q does not name the area %s", app, t.area()))
 		return
 	}
+	if !s.allowed(w, r, name, r.Method) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && id == "":
 		s.list(w, r, t)

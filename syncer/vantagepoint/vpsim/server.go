@@ -76,6 +76,10 @@ type Server struct {
 	refresh map[string]string // refresh token → lower-case username
 	faults  []*Fault
 	lastMod time.Time
+	// userRoles and roleAccess are the security roles (roles.go): user →
+	// role, role → table key → access, all lower case.
+	userRoles  map[string]string
+	roleAccess map[string]map[string]Access
 
 	httpSrv *http.Server
 	url     string

@@ -75,6 +75,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, name stri
 	if udic {
 		key = "udic/" + key
 	}
+	if !s.allowed(w, r, key, http.MethodGet) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tables[key]
@@ -175,15 +178,23 @@ func (s *Server) AddUDICRecord(area string, fields map[string]any) (string, erro
 }
 
 // UpdateUDIC changes fields of a user-defined hub's record, as an
-// administrator editing it in Vantagepoint would (to set SyncStatus, say).
+// administrator editing it in Vantagepoint would (to set SyncStatus, say):
+// ModUser becomes ADMIN.
 func (s *Server) UpdateUDIC(area, uid string, fields map[string]any) error {
+	return s.UpdateUDICAs("ADMIN", area, uid, fields)
+}
+
+// UpdateUDICAs changes fields of a user-defined hub's record as the named
+// user would in Vantagepoint's own screens (no role is checked: a test
+// that needs the roles writes through the API). ModUser becomes user.
+func (s *Server) UpdateUDICAs(user, area, uid string, fields map[string]any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tables["udic/"+strings.ToLower(area)]
 	if t == nil {
 		return fmt.Errorf("update %s/%s: no such hub", area, uid)
 	}
-	if _, err := s.updateLocked(t, uid, fields, nil, "ADMIN"); err != nil {
+	if _, err := s.updateLocked(t, uid, fields, nil, user); err != nil {
 		return fmt.Errorf("update %s/%s: %w", area, uid, err)
 	}
 	return nil
@@ -192,7 +203,10 @@ func (s *Server) UpdateUDIC(area, uid string, fields map[string]any) error {
 // The hubs of vpconnect's administration template (docs/admin.md, SPEC
 // §5.5), as IT creates them. The simulator keeps its own copy, as a
 // Vantagepoint server would: agent/admin's tests check that the agent
-// finds every field it needs here.
+// finds every field it needs here. The agents hub holds what the agents
+// report; the switches hub (the groups hub) holds the administrator's
+// switches: one record per group, and one per employee with a switch of
+// their own (CustEmployee set).
 const (
 	ConnectAgentsHub = "UDIC_ConnectAgent"
 	ConnectGroupsHub = "UDIC_ConnectGroup"
@@ -211,13 +225,14 @@ var ConnectAgentFields = []HubField{
 	{Name: "CustAgentVersion", Label: "Agent Version", Type: FieldString},
 	{Name: "CustMachine", Label: "Machine", Type: FieldString},
 	{Name: "CustUpdated", Label: "Updated", Type: FieldDate},
-	{Name: "CustSyncStatus", Label: "Sync Status", Type: FieldString},
 }
 
-// ConnectGroupFields are the fields of the groups hub of the template.
+// ConnectGroupFields are the fields of the switches (groups) hub of the
+// template.
 var ConnectGroupFields = []HubField{
 	{Name: "CustName", Label: "Name", Type: FieldString, Required: true},
 	{Name: "CustExternalID", Label: "External ID", Type: FieldString},
+	{Name: "CustEmployee", Label: "Employee", Type: FieldString},
 	{Name: "CustSyncStatus", Label: "Sync Status", Type: FieldString},
 }
 
@@ -229,18 +244,28 @@ func (s *Server) AddConnectHubs() {
 	s.AddActivityField(MessageIDField, "Message-ID")
 }
 
-// AddConnectGroup adds a record to the groups hub of the template and
-// returns its UDIC_UID.
+// AddConnectGroup adds a group's record to the switches hub of the
+// template, as an administrator would, and returns its UDIC_UID.
 func (s *Server) AddConnectGroup(name, externalID, syncStatus string) (string, error) {
+	return s.addConnectSwitch(map[string]any{"CustName": name, "CustExternalID": externalID, "CustSyncStatus": syncStatus})
+}
+
+// AddConnectSwitch adds an employee's switch to the switches hub of the
+// template, as an administrator would (ModUser ADMIN), and returns its
+// UDIC_UID. name is what the record shows (the employee's name).
+func (s *Server) AddConnectSwitch(employee, name, syncStatus string) (string, error) {
+	return s.addConnectSwitch(map[string]any{"CustName": name, "CustEmployee": employee, "CustSyncStatus": syncStatus})
+}
+
+func (s *Server) addConnectSwitch(fields map[string]any) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tables["udic/"+strings.ToLower(ConnectGroupsHub)] == nil {
-		return "", fmt.Errorf("add group %s: no hub %s (AddConnectHubs first)", name, ConnectGroupsHub)
+		return "", fmt.Errorf("add %v: no hub %s (AddConnectHubs first)", fields["CustName"], ConnectGroupsHub)
 	}
-	rw, err := s.seedLocked("udic/"+strings.ToLower(ConnectGroupsHub), map[string]any{
-		"CustName": name, "CustExternalID": externalID, "CustSyncStatus": syncStatus})
+	rw, err := s.seedLocked("udic/"+strings.ToLower(ConnectGroupsHub), fields)
 	if err != nil {
-		return "", fmt.Errorf("add group %s: %w", name, err)
+		return "", fmt.Errorf("add %v: %w", fields["CustName"], err)
 	}
 	return rw["UDIC_UID"], nil
 }
