@@ -17,45 +17,53 @@ import (
 
 // execute carries out a plan's actions in order.
 func (e *Engine) execute(ctx context.Context, r *kindRun, acts []action) error {
-	name := r.k.name()
 	if err := e.keepTags(ctx, r, acts); err != nil {
 		return err
 	}
 	for _, a := range acts {
-		var err error
-		switch a.op {
-		case opReport:
-			r.counts.Skipped++
-			r.b.issue(name, a.side.name(), a.items[a.side].label, a.note)
-		case opSave:
-			_, err = e.savePair(ctx, r, a.p, [2]item{*a.items[onMailbox], *a.items[onVP]})
-		case opPush:
-			err = e.push(ctx, r, a)
-			if err == nil && a.note != "" {
-				r.b.issue(name, a.side.other().name(), a.items[a.side.other()].label, a.note)
-			}
-		case opMatch:
-			err = e.pairMatched(ctx, r, a)
-		case opHold:
-			it := a.items[a.side]
-			r.counts.Skipped++
-			r.b.issue(name, a.side.name(), it.label, a.note)
-			err = e.retryLater(ctx, r, a.side, it.id, it.label)
-		case opWait:
-			it := a.items[a.side]
-			err = e.retryLater(ctx, r, a.side, it.id, it.label)
-		case opCreate:
-			err = e.createCopy(ctx, r, a.side, *a.items[a.side])
-		case opHoldDeletes:
-			r.b.issue(name, a.side.name(), "deletions held back", a.note)
-		case opDelete:
-			err = e.removeGone(ctx, r, a.side, a.p)
-		case opConfirmed:
-			err = e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+name, "") })
-		}
-		if err != nil {
+		if err := e.do(ctx, r, a); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// do carries out one action.
+func (e *Engine) do(ctx context.Context, r *kindRun, a action) error {
+	name := r.k.name()
+	switch a.op {
+	case opReport:
+		r.counts.Skipped++
+		r.b.issue(name, a.side.name(), a.items[a.side].label, a.note)
+	case opSave:
+		_, err := e.savePair(ctx, r, a.p, [2]item{*a.items[onMailbox], *a.items[onVP]})
+		return err
+	case opPush:
+		err := e.push(ctx, r, a)
+		if err == nil && a.note != "" {
+			r.b.issue(name, a.side.other().name(), a.items[a.side.other()].label, a.note)
+		}
+		return err
+	case opMatch:
+		return e.pairMatched(ctx, r, a)
+	case opHold:
+		it := a.items[a.side]
+		r.counts.Skipped++
+		r.b.issue(name, a.side.name(), it.label, a.note)
+		return e.retryLater(ctx, r, a.side, it.id, it.label)
+	case opWait:
+		it := a.items[a.side]
+		return e.retryLater(ctx, r, a.side, it.id, it.label)
+	case opCreate:
+		return e.createCopy(ctx, r, a.side, *a.items[a.side])
+	case opHoldDeletes:
+		r.b.issue(name, a.side.name(), "deletions held back", a.note)
+	case opDeleteCopy:
+		return e.deleteCopy(ctx, r, a.side, a.p)
+	case opUnlink:
+		return e.unlink(ctx, r, a.side, a.p)
+	case opConfirmed:
+		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+name, "") })
 	}
 	return nil
 }
@@ -126,7 +134,7 @@ func (e *Engine) push(ctx context.Context, r *kindRun, a action) error {
 		r.b.issue(name, to.name(), src.label, "the Vantagepoint change was "+readOnlyIssue)
 		return nil
 	case errors.Is(err, ErrNotFound):
-		return e.removeGone(ctx, r, to, a.p)
+		return e.do(ctx, r, whenGone(to, a.p))
 	case errors.Is(err, errEditedMeanwhile):
 		return e.editedMeanwhile(ctx, r, a.p, src.label)
 	case err != nil:
@@ -342,13 +350,8 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 	return nil
 }
 
-// removeGone settles a pair one item of which is gone from side gone:
-// deleting an original deletes the agent's copy; deleting a copy, or one
-// of two matched originals, only unlinks (SPEC §4.4).
-func (e *Engine) removeGone(ctx context.Context, r *kindRun, gone sideIndex, p store.Pairing) error {
-	if p.Origin != gone.origin() {
-		return e.unlink(ctx, r, gone, p)
-	}
+// deleteCopy deletes the agent's copy of an original gone from side gone.
+func (e *Engine) deleteCopy(ctx context.Context, r *kindRun, gone sideIndex, p store.Pairing) error {
 	name, o := r.k.name(), gone.other()
 	if err := e.step(name + ":delete:send"); err != nil {
 		return err

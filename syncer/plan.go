@@ -40,9 +40,12 @@ const (
 	// opHoldDeletes tells the user that the deletions on side were held
 	// back by the empty-side guard.
 	opHoldDeletes
-	// opDelete: the pair's item on side is gone; its copy is deleted, or
-	// the pair unlinked (SPEC §4.4).
-	opDelete
+	// opDeleteCopy: the pair's original on side is gone; the agent's copy
+	// on the other side goes too (SPEC §4.4).
+	opDeleteCopy
+	// opUnlink: the pair's item on side, a copy or one of two matched
+	// originals, is gone; the other is left alone for good (SPEC §4.4).
+	opUnlink
 	// opConfirmed uses up the user's confirmation of held-back deletions.
 	opConfirmed
 )
@@ -290,7 +293,7 @@ func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int)
 			continue
 		}
 		for _, p := range gone[s] {
-			deletes = append(deletes, action{op: opDelete, side: s, p: p})
+			deletes = append(deletes, whenGone(s, p))
 		}
 	}
 	if in.confirmed && (len(gone[onMailbox]) > 0 || len(gone[onVP]) > 0) {
@@ -299,6 +302,16 @@ func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int)
 		acts = append(acts, action{op: opConfirmed})
 	}
 	return append(acts, deletes...)
+}
+
+// whenGone is what a pair comes to when its item on side s is gone:
+// deleting an original deletes the agent's copy; deleting a copy, or one of
+// two matched originals, only unlinks (SPEC §4.4).
+func whenGone(s sideIndex, p store.Pairing) action {
+	if p.Origin == s.origin() {
+		return action{op: opDeleteCopy, side: s, p: p}
+	}
+	return action{op: opUnlink, side: s, p: p}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
