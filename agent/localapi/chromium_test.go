@@ -229,3 +229,133 @@ func TestConfirmDeletionsInChromium(t *testing.T) {
 		t.Fatalf("confirmed %q; want contacts", got)
 	}
 }
+
+// TestCookieReplayedFromAnotherPortIsUselessInChromium: cookies ignore
+// ports, so when the owner, with Sync Options open, is led to a page served
+// by another program on another loopback port, the browser hands that
+// program the session cookie. The program's page then tries the page's
+// actions from the browser, and the program replays the cookie itself: it
+// can neither read the state, nor approve a pairing (even knowing the
+// add-in's code), nor deactivate. The owner's tab, back on Sync Options,
+// still works: a wrong code is refused, the add-in's code approves it, and
+// the paired add-in can be disconnected.
+func TestCookieReplayedFromAnotherPortIsUselessInChromium(t *testing.T) {
+	chromiumPath(t)
+	e := startEnv(t)
+	var mu sync.Mutex
+	var cookies []string
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An add-in asks to pair; the attacker is even told its code.
+	resp, body := e.do(t, req{method: "POST", path: "/v1/pair", ctype: "application/json", origin: addinOrigin, body: `{"name":"Outlook"}`})
+	wantCode(t, resp, body, http.StatusAccepted, "")
+	var pair PairAnswer
+	if err := json.Unmarshal([]byte(body), &pair); err != nil {
+		t.Fatal(err)
+	}
+	attackerPage := fmt.Sprintf(`<!doctype html><title>elsewhere</title><script>
+window.attempts = (async () => {
+	const api = %q, out = {};
+	try { const r = await fetch(api + "/ui/state", {credentials: "include"}); out.read = "read " + r.status; }
+	catch (e) { out.read = "refused"; }
+	for (const body of [{action: "approve", code: %q}, {action: "deactivate", force: true}]) {
+		await fetch(api + "/ui/action", {method: "POST", mode: "no-cors", credentials: "include", body: JSON.stringify(body)}).catch(() => {});
+	}
+	return out;
+})();
+</script>`, e.base, pair.Code)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cookies = append(cookies, r.Header.Get("Cookie"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(attackerPage))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	attacker := "http://" + ln.Addr().String()
+
+	b := startBrowser(t)
+	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.navigate(t, u)
+	b.waitJS(t, `document.getElementById("state-badge").textContent === "Active"`, 10*time.Second)
+	var page struct{ Href, Secret string }
+	b.eval(t, `({href: location.href, secret: sessionStorage.getItem("vpconnect-page-secret") || ""})`, &page)
+	if page.Href != e.base+"/" || len(page.Secret) != 64 {
+		t.Fatalf("the page kept its secret so: %+v", page)
+	}
+
+	// Led elsewhere, in the same tab: the other port gets the cookie.
+	b.navigate(t, attacker+"/")
+	var tried struct{ Read string }
+	b.eval(t, `window.attempts`, &tried)
+	if tried.Read != "refused" {
+		t.Errorf("the other port's page read the state: %s", tried.Read)
+	}
+	mu.Lock()
+	got := strings.Join(cookies, "; ")
+	mu.Unlock()
+	if !strings.Contains(got, e.srv.cookieName()+"=") {
+		t.Fatalf("the browser did not hand the session cookie to the other port (%q): the test shows nothing", got)
+	}
+	replay := map[string]string{"Cookie": got}
+	resp, body = e.do(t, req{path: "/", header: replay})
+	if strings.Contains(body, page.Secret) {
+		t.Fatal("the page's shell carries the page secret")
+	}
+	resp, body = e.do(t, req{path: "/ui/state", header: replay})
+	wantCode(t, resp, body, http.StatusForbidden, "page_secret")
+	for _, act := range []string{`{"action":"approve","code":"` + pair.Code + `"}`, `{"action":"deactivate","force":true}`, `{"action":"deactivate"}`} {
+		resp, body = e.do(t, req{method: "POST", path: "/ui/action", ctype: "application/json", body: act, header: replay})
+		wantCode(t, resp, body, http.StatusForbidden, "page_secret")
+	}
+	if st := e.agent.Status(); st.State != agent.StateActive {
+		t.Fatalf("after the replay the agent is %q", st.State)
+	}
+	if p, a := e.srv.Pending(), e.srv.Addins(); len(p) != 1 || len(a) != 0 {
+		t.Fatalf("after the replay: pending %+v, paired %+v", p, a)
+	}
+
+	// Back in the owner's tab, the page still holds its secret.
+	b.navigate(t, e.base+"/")
+	b.waitJS(t, `!document.getElementById("pairing-box").hidden`, 10*time.Second)
+	var listed string
+	b.eval(t, `document.getElementById("pairings").textContent`, &listed)
+	if !strings.Contains(listed, addinOrigin) || strings.Contains(listed, pair.Code) {
+		t.Fatalf("the waiting request is listed as %q: its origin, never its code", listed)
+	}
+	wrong := "000-000"
+	if pair.Code == wrong {
+		wrong = "111-111"
+	}
+	b.eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, wrong), nil)
+	b.waitJS(t, `!document.getElementById("error").hidden && document.getElementById("error").textContent.includes("code")`, 10*time.Second)
+	if p, a := e.srv.Pending(), e.srv.Addins(); len(p) != 1 || len(a) != 0 {
+		t.Fatalf("after a wrong code: pending %+v, paired %+v", p, a)
+	}
+	b.eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, pair.Code), nil)
+	b.waitJS(t, `document.querySelectorAll("#addins li").length === 1 && document.getElementById("pairing-box").hidden`, 10*time.Second)
+	if a := e.srv.Addins(); len(a) != 1 || a[0].Origin != addinOrigin {
+		t.Fatalf("paired %+v", a)
+	}
+	resp, body = e.do(t, req{path: "/v1/pair/" + pair.ID, origin: addinOrigin})
+	wantCode(t, resp, body, http.StatusOK, "")
+	json.Unmarshal([]byte(body), &pair)
+	resp, body = e.do(t, req{path: "/v1/status", origin: addinOrigin, token: pair.Token})
+	wantCode(t, resp, body, http.StatusOK, "")
+	// Disconnected from the page: the token is refused.
+	b.eval(t, `window.confirm = () => true, document.querySelector("#addins li button").click(), true`, nil)
+	b.waitJS(t, `document.querySelectorAll("#addins li").length === 0`, 10*time.Second)
+	resp, body = e.do(t, req{path: "/v1/status", origin: addinOrigin, token: pair.Token})
+	wantCode(t, resp, body, http.StatusUnauthorized, "unauthorized")
+
+	// A tab without the secret (another tab, or one whose storage was
+	// cleared) has the cookie and is told to open the page again.
+	b.eval(t, `sessionStorage.clear(), location.reload(), true`, nil)
+	b.waitJS(t, `document.readyState === "complete" && !document.getElementById("ended").hidden`, 10*time.Second)
+}

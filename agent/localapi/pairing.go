@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Pairing: an add-in, served from an allowed origin, asks for a token
@@ -164,13 +165,7 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusForbidden, "forbidden_origin", "pairing is only for an add-in served from an allowed origin")
 		return
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" {
-		name = "Outlook add-in"
-	}
-	if len(name) > maxPairName {
-		name = name[:maxPairName]
-	}
+	name := pairName(req.Name)
 	now := s.opts.Now()
 	peer := peerOf(r.Context())
 	// A browser cannot lie about Origin, a local process can: auto-approval
@@ -199,6 +194,25 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request, c caller) {
 	s.notify()
 	s.log.Info("add-in pairing requested", "origin", origin, "auto", auto)
 	writeJSON(w, http.StatusAccepted, ans)
+}
+
+// pairName is the name an add-in gave itself, as the page, the tray and the
+// command line show it: printable characters only (no terminal escapes, no
+// line breaks), at most maxPairName of them.
+func pairName(asked string) string {
+	name := strings.TrimSpace(strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, asked))
+	if r := []rune(name); len(r) > maxPairName {
+		name = string(r[:maxPairName])
+	}
+	if name == "" {
+		name = "Outlook add-in"
+	}
+	return name
 }
 
 // rateLocked counts a pairing request of key at now; false (with how long
