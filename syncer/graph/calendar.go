@@ -25,27 +25,6 @@ const graphDateTime = "2006-01-02T15:04:05.0000000"
 // body text to Notes).
 const textBody = `outlook.body-content-type="text"`
 
-// EventChanges runs one calendarView delta round over [start, end); see
-// syncer.MailboxCalendar. calendarView delta takes no $select (NOTES 7):
-// events come whole. VPID is empty in the changes (no $expand in delta).
-func (c *Client) EventChanges(ctx context.Context, start, end time.Time, cursor string, page func([]syncer.MailboxEvent) error) (string, error) {
-	link := cursor
-	if link == "" {
-		if !end.After(start) {
-			return "", fmt.Errorf("graph: listing event changes: empty window %v..%v: %w", start, end, syncer.ErrInvalid)
-		}
-		link = c.rawURL("/me/calendarView/delta()", url.Values{
-			"startDateTime": {start.UTC().Format(time.RFC3339)},
-			"endDateTime":   {end.UTC().Format(time.RFC3339)},
-		})
-	}
-	cfg := &users.ItemCalendarViewDeltaRequestBuilderGetRequestConfiguration{Headers: headers("Prefer", c.pageSizePrefer(), "Prefer", textBody)}
-	get := func(ctx context.Context, link string) (users.ItemCalendarViewDeltaGetResponseable, error) {
-		return users.NewItemCalendarViewDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
-	}
-	return deltaRound(ctx, "event changes", link, get, mailboxEvent, page)
-}
-
 // eventTime reads a dateTimeTimeZone. Every request asks for UTC
 // (transport.go), but a zone Graph names is honoured all the same.
 func eventTime(d models.DateTimeTimeZoneable) (time.Time, error) {

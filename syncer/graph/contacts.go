@@ -156,30 +156,6 @@ func (c *Client) SetMailboxMark(ctx context.Context, folderID, value string) err
 	return wrap("writing the mailbox mark", err)
 }
 
-// ContactChanges runs one delta round over a contact folder; see
-// syncer.MailboxContacts. Delta cannot expand extended properties, so VPID
-// is empty in the changes.
-func (c *Client) ContactChanges(ctx context.Context, folderID, cursor string, page func([]syncer.MailboxContact) error) (string, error) {
-	link := cursor
-	if link == "" {
-		if folderID == "" {
-			return "", fmt.Errorf("graph: listing contact changes: no folder id: %w", syncer.ErrInvalid)
-		}
-		link = c.rawURL("/me/contactFolders/"+url.PathEscape(folderID)+"/contacts/delta()", url.Values{"$select": {contactSelect}})
-	}
-	cfg := &users.ItemContactFoldersItemContactsDeltaRequestBuilderGetRequestConfiguration{Headers: headers("Prefer", c.pageSizePrefer())}
-	get := func(ctx context.Context, link string) (users.ItemContactFoldersItemContactsDeltaGetResponseable, error) {
-		return users.NewItemContactFoldersItemContactsDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
-	}
-	return deltaRound(ctx, "contact changes of folder "+shortID(folderID), link, get, deltaContact, page)
-}
-
-// deltaContact maps a contact delta entry, which must have an id.
-func deltaContact(m models.Contactable) (syncer.MailboxContact, error) {
-	ch := mailboxContact(m)
-	return ch, needID(ch.ID)
-}
-
 // mailboxContact maps a contact (SPEC §4.2: the first e-mail address, the
 // first business phone); an @removed entry carries only its id.
 func mailboxContact(m models.Contactable) syncer.MailboxContact {

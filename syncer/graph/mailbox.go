@@ -112,28 +112,6 @@ func (c *Client) MailFolder(ctx context.Context, name string) (syncer.MailFolder
 	return syncer.MailFolder{}, fmt.Errorf("graph: there is no top-level mail folder named %q (sync.mailFolders names top-level folders by display name): %w", name, syncer.ErrNotFound)
 }
 
-// MessageChanges runs one delta round over a folder; see syncer.Mailbox.
-func (c *Client) MessageChanges(ctx context.Context, folderID, cursor string, page func([]syncer.MessageChange) error) (string, error) {
-	link := cursor
-	if link == "" {
-		if folderID == "" {
-			return "", fmt.Errorf("graph: listing message changes: no folder id: %w", syncer.ErrInvalid)
-		}
-		link = c.rawURL("/me/mailFolders/"+url.PathEscape(folderID)+"/messages/delta()", url.Values{"$select": {deltaSelect}})
-	}
-	cfg := &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{Headers: headers("Prefer", c.pageSizePrefer())}
-	get := func(ctx context.Context, link string) (users.ItemMailFoldersItemMessagesDeltaGetResponseable, error) {
-		return users.NewItemMailFoldersItemMessagesDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, cfg)
-	}
-	return deltaRound(ctx, "message changes of folder "+shortID(folderID), link, get, deltaMessageChange, page)
-}
-
-// deltaMessageChange maps a message delta entry, which must have an id.
-func deltaMessageChange(m models.Messageable) (syncer.MessageChange, error) {
-	ch := messageChange(m)
-	return ch, needID(ch.ID)
-}
-
 // messageChange maps a delta entry; an entry with @removed carries only
 // its id (NOTES 10). kiota keeps unknown members such as "@removed" in the
 // model's additional data.

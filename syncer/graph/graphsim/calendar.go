@@ -107,11 +107,9 @@ type RecurrenceRange struct {
 const maxOccurrences = 999
 
 type eventRec struct {
-	e        Event
-	props    map[string]extProp
-	seq      uint64
-	created  time.Time
-	modified time.Time
+	e     Event
+	props map[string]extProp
+	version
 	// series masters only
 	occ       []string        // occurrence and exception ids, in order
 	cancelled map[string]bool // dates (20060102) of deleted occurrences
@@ -174,14 +172,12 @@ func (s *Server) addEventLocked(e Event) (*eventRec, error) {
 		e.ICalUID = s.newICalUID()
 	}
 	s.normalizeEvent(&e)
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.stamp()
 	e.ChangeKey = s.newChangeKey()
-	s.seq++
-	r := &eventRec{e: e, props: propsFrom(e.ExtendedProperties), seq: s.seq, created: now, modified: now}
+	r := &eventRec{e: e, props: propsFrom(e.ExtendedProperties), version: s.logCreated(&s.cal, e.ID, now)}
 	r.e.ExtendedProperties = nil
 	s.events[e.ID] = r
 	s.eindex.add(e.ID, r.props)
-	s.cal.add(s.seq, e.ID, kindCreated)
 	if e.Type == "seriesMaster" {
 		r.cancelled = map[string]bool{}
 		s.regenerateLocked(r)
@@ -309,13 +305,12 @@ func (s *Server) regenerateLocked(m *eventRec) {
 	}
 	for _, id := range m.occ {
 		if _, keep := want[id]; !keep {
-			s.seq++
-			s.cal.add(s.seq, id, kindRemoved)
+			s.logRemoved(&s.cal, id)
 			delete(s.events, id)
 			s.cal.supersede(s.eventLive)
 		}
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.stamp()
 	for _, id := range order {
 		r, exists := s.events[id]
 		if exists && r.e.Type == "exception" {
@@ -330,14 +325,11 @@ func (s *Server) regenerateLocked(m *eventRec) {
 		o.Categories = slices.Clone(m.e.Categories)
 		o.Attendees = slices.Clone(m.e.Attendees)
 		o.ChangeKey = s.newChangeKey()
-		s.seq++
 		if exists {
-			r.e, r.seq, r.modified = o, s.seq, now
-			s.cal.add(s.seq, id, kindUpdated)
-			s.cal.supersede(s.eventLive)
+			r.e = o
+			s.logUpdated(&s.cal, &r.version, id, now, s.eventLive)
 		} else {
-			s.events[id] = &eventRec{e: o, seq: s.seq, created: now, modified: now}
-			s.cal.add(s.seq, id, kindCreated)
+			s.events[id] = &eventRec{e: o, version: s.logCreated(&s.cal, id, now)}
 		}
 	}
 	m.occ = order
@@ -363,15 +355,7 @@ func (s *Server) eventOut(r *eventRec) Event {
 }
 
 // Event returns a stored event (any type).
-func (s *Server) Event(id string) (Event, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.events[id]
-	if !ok {
-		return Event{}, false
-	}
-	return s.eventOut(r), true
-}
+func (s *Server) Event(id string) (Event, bool) { return lookup(s, s.events, id, s.eventOut) }
 
 // Events lists every event of the calendar, series masters and their
 // occurrences included, least recently changed first.
@@ -379,10 +363,8 @@ func (s *Server) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Event
-	for _, e := range s.cal.log {
-		if e.kind != kindRemoved && s.eventLive(e) {
-			out = append(out, s.eventOut(s.events[e.id]))
-		}
+	for id := range s.cal.current(s.eventLive) {
+		out = append(out, s.eventOut(s.events[id]))
 	}
 	return out
 }
@@ -429,11 +411,7 @@ func (s *Server) updateEventLocked(r *eventRec, e Event) (*eventRec, error) {
 	s.normalizeEvent(&e)
 	e.ChangeKey = s.newChangeKey()
 	r.e = e
-	r.modified = s.now().UTC().Truncate(time.Second)
-	s.seq++
-	r.seq = s.seq
-	s.cal.add(s.seq, e.ID, kindUpdated)
-	s.cal.supersede(s.eventLive)
+	s.logUpdated(&s.cal, &r.version, e.ID, s.stamp(), s.eventLive)
 	if e.Type == "seriesMaster" {
 		s.regenerateLocked(r)
 	}
@@ -457,8 +435,7 @@ func (s *Server) deleteEventLocked(id string) bool {
 	case "seriesMaster":
 		for _, o := range r.occ {
 			if _, ok := s.events[o]; ok {
-				s.seq++
-				s.cal.add(s.seq, o, kindRemoved)
+				s.logRemoved(&s.cal, o)
 				delete(s.events, o)
 			}
 		}
@@ -482,8 +459,7 @@ func (s *Server) deleteEventLocked(id string) bool {
 	}
 	if r.e.Type != "seriesMaster" {
 		// A calendar view never showed the master, so it reports no removal.
-		s.seq++
-		s.cal.add(s.seq, id, kindRemoved)
+		s.logRemoved(&s.cal, id)
 	}
 	delete(s.events, id)
 	s.eindex.remove(id, r.props)
@@ -600,26 +576,14 @@ func writeDTTZ(w *jw, k string, t time.Time, v eventView) {
 
 func (s *Server) writeEvent(w *jw, r *eventRec, sel selection, v eventView) {
 	e := &r.e
-	w.beginObject()
-	if v.inDelta {
-		w.str("@odata.type", "#microsoft.graph.event")
-	}
-	w.str("@odata.etag", `W/"`+e.ChangeKey+`"`)
-	w.str("id", e.ID)
+	item := outlookItem{typ: "#microsoft.graph.event", id: e.ID, changeKey: e.ChangeKey, categories: e.Categories, version: r.version}
+	item.begin(w, v.inDelta)
 	org := s.isOrganizer(e)
 	for _, p := range eventProps {
-		if !sel.has(p) {
+		if !sel.has(p) || item.writeProp(w, p) {
 			continue
 		}
 		switch p {
-		case "createdDateTime":
-			w.time(p, r.created)
-		case "lastModifiedDateTime":
-			w.time(p, r.modified)
-		case "changeKey":
-			w.str(p, e.ChangeKey)
-		case "categories":
-			w.strings(p, e.Categories)
 		case "transactionId":
 			w.strOrNull(p, e.TransactionID)
 		case "originalStartTimeZone", "originalEndTimeZone":
@@ -935,11 +899,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request, q query, pre
 	s.mu.Lock()
 	rec := s.events[id]
 	if rec != nil {
-		ctx := s.entityContext("events")
-		if sel != nil {
-			ctx = s.url + "/v1.0/$metadata#users('" + s.user.ID + "')/events(" + sel.join(eventProps) + ")/$entity"
-		}
-		writeWithContext(&b, ctx, func(w *jw) { s.writeEvent(w, rec, sel, v) })
+		writeWithContext(&b, s.selectedContext("events", sel, eventProps), func(w *jw) { s.writeEvent(w, rec, sel, v) })
 	}
 	s.mu.Unlock()
 	if rec == nil {
@@ -989,30 +949,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, q query, pr
 		}
 		slices.SortFunc(list, func(a, b *eventRec) int { return int(a.seq - b.seq) })
 	} else {
-		for _, e := range s.cal.log {
-			if e.kind != kindRemoved && s.eventLive(e) {
-				if rec := s.events[e.id]; rec.e.SeriesMasterID == "" {
-					list = append(list, rec)
-				}
+		for id := range s.cal.current(s.eventLive) {
+			if rec := s.events[id]; rec.e.SeriesMasterID == "" {
+				list = append(list, rec)
 			}
 		}
 	}
-	jw := newJW(&b)
-	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#users('"+s.user.ID+"')/events")
-	if skip+top < len(list) {
-		vals, _ := url.ParseQuery(r.URL.RawQuery)
-		vals.Del("skip")
-		vals.Set("$skip", strconv.Itoa(skip+top))
-		vals.Set("$top", strconv.Itoa(top))
-		jw.str("@odata.nextLink", s.url+r.URL.Path+"?"+vals.Encode())
-	}
-	jw.arrayField("value")
-	for i := skip; i < len(list) && i < skip+top; i++ {
-		s.writeEvent(jw, list[i], sel, v)
-	}
-	jw.endArrayField()
-	jw.endObject()
+	writeListPage(&b, s.userContext("events"), list, skip, top, s.nextPage(r, top),
+		func(w *jw, e *eventRec) { s.writeEvent(w, e, sel, v) })
 	s.mu.Unlock()
 	s.eventResponse(w, http.StatusOK, &b, applied)
 }
@@ -1082,9 +1026,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, prefs []stri
 		s.notFound(w, r)
 		return
 	}
-	if !ifMatches(r, rec.e.ChangeKey) || s.heldLocked(id) {
-		s.mu.Unlock()
-		s.preconditionFailed(w, r)
+	if !s.mayUpdate(w, r, id, rec.e.ChangeKey) {
 		return
 	}
 	e := cloneEvent(rec.e)
@@ -1199,36 +1141,25 @@ func (s *Server) serveCalendarViewDelta(w http.ResponseWriter, r *http.Request, 
 		st = deltaState{Epoch: s.epoch, Folder: "calendar", Kind: "calendarView", Initial: true, Start: start.Unix(), End: end.Unix()}
 	}
 	ws, we := time.Unix(st.Start, 0), time.Unix(st.End, 0)
-	var b bytes.Buffer
-	jw := newJW(&b)
-	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#Collection(event)")
-	var items bytes.Buffer
-	ijw := newJW(&items)
-	ijw.open('[')
-	n := 0
-	i := seekLog(s.cal.log, st.Pos)
-	for ; i < len(s.cal.log) && n < pageSize; i++ {
-		e := s.cal.log[i]
+	b := s.writeDeltaPage(r, "event", s.cal.log, st, pageSize, func(w *jw, e entry) bool {
 		if e.kind == kindRemoved {
 			// @removed can appear in the initial round too (NOTES 10).
-			writeRemoved(ijw, "#microsoft.graph.event", e.id)
-			n++
-			continue
+			writeRemoved(w, "#microsoft.graph.event", e.id)
+			return true
 		}
 		if !s.eventLive(e) {
-			continue
+			return false
 		}
 		rec := s.events[e.id]
 		if rec.e.Type == "seriesMaster" {
-			continue // the view shows its occurrences
+			return false // the view shows its occurrences
 		}
 		if !inWindow(&rec.e, ws, we) {
-			if !st.Initial {
-				writeRemoved(ijw, "#microsoft.graph.event", e.id)
-				n++
+			if st.Initial {
+				return false
 			}
-			continue
+			writeRemoved(w, "#microsoft.graph.event", e.id)
+			return true
 		}
 		var sel selection
 		if rec.e.Type == "occurrence" || rec.e.Type == "exception" {
@@ -1237,15 +1168,11 @@ func (s *Server) serveCalendarViewDelta(w http.ResponseWriter, r *http.Request, 
 			// (microsoft-graph-docs issue 7632).
 			sel = strippedOccurrence
 		}
-		s.writeEvent(ijw, rec, sel, v)
-		n++
-	}
-	ijw.close(']')
-	s.writeDeltaLink(jw, r, st, s.cal.log, i)
-	jw.raw("value", items.Bytes())
-	jw.endObject()
+		s.writeEvent(w, rec, sel, v)
+		return true
+	})
 	s.mu.Unlock()
-	s.eventResponse(w, http.StatusOK, &b, applied)
+	s.eventResponse(w, http.StatusOK, b, applied)
 }
 
 // inWindow says whether an event overlaps [start, end); a zero-length event

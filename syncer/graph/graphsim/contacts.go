@@ -62,34 +62,6 @@ type Contact struct {
 	ExtendedProperties   map[string]string `json:"extendedProperties,omitempty"`
 }
 
-// changeLog is the change log of one collection (a contact folder, the
-// calendar): see store.go for the idea.
-type changeLog struct {
-	log  []entry
-	dead int
-}
-
-func (l *changeLog) add(seq uint64, id string, kind uint8) {
-	l.log = append(l.log, entry{seq: seq, id: id, kind: kind})
-}
-
-// supersede counts one dead entry and compacts when more than half are dead.
-func (l *changeLog) supersede(live func(entry) bool) {
-	l.dead++
-	if l.dead < 1024 || l.dead*2 < len(l.log) {
-		return
-	}
-	out := l.log[:0]
-	for _, e := range l.log {
-		if e.kind == kindRemoved || live(e) {
-			out = append(out, e)
-		}
-	}
-	clear(l.log[len(out):])
-	l.log = out
-	l.dead = 0
-}
-
 type contactFolderRec struct {
 	f     ContactFolder
 	props map[string]extProp
@@ -98,11 +70,9 @@ type contactFolderRec struct {
 }
 
 type contactRec struct {
-	c        Contact
-	props    map[string]extProp
-	seq      uint64
-	created  time.Time
-	modified time.Time
+	c     Contact
+	props map[string]extProp
+	version
 }
 
 var contactIDPrefix = []byte{0x00, 0x09, 0x00, 0x2e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1d, 0x84, 0x03, 0x11, 0xaa, 0x66, 0x11, 0xcd, 0x9b, 0xc8, 0x00, 0xaa, 0x00, 0x2f, 0xc4, 0x5a, 0x0e, 0x00}
@@ -171,16 +141,14 @@ func (s *Server) addContactLocked(folderID string, c Contact) (*contactRec, erro
 	} else if _, dup := s.contacts[c.ID]; dup {
 		return nil, fmt.Errorf("graphsim: duplicate contact id %q", c.ID)
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.stamp()
 	c.FolderID = f.f.ID
 	normalizeContact(&c)
 	c.ChangeKey = s.newChangeKey()
-	s.seq++
-	r := &contactRec{c: c, props: propsFrom(c.ExtendedProperties), seq: s.seq, created: now, modified: now}
+	r := &contactRec{c: c, props: propsFrom(c.ExtendedProperties), version: s.logCreated(&f.log, c.ID, now)}
 	r.c.ExtendedProperties = nil
 	s.contacts[c.ID] = r
 	s.cindex.add(c.ID, r.props)
-	f.log.add(s.seq, c.ID, kindCreated)
 	f.n++
 	return r, nil
 }
@@ -223,15 +191,7 @@ func (s *Server) contactOut(r *contactRec) Contact {
 }
 
 // Contact returns a stored contact.
-func (s *Server) Contact(id string) (Contact, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.contacts[id]
-	if !ok {
-		return Contact{}, false
-	}
-	return s.contactOut(r), true
-}
+func (s *Server) Contact(id string) (Contact, bool) { return lookup(s, s.contacts, id, s.contactOut) }
 
 // Contacts lists a contact folder's contacts, least recently changed first.
 func (s *Server) Contacts(folderID string) []Contact {
@@ -241,12 +201,9 @@ func (s *Server) Contacts(folderID string) []Contact {
 	if f == nil {
 		return nil
 	}
-	live := s.contactLive(f)
 	var out []Contact
-	for _, e := range f.log.log {
-		if e.kind != kindRemoved && live(e) {
-			out = append(out, s.contactOut(s.contacts[e.id]))
-		}
+	for id := range f.log.current(s.contactLive(f)) {
+		out = append(out, s.contactOut(s.contacts[id]))
 	}
 	return out
 }
@@ -274,11 +231,7 @@ func (s *Server) touchContactLocked(r *contactRec, c Contact) {
 	f := s.cfolders[r.c.FolderID]
 	c.ChangeKey = s.newChangeKey()
 	r.c = c
-	r.modified = s.now().UTC().Truncate(time.Second)
-	s.seq++
-	r.seq = s.seq
-	f.log.add(s.seq, c.ID, kindUpdated)
-	f.log.supersede(s.contactLive(f))
+	s.logUpdated(&f.log, &r.version, c.ID, s.stamp(), s.contactLive(f))
 }
 
 // DeleteContact deletes a contact permanently. It reports whether it
@@ -295,8 +248,7 @@ func (s *Server) deleteContactLocked(id string) bool {
 		return false
 	}
 	f := s.cfolders[r.c.FolderID]
-	s.seq++
-	f.log.add(s.seq, id, kindRemoved)
+	s.logRemoved(&f.log, id)
 	f.n--
 	delete(s.contacts, id)
 	s.cindex.remove(id, r.props)
@@ -343,25 +295,13 @@ var contactProps = []string{
 
 func (s *Server) writeContact(w *jw, r *contactRec, sel selection, inDelta bool, expand string) {
 	c := &r.c
-	w.beginObject()
-	if inDelta {
-		w.str("@odata.type", "#microsoft.graph.contact")
-	}
-	w.str("@odata.etag", `W/"`+c.ChangeKey+`"`)
-	w.str("id", c.ID)
+	item := outlookItem{typ: "#microsoft.graph.contact", id: c.ID, changeKey: c.ChangeKey, categories: c.Categories, version: r.version}
+	item.begin(w, inDelta)
 	for _, p := range contactProps {
-		if !sel.has(p) {
+		if !sel.has(p) || item.writeProp(w, p) {
 			continue
 		}
 		switch p {
-		case "createdDateTime":
-			w.time(p, r.created)
-		case "lastModifiedDateTime":
-			w.time(p, r.modified)
-		case "changeKey":
-			w.str(p, c.ChangeKey)
-		case "categories":
-			w.strings(p, c.Categories)
 		case "parentFolderId":
 			w.str(p, c.FolderID)
 		case "birthday":
@@ -553,22 +493,6 @@ func parseDateOrTime(v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad time %q", v)
 }
 
-func (s *Server) entityContext(set string) string {
-	return s.url + "/v1.0/$metadata#users('" + s.user.ID + "')/" + set + "/$entity"
-}
-
-// writeWithContext writes an entity with @odata.context first.
-func writeWithContext(b *bytes.Buffer, ctx string, write func(*jw)) {
-	var tmp bytes.Buffer
-	write(newJW(&tmp))
-	b.WriteString(`{"@odata.context":`)
-	writeString(b, ctx)
-	if tmp.Len() > 2 {
-		b.WriteByte(',')
-	}
-	b.Write(tmp.Bytes()[1:])
-}
-
 func (s *Server) writeContactFolder(w *jw, f *contactFolderRec, expand string) {
 	w.beginObject()
 	w.str("id", f.f.ID)
@@ -602,24 +526,28 @@ func (s *Server) serveContactFolders(w http.ResponseWriter, r *http.Request, q q
 			list = append(list, f)
 		}
 	}
-	jw := newJW(&b)
-	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#users('"+s.user.ID+"')/contactFolders")
-	if skip+top < len(list) {
-		v := url.Values{"$top": {strconv.Itoa(top)}, "$skip": {strconv.Itoa(skip + top)}}
+	next := func(skip int) string {
+		v := url.Values{"$top": {strconv.Itoa(top)}, "$skip": {strconv.Itoa(skip)}}
 		if filtered {
 			v.Set("$filter", q["filter"])
 		}
-		jw.str("@odata.nextLink", s.url+"/v1.0/me/contactFolders?"+v.Encode())
+		return s.url + "/v1.0/me/contactFolders?" + v.Encode()
 	}
-	jw.arrayField("value")
-	for i := skip; i < len(list) && i < skip+top; i++ {
-		s.writeContactFolder(jw, list[i], "")
-	}
-	jw.endArrayField()
-	jw.endObject()
+	writeListPage(&b, s.userContext("contactFolders"), list, skip, top, next, func(w *jw, f *contactFolderRec) { s.writeContactFolder(w, f, "") })
 	s.mu.Unlock()
 	writeBuffer(w, http.StatusOK, &b)
+}
+
+// nextPage makes the nextLink of a listing paged with $top and $skip: the
+// request's own query with the following $skip.
+func (s *Server) nextPage(r *http.Request, top int) func(skip int) string {
+	return func(skip int) string {
+		v, _ := url.ParseQuery(r.URL.RawQuery)
+		v.Del("skip")
+		v.Set("$skip", strconv.Itoa(skip))
+		v.Set("$top", strconv.Itoa(top))
+		return s.url + r.URL.Path + "?" + v.Encode()
+	}
 }
 
 // paging reads $top (1..1000, default 10) and $skip.
@@ -794,29 +722,12 @@ func (s *Server) serveContacts(w http.ResponseWriter, r *http.Request, q query, 
 		}
 		slices.SortFunc(list, func(a, b *contactRec) int { return int(a.seq - b.seq) })
 	} else {
-		live := s.contactLive(f)
-		for _, e := range f.log.log {
-			if e.kind != kindRemoved && live(e) {
-				list = append(list, s.contacts[e.id])
-			}
+		for id := range f.log.current(s.contactLive(f)) {
+			list = append(list, s.contacts[id])
 		}
 	}
-	jw := newJW(&b)
-	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#users('"+s.user.ID+"')/contactFolders('"+f.f.ID+"')/contacts")
-	if skip+top < len(list) {
-		v, _ := url.ParseQuery(r.URL.RawQuery)
-		v.Del("skip")
-		v.Set("$skip", strconv.Itoa(skip+top))
-		v.Set("$top", strconv.Itoa(top))
-		jw.str("@odata.nextLink", s.url+r.URL.Path+"?"+v.Encode())
-	}
-	jw.arrayField("value")
-	for i := skip; i < len(list) && i < skip+top; i++ {
-		s.writeContact(jw, list[i], sel, false, expand)
-	}
-	jw.endArrayField()
-	jw.endObject()
+	writeListPage(&b, s.userContext("contactFolders('"+f.f.ID+"')/contacts"), list, skip, top, s.nextPage(r, top),
+		func(w *jw, c *contactRec) { s.writeContact(w, c, sel, false, expand) })
 	s.mu.Unlock()
 	writeBuffer(w, http.StatusOK, &b)
 }
@@ -898,9 +809,7 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, folderID, 
 		s.notFound(w, r)
 		return
 	}
-	if !ifMatches(r, rec.c.ChangeKey) || s.heldLocked(id) {
-		s.mu.Unlock()
-		s.preconditionFailed(w, r)
+	if !s.mayUpdate(w, r, id, rec.c.ChangeKey) {
 		return
 	}
 	c := cloneContact(rec.c)
@@ -974,6 +883,19 @@ func (s *Server) heldLocked(id string) bool {
 	return true
 }
 
+// mayUpdate says whether a PATCH may change the item id, whose version is
+// changeKey (s.mu held). When not, it answers 412, as Exchange does when
+// If-Match names another version or while it holds the item (HoldItem),
+// and releases s.mu.
+func (s *Server) mayUpdate(w http.ResponseWriter, r *http.Request, id, changeKey string) bool {
+	if ifMatches(r, changeKey) && !s.heldLocked(id) {
+		return true
+	}
+	s.mu.Unlock()
+	s.preconditionFailed(w, r)
+	return false
+}
+
 // preconditionFailed answers a PATCH whose If-Match is not the item's
 // version: 412 with the code and message Graph gives for Outlook items (see
 // graph's errors.go for where they are documented).
@@ -1028,38 +950,22 @@ func (s *Server) serveContactDelta(w http.ResponseWriter, r *http.Request, q que
 			st.Select = "id"
 		}
 	}
-	sel := st.selection()
-	var b bytes.Buffer
-	jw := newJW(&b)
-	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#Collection(contact)")
-	var items bytes.Buffer
-	ijw := newJW(&items)
-	ijw.open('[')
-	live := s.contactLive(f)
-	n := 0
-	i := seekLog(f.log.log, st.Pos)
-	for ; i < len(f.log.log) && n < pageSize; i++ {
-		e := f.log.log[i]
-		if e.kind == kindRemoved {
+	sel, live := st.selection(), s.contactLive(f)
+	b := s.writeDeltaPage(r, "contact", f.log.log, st, pageSize, func(w *jw, e entry) bool {
+		switch {
+		case e.kind == kindRemoved:
 			// @removed can appear in the initial round too (NOTES 10).
-			writeRemoved(ijw, "#microsoft.graph.contact", e.id)
-			n++
-			continue
+			writeRemoved(w, "#microsoft.graph.contact", e.id)
+		case live(e):
+			s.writeContact(w, s.contacts[e.id], sel, true, "")
+		default:
+			return false
 		}
-		if !live(e) {
-			continue
-		}
-		s.writeContact(ijw, s.contacts[e.id], sel, true, "")
-		n++
-	}
-	ijw.close(']')
-	s.writeDeltaLink(jw, r, st, f.log.log, i)
-	jw.raw("value", items.Bytes())
-	jw.endObject()
+		return true
+	})
 	s.mu.Unlock()
 	if applied != "" {
 		w.Header().Set("Preference-Applied", applied)
 	}
-	writeBuffer(w, http.StatusOK, &b)
+	writeBuffer(w, http.StatusOK, b)
 }

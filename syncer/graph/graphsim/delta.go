@@ -97,17 +97,10 @@ func (s *Server) initialDeltaURL(r *http.Request) string {
 
 // serveDelta answers GET .../mailFolders/{id}/messages/delta.
 func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, prefs []string, folderRef string) {
-	pageSize := defaultPageSize
-	var applied string
-	if v, ok := preference(prefs, "odata.maxpagesize"); ok {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			pageSize = min(n, s.opts.MaxPageSize)
-			applied = "odata.maxpagesize=" + strconv.Itoa(pageSize)
-		}
-	}
 	// $top does not size delta pages ("page sizes vary even with $top",
 	// delta-query-overview, NOTES 12): only odata.maxpagesize does, so a
 	// client that pages by $top gets the default page size here.
+	pageSize, applied := s.deltaPageSize(prefs)
 	for _, k := range []string{"filter", "orderby", "search"} {
 		if q[k] != "" && (k != "filter" || !validDeltaFilter(q[k])) && (k != "orderby" || !strings.EqualFold(strings.TrimSpace(q[k]), "receivedDateTime desc")) {
 			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidUrlQuery", "The query option $"+k+" is not supported with delta for this value.")
@@ -128,33 +121,12 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 		s.notFound(w, r)
 		return
 	}
-	var st deltaState
-	tok, isSkip := q["skiptoken"], true
-	if tok == "" {
-		tok, isSkip = q["deltatoken"], false
+	st, has, ok := s.deltaToken(w, r, q, "", f.ID)
+	if !ok {
+		s.mu.Unlock()
+		return
 	}
-	if tok != "" {
-		var err error
-		st, err = decodeToken(tok)
-		if err != nil || st.Folder != f.ID {
-			s.mu.Unlock()
-			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidUrlQuery", "The sync state token is invalid.")
-			return
-		}
-		if st.Epoch != s.epoch {
-			s.mu.Unlock()
-			s.goneRounds.Add(1)
-			w.Header().Set("Location", s.initialDeltaURL(r))
-			s.graphError(w, r, http.StatusGone, "syncStateNotFound", defaultMessage(http.StatusGone, "syncStateNotFound"))
-			return
-		}
-		if s.generationGone(w, r, st) {
-			s.mu.Unlock()
-			return
-		}
-		_ = isSkip
-	} else {
-		s.initialRounds.Add(1)
+	if !has {
 		sel, err := parseSelect(q["select"], messageProps, "microsoft.graph.message")
 		if err != nil {
 			s.mu.Unlock()
@@ -172,81 +144,73 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 			st.Select = "id" // $select=id only
 		}
 	}
-	var sel selection
-	if st.Select != "" {
-		sel = selection{}
-		for _, p := range strings.Split(st.Select, ",") {
-			sel[p] = true
+	sel, live := st.selection(), s.msgLive(f)
+	b := s.writeDeltaPage(r, "message", f.log.log, st, pageSize, func(w *jw, e entry) bool {
+		if e.kind == kindRemoved {
+			// @removed can appear in the initial round too (NOTES 10): a
+			// client must not read it as the removal of an item it knows.
+			if st.Change != "" && st.Change != "deleted" {
+				return false
+			}
+			if rec, ok := s.msgs[e.id]; ok && rec.m.FolderID == f.ID {
+				return false // moved back in: a later entry reports it
+			}
+			writeRemoved(w, "#microsoft.graph.message", e.id)
+			return true
 		}
+		if !live(e) {
+			return false
+		}
+		switch st.Change {
+		case "deleted":
+			return false
+		case "created":
+			if !st.Initial && e.kind != kindCreated {
+				return false
+			}
+		case "updated":
+			if st.Initial || e.kind != kindUpdated {
+				return false
+			}
+		}
+		s.writeMessage(w, s.msgs[e.id], sel, renderOpts{inDelta: true})
+		return true
+	})
+	s.mu.Unlock()
+	if applied != "" {
+		w.Header().Set("Preference-Applied", applied)
 	}
+	writeBuffer(w, http.StatusOK, b)
+}
 
+// writeDeltaPage writes one page of a delta round over a collection's log
+// (s.mu held), from the position st carries: entries are offered to item in
+// order, which writes what the round reports of one (nothing, an item, or
+// @removed) and says whether it wrote anything, until pageSize are written;
+// then the nextLink, or the deltaLink at the end of the log. set names the
+// entity type in @odata.context.
+func (s *Server) writeDeltaPage(r *http.Request, set string, log []entry, st deltaState, pageSize int, item func(*jw, entry) bool) *bytes.Buffer {
 	var b bytes.Buffer
 	jw := newJW(&b)
 	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#Collection(message)")
+	jw.str("@odata.context", s.url+"/v1.0/$metadata#Collection("+set+")")
 	// The link must come before the items in the body, as in Graph's
 	// responses, but is known only after the scan: collect the items first.
 	var items bytes.Buffer
 	ijw := newJW(&items)
 	ijw.open('[')
 	n := 0
-	i := seekLog(f.log, st.Pos)
-	for ; i < len(f.log) && n < pageSize; i++ {
-		e := f.log[i]
-		if e.kind == kindRemoved {
-			// @removed can appear in the initial round too (NOTES 10): a
-			// client must not read it as the removal of an item it knows.
-			if st.Change != "" && st.Change != "deleted" {
-				continue
-			}
-			if rec, ok := s.msgs[e.id]; ok && rec.m.FolderID == f.ID {
-				continue // moved back in: a later entry reports it
-			}
-			ijw.beginObject()
-			ijw.str("@odata.type", "#microsoft.graph.message")
-			ijw.str("id", e.id)
-			ijw.objectField("@removed")
-			ijw.str("reason", "deleted")
-			ijw.endObjectField()
-			ijw.endObject()
+	i := seekLog(log, st.Pos)
+	for ; i < len(log) && n < pageSize; i++ {
+		if item(ijw, log[i]) {
 			n++
-			continue
 		}
-		if !s.live(f, e) {
-			continue
-		}
-		switch st.Change {
-		case "deleted":
-			continue
-		case "created":
-			if !st.Initial && e.kind != kindCreated {
-				continue
-			}
-		case "updated":
-			if st.Initial || e.kind != kindUpdated {
-				continue
-			}
-		}
-		s.writeMessage(ijw, s.msgs[e.id], sel, renderOpts{inDelta: true})
-		n++
 	}
 	ijw.close(']')
-	next := st
-	base := s.url + r.URL.Path
-	if i < len(f.log) {
-		next.Pos = f.log[i-1].seq
-		jw.str("@odata.nextLink", base+"?%24skiptoken="+url.QueryEscape(s.issueToken(next)))
-	} else {
-		next.Pos, next.Initial = s.seq, false
-		jw.str("@odata.deltaLink", base+"?%24deltatoken="+url.QueryEscape(s.issueToken(next)))
-	}
+	s.writeDeltaLink(jw, r, st, log, i)
 	jw.raw("value", items.Bytes())
 	jw.endObject()
-	s.mu.Unlock()
-	if applied != "" {
-		w.Header().Set("Preference-Applied", applied)
-	}
-	writeBuffer(w, http.StatusOK, &b)
+	return &b
 }
 
 // validDeltaFilter accepts the only documented delta filters:

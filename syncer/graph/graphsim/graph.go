@@ -241,25 +241,13 @@ type renderOpts struct {
 
 func (s *Server) writeMessage(w *jw, r *msgRec, sel selection, o renderOpts) {
 	m := &r.m
-	w.beginObject()
-	if o.inDelta {
-		w.str("@odata.type", "#microsoft.graph.message")
-	}
-	w.str("@odata.etag", `W/"`+m.ChangeKey+`"`)
-	w.str("id", m.ID)
+	item := outlookItem{typ: "#microsoft.graph.message", id: m.ID, changeKey: m.ChangeKey, categories: m.Categories, version: r.version}
+	item.begin(w, o.inDelta)
 	for _, p := range messageProps {
-		if !sel.has(p) {
+		if !sel.has(p) || item.writeProp(w, p) {
 			continue
 		}
 		switch p {
-		case "createdDateTime":
-			w.time(p, r.created)
-		case "lastModifiedDateTime":
-			w.time(p, r.modified)
-		case "changeKey":
-			w.str(p, m.ChangeKey)
-		case "categories":
-			w.strings(p, m.Categories)
 		case "receivedDateTime":
 			w.time(p, m.ReceivedDateTime)
 		case "sentDateTime":
@@ -546,18 +534,7 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request, q query, p
 }
 
 func (s *Server) writeEntity(b *bytes.Buffer, rec *msgRec, sel selection, o renderOpts) {
-	// Write the message, then splice @odata.context in front: the context
-	// comes first in Graph's entity responses.
-	var tmp bytes.Buffer
-	s.writeMessage(newJW(&tmp), rec, sel, o)
-	b.WriteString(`{"@odata.context":`)
-	ctx := s.url + "/v1.0/$metadata#users('" + s.user.ID + "')/messages/$entity"
-	if sel != nil {
-		ctx = s.url + "/v1.0/$metadata#users('" + s.user.ID + "')/messages(" + sel.String() + ")/$entity"
-	}
-	writeString(b, ctx)
-	b.WriteByte(',')
-	b.Write(tmp.Bytes()[1:])
+	writeWithContext(b, s.selectedContext("messages", sel, messageProps), func(w *jw) { s.writeMessage(w, rec, sel, o) })
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
@@ -604,9 +581,7 @@ func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request, q query, p
 	var b bytes.Buffer
 	s.mu.Lock()
 	rec, ok := s.msgs[id]
-	if ok && s.heldLocked(id) {
-		s.mu.Unlock()
-		s.preconditionFailed(w, r)
+	if ok && !s.mayUpdate(w, r, id, rec.m.ChangeKey) {
 		return
 	}
 	if ok {
@@ -753,12 +728,7 @@ func (s *Server) serveFolder(w http.ResponseWriter, r *http.Request, q query, id
 	s.mu.Lock()
 	f := s.folderLocked(id)
 	if f != nil {
-		var tmp bytes.Buffer
-		s.writeFolder(newJW(&tmp), f)
-		b.WriteString(`{"@odata.context":`)
-		writeString(&b, s.url+"/v1.0/$metadata#users('"+s.user.ID+"')/mailFolders/$entity")
-		b.WriteByte(',')
-		b.Write(tmp.Bytes()[1:])
+		writeWithContext(&b, s.entityContext("mailFolders"), func(w *jw) { s.writeFolder(w, f) })
 	}
 	s.mu.Unlock()
 	if f == nil {
@@ -771,37 +741,16 @@ func (s *Server) serveFolder(w http.ResponseWriter, r *http.Request, q query, id
 // serveFolders lists the top-level folders, 10 per page by default, $top up
 // to 1000, with a $skip nextLink (NOTES 24, 25).
 func (s *Server) serveFolders(w http.ResponseWriter, r *http.Request, q query) {
-	top, skip := defaultPageSize, 0
-	if v, ok := q["top"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidUrlQuery", "The value of $top must be between 1 and 1000.")
-			return
-		}
-		top = n
-	}
-	if v, ok := q["skip"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidUrlQuery", "Invalid $skip value.")
-			return
-		}
-		skip = n
+	top, skip, ok := s.paging(w, r, q)
+	if !ok {
+		return
 	}
 	var b bytes.Buffer
 	s.mu.Lock()
-	jw := newJW(&b)
-	jw.beginObject()
-	jw.str("@odata.context", s.url+"/v1.0/$metadata#users('"+s.user.ID+"')/mailFolders")
-	if skip+top < len(s.order) {
-		jw.str("@odata.nextLink", s.url+"/v1.0/me/mailFolders?%24top="+strconv.Itoa(top)+"&%24skip="+strconv.Itoa(skip+top))
+	next := func(skip int) string {
+		return s.url + "/v1.0/me/mailFolders?%24top=" + strconv.Itoa(top) + "&%24skip=" + strconv.Itoa(skip)
 	}
-	jw.arrayField("value")
-	for i := skip; i < len(s.order) && i < skip+top; i++ {
-		s.writeFolder(jw, s.order[i])
-	}
-	jw.endArrayField()
-	jw.endObject()
+	writeListPage(&b, s.userContext("mailFolders"), s.order, skip, top, next, s.writeFolder)
 	s.mu.Unlock()
 	writeBuffer(w, http.StatusOK, &b)
 }

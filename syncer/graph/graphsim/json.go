@@ -253,3 +253,93 @@ func tidyLines(s string) string {
 	}
 	return strings.Join(out, "\r\n")
 }
+
+// userContext is the @odata.context of what lies at path under the
+// signed-in user ("contactFolders", "messages/$entity").
+func (s *Server) userContext(path string) string {
+	return s.url + "/v1.0/$metadata#users('" + s.user.ID + "')/" + path
+}
+
+// entityContext is the @odata.context of one entity of set.
+func (s *Server) entityContext(set string) string { return s.userContext(set + "/$entity") }
+
+// selectedContext is the @odata.context of one entity of set read with
+// $select: Graph names the selected properties (in props' order).
+func (s *Server) selectedContext(set string, sel selection, props []string) string {
+	if sel == nil {
+		return s.entityContext(set)
+	}
+	return s.userContext(set + "(" + sel.join(props) + ")/$entity")
+}
+
+// writeWithContext writes an entity with @odata.context first, as in
+// Graph's entity responses.
+func writeWithContext(b *bytes.Buffer, ctx string, write func(*jw)) {
+	var tmp bytes.Buffer
+	write(newJW(&tmp))
+	b.WriteString(`{"@odata.context":`)
+	writeString(b, ctx)
+	if tmp.Len() > 2 {
+		b.WriteByte(',')
+	}
+	b.Write(tmp.Bytes()[1:])
+}
+
+// writeListPage writes one page of a collection listing ($top items from
+// $skip): @odata.context, the nextLink when more remain (next makes it
+// from the following $skip), then the items.
+func writeListPage[T any](b *bytes.Buffer, ctx string, list []T, skip, top int, next func(skip int) string, item func(*jw, T)) {
+	jw := newJW(b)
+	jw.beginObject()
+	jw.str("@odata.context", ctx)
+	if skip+top < len(list) {
+		jw.str("@odata.nextLink", next(skip+top))
+	}
+	jw.arrayField("value")
+	for i := skip; i < len(list) && i < skip+top; i++ {
+		item(jw, list[i])
+	}
+	jw.endArrayField()
+	jw.endObject()
+}
+
+// outlookItem is what a message, a contact and an event share: Graph's
+// outlookItem base type (createdDateTime, lastModifiedDateTime, changeKey,
+// categories), the id, and the version's weak etag.
+type outlookItem struct {
+	typ        string // @odata.type
+	id         string
+	changeKey  string
+	categories []string
+	version
+}
+
+// begin opens the item's object with what Graph writes before its
+// properties: @odata.type (in delta answers), @odata.etag (the weak etag
+// of the changeKey) and id.
+func (it outlookItem) begin(w *jw, inDelta bool) {
+	w.beginObject()
+	if inDelta {
+		w.str("@odata.type", it.typ)
+	}
+	w.str("@odata.etag", `W/"`+it.changeKey+`"`)
+	w.str("id", it.id)
+}
+
+// writeProp writes p if it is an outlookItem property, and says whether
+// it was one.
+func (it outlookItem) writeProp(w *jw, p string) bool {
+	switch p {
+	case "createdDateTime":
+		w.time(p, it.created)
+	case "lastModifiedDateTime":
+		w.time(p, it.modified)
+	case "changeKey":
+		w.str(p, it.changeKey)
+	case "categories":
+		w.strings(p, it.categories)
+	default:
+		return false
+	}
+	return true
+}

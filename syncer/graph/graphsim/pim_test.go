@@ -240,15 +240,17 @@ func status(t *testing.T, s *Server, tok, method, path string) int {
 	return resp.StatusCode
 }
 
-// A PATCH with If-Match changes a contact or an event only at that version:
-// Graph's @odata.etag (W/"<changeKey>") as the client read it. A stale one
-// gets 412 with Graph's error envelope and leaves the item alone; no
-// If-Match (or "*") updates whatever the version.
+// A PATCH with If-Match changes a message, a contact or an event only at
+// that version: Graph's @odata.etag (W/"<changeKey>") as the client read
+// it. A stale one gets 412 with Graph's error envelope and leaves the item
+// alone; no If-Match (or "*") updates whatever the version.
 func TestPatchHonoursIfMatch(t *testing.T) {
 	s, tok := newTest(t)
 	f := s.AddContactFolder("Vantagepoint")
 	c := s.AddContact(f.ID, Contact{GivenName: "Ada", Surname: "Lane"})
 	ev := s.AddEvent(Event{Subject: "Review", Start: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)})
+	// A draft: only a draft's subject is updatable.
+	m := s.AddMessage("drafts", Message{Subject: "Draft", IsDraft: true})
 	for _, tc := range []struct {
 		name, path, field string
 		userEdit          func()
@@ -260,6 +262,9 @@ func TestPatchHonoursIfMatch(t *testing.T) {
 		{"event", "/v1.0/me/events/" + ev.ID, "subject",
 			func() { s.UpdateEvent(ev.ID, func(e *Event) { e.Subject = "User" }) },
 			func() (string, string) { got, _ := s.Event(ev.ID); return got.ChangeKey, got.Subject }},
+		{"message", "/v1.0/me/messages/" + m.ID, "subject",
+			func() { s.UpdateMessage(m.ID, func(m *Message) { m.Subject = "User" }) },
+			func() (string, string) { got, _ := s.Message(m.ID); return got.ChangeKey, got.Subject }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			patch := func(ifMatch, value string) (*http.Response, map[string]any) {

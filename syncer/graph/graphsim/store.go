@@ -8,43 +8,22 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
-	"time"
 )
 
-// The mailbox is kept as one change log per folder: every creation, update,
-// arrival by move, and removal appends an entry with a fresh sequence
-// number. A delta token is a position in that log, so a page costs O(page)
-// whatever the mailbox size, and a message's latest entry is the only live
-// one for it (earlier ones are skipped and compacted away).
-
-const (
-	kindCreated = iota
-	kindUpdated
-	kindRemoved
-)
-
-type entry struct {
-	seq  uint64
-	id   string
-	kind uint8
-}
+// Each mail folder keeps the change log of its messages (itemlog.go).
 
 type folder struct {
 	MailFolder
-	log    []entry
-	dead   int // superseded entries in log
+	log    changeLog
 	total  int
 	unread int
 }
 
 type msgRec struct {
-	m        Message
-	seq      uint64 // sequence number of its live entry in its folder
-	created  time.Time
-	modified time.Time
-	convID   string
+	m Message
+	version
+	convID string
 }
 
 // immutable-looking identifiers: base64url (with padding, as Exchange's
@@ -115,33 +94,12 @@ func (s *Server) FolderID(idOrName string) string {
 	return ""
 }
 
-func (f *folder) append(seq uint64, id string, kind uint8) {
-	f.log = append(f.log, entry{seq: seq, id: id, kind: kind})
-}
-
-// supersede marks a message's previous entry dead and compacts the log when
-// more than half of it is dead. Removal entries are kept: outstanding delta
-// tokens may still have to report them.
-func (s *Server) supersede(f *folder) {
-	f.dead++
-	if f.dead < 1024 || f.dead*2 < len(f.log) {
-		return
+// msgLive says whether an entry of f's log is a message's current state.
+func (s *Server) msgLive(f *folder) func(entry) bool {
+	return func(e entry) bool {
+		r, ok := s.msgs[e.id]
+		return ok && r.m.FolderID == f.ID && r.seq == e.seq
 	}
-	out := f.log[:0]
-	for _, e := range f.log {
-		if e.kind == kindRemoved || s.live(f, e) {
-			out = append(out, e)
-		}
-	}
-	clear(f.log[len(out):])
-	f.log = out
-	f.dead = 0
-}
-
-// live says whether an item entry is the message's current state in f.
-func (s *Server) live(f *folder, e entry) bool {
-	r, ok := s.msgs[e.id]
-	return ok && r.m.FolderID == f.ID && r.seq == e.seq
 }
 
 // AddMessage stores m in a folder (id or well-known name) and returns it as
@@ -162,7 +120,7 @@ func (s *Server) addMessageLocked(folderID string, m Message) (*msgRec, error) {
 	if f == nil {
 		return nil, fmt.Errorf("graphsim: no mail folder %q", folderID)
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.stamp()
 	if m.ID == "" {
 		m.ID = s.newID(msgIDPrefix, 24)
 	} else if _, dup := s.msgs[m.ID]; dup {
@@ -187,10 +145,8 @@ func (s *Server) addMessageLocked(folderID string, m Message) (*msgRec, error) {
 	}
 	m.FolderID = f.ID
 	m.ChangeKey = s.newChangeKey()
-	s.seq++
-	r := &msgRec{m: m, seq: s.seq, created: now, modified: now, convID: "AAQkAD" + randomHex(10) + "="}
+	r := &msgRec{m: m, version: s.logCreated(&f.log, m.ID, now), convID: "AAQkAD" + randomHex(10) + "="}
 	s.msgs[m.ID] = r
-	f.append(s.seq, m.ID, kindCreated)
 	f.total++
 	if !m.IsRead {
 		f.unread++
@@ -208,13 +164,7 @@ func (s *Server) newChangeKey() string {
 
 // Message returns a stored message.
 func (s *Server) Message(id string) (Message, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.msgs[id]
-	if !ok {
-		return Message{}, false
-	}
-	return cloneMessage(r.m), true
+	return lookup(s, s.msgs, id, func(r *msgRec) Message { return cloneMessage(r.m) })
 }
 
 // Messages lists a folder's messages (id or well-known name), least
@@ -227,10 +177,8 @@ func (s *Server) Messages(folderID string) []Message {
 		return nil
 	}
 	var out []Message
-	for _, e := range f.log {
-		if e.kind != kindRemoved && s.live(f, e) {
-			out = append(out, cloneMessage(s.msgs[e.id].m))
-		}
+	for id := range f.log.current(s.msgLive(f)) {
+		out = append(out, cloneMessage(s.msgs[id].m))
 	}
 	return out
 }
@@ -276,11 +224,7 @@ func (s *Server) touchLocked(r *msgRec, m Message) {
 	}
 	m.ChangeKey = s.newChangeKey()
 	r.m = m
-	r.modified = s.now().UTC().Truncate(time.Second)
-	s.seq++
-	r.seq = s.seq
-	f.append(s.seq, m.ID, kindUpdated)
-	s.supersede(f)
+	s.logUpdated(&f.log, &r.version, m.ID, s.stamp(), s.msgLive(f))
 }
 
 // MoveMessage moves a message to another folder (id or well-known name). The
@@ -300,10 +244,7 @@ func (s *Server) MoveMessage(id, folderID string) bool {
 	s.removeFromFolderLocked(r)
 	r.m.FolderID = to.ID
 	r.m.ChangeKey = s.newChangeKey()
-	r.modified = s.now().UTC().Truncate(time.Second)
-	s.seq++
-	r.seq = s.seq
-	to.append(s.seq, id, kindCreated)
+	s.logVersion(&to.log, &r.version, id, kindCreated, s.stamp())
 	to.total++
 	if !r.m.IsRead {
 		to.unread++
@@ -313,13 +254,12 @@ func (s *Server) MoveMessage(id, folderID string) bool {
 
 func (s *Server) removeFromFolderLocked(r *msgRec) {
 	from := s.folders[r.m.FolderID]
-	s.seq++
-	from.append(s.seq, r.m.ID, kindRemoved)
+	s.logRemoved(&from.log, r.m.ID)
 	from.total--
 	if !r.m.IsRead {
 		from.unread--
 	}
-	s.supersede(from)
+	from.log.supersede(s.msgLive(from))
 }
 
 // DeleteMessage deletes a message permanently (a hard delete: it does not go
@@ -458,9 +398,4 @@ func (s *Server) LoadSeed(r io.Reader) error {
 		}
 	}
 	return nil
-}
-
-// seekLog returns the index of the first entry after seq.
-func seekLog(log []entry, seq uint64) int {
-	return sort.Search(len(log), func(i int) bool { return log[i].seq > seq })
 }
