@@ -368,3 +368,29 @@ func TestConcurrentPairingKeepsCapsAndFile(t *testing.T) {
 		t.Errorf("the token file is %v", fi.Mode().Perm())
 	}
 }
+
+// A revoked add-in's open event stream ends, and its token is refused.
+func TestRevokedAddinsStreamEnds(t *testing.T) {
+	e := startEnv(t)
+	_, p := e.pairAs(t, addinOrigin)
+	if err := e.srv.Approve(p.Code); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.collect(t, p, addinOrigin)
+	addin := &Client{base: e.base, secret: tok, hc: &http.Client{Transport: originTransport{addinOrigin}}}
+	events, err := addin.WatchEvents(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-events; ev.Status == nil {
+		t.Fatalf("first event %+v", ev)
+	}
+	if err := e.srv.Revoke(e.srv.Addins()[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for range events {
+		// Status snapshots sent before the revocation; then the end.
+	}
+	resp, body := e.do(t, req{path: "/v1/status", origin: addinOrigin, token: tok})
+	wantCode(t, resp, body, http.StatusUnauthorized, "unauthorized")
+}
