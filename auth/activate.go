@@ -135,5 +135,5 @@ func (a Activation) Run(ctx context.Context) (Activated, error) {
 func IsSignInProblem(err error) bool {
 	var sre *SignInRequiredError
 	return errors.As(err, &sre) || errors.Is(err, ErrCancelled) || errors.Is(err, ErrKeychainUnavailable) ||
-		errors.Is(err, ErrSignInIncomplete)
+		errors.Is(err, ErrSignInIncomplete) || errors.Is(err, ErrOtherUser)
 }

@@ -11,12 +11,15 @@ import (
 
 const (
 	benchClientID = "5f0c4a8e-2b7d-4c1e-9a63-0d8e4b1f7a20"
-	benchUser     = "robin.agent@contoso.example"
-	benchEmployee = "00077"
-	benchVPUser   = "RAGENT"
-	benchPassword = "bench-password"
-	benchDatabase = "AGENTBENCH"
-	benchCategory = "Vantagepoint"
+	// The Vantagepoint API authorization the simulated server checks.
+	benchVPClientID     = "vpconnect-bench"
+	benchVPClientSecret = "vpconnect-bench-secret"
+	benchUser           = "robin.agent@contoso.example"
+	benchEmployee       = "00077"
+	benchVPUser         = "RAGENT"
+	benchPassword       = "bench-password"
+	benchDatabase       = "AGENTBENCH"
+	benchCategory       = "Vantagepoint"
 )
 
 // world is the two simulators, in the measuring process, seeded with a
@@ -38,7 +41,7 @@ func newWorld(tracks, changes int) (*world, error) {
 	w := &world{
 		g: graphsim.New(graphsim.Options{ClientID: benchClientID,
 			User: graphsim.User{DisplayName: "Robin Agent", Mail: benchUser, UserPrincipalName: benchUser, GivenName: "Robin", Surname: "Agent"}}),
-		v: vpsim.New(vpsim.Options{Database: benchDatabase}),
+		v: vpsim.New(vpsim.Options{Database: benchDatabase, ClientID: benchVPClientID, ClientSecret: benchVPClientSecret}),
 	}
 	if _, err := w.g.Start("127.0.0.1:0"); err != nil {
 		return nil, err

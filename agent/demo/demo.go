@@ -6,29 +6,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/auth"
 	"vpconnect/syncer"
-	"vpconnect/syncer/graph"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/store"
-	"vpconnect/syncer/vantagepoint"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
 // demoClientID is the application id the simulated identity platform
 // expects from the demo, as a real tenant expects its app registration's.
 const demoClientID = "6731de76-14a6-49ae-97bc-6eba6914391e"
+
+// The demo's Vantagepoint API authorization (client id and secret), as IT
+// distributes a real server's by policy; the simulated server checks them.
+const (
+	demoVPClientID     = "vpconnect-demo"
+	demoVPClientSecret = "vpconnect-demo-secret"
+)
 
 // Options configure a demo run.
 type Options struct {
@@ -42,8 +46,6 @@ type Options struct {
 	// Out receives the summaries; Err the progress notes. os.Stdout and
 	// os.Stderr when nil.
 	Out, Err io.Writer
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 	// Host runs serve (the demo's agent and its loopback API, on port with
 	// its secret in dataDir) and may show a tray next to it; nil runs serve
 	// alone. Not used with Once.
@@ -51,7 +53,8 @@ type Options struct {
 }
 
 // Demo is a running demo world: both simulated services on loopback, a
-// fresh data dir, and the engine between them.
+// fresh data dir, and the agent between them, built as `vpconnect run`
+// builds it (agent/system).
 type Demo struct {
 	Graph        *graphsim.Server
 	Vantagepoint *vpsim.Server
@@ -64,10 +67,10 @@ type Demo struct {
 	// Accounts is the outcome of the demo's activation.
 	Accounts auth.Activated
 
-	engine *syncer.Engine
-	store  *store.Store
-	opts   Options
-	shown  map[string]bool // activities already printed
+	sys   *system.System
+	store *store.Store
+	opts  Options
+	shown map[string]bool // activities already printed
 	// contactFolder is the id of the synced Outlook contact folder.
 	contactFolder string
 	// mu keeps the demo's "user" out of a running batch, so that what a
@@ -76,18 +79,15 @@ type Demo struct {
 	mu sync.Mutex
 }
 
-// Start starts the simulators on loopback, seeds them, and prepares the
-// engine against them with the real Graph and Vantagepoint clients. The
-// caller must Close the demo.
+// Start starts the simulators on loopback, seeds them, activates against
+// them and builds the agent with the real Graph and Vantagepoint clients.
+// The caller must Close the demo.
 func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
 	}
 	if opts.Err == nil {
 		opts.Err = os.Stderr
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.Interval == 0 {
 		opts.Interval = 15 * time.Second
@@ -109,16 +109,15 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	d.Graph = graphsim.New(graphsim.Options{
 		User:     graphsim.User{DisplayName: "Dana Whitfield", Mail: demoUserMail, UserPrincipalName: demoUserMail, GivenName: "Dana", Surname: "Whitfield", JobTitle: "Project Manager"},
 		ClientID: demoClientID,
-		Now:      opts.Now,
 	})
 	if _, err := d.Graph.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the simulated Microsoft 365: %w", err)
 	}
-	d.Vantagepoint = vpsim.New(vpsim.Options{Database: "VPDemo", Now: opts.Now})
+	d.Vantagepoint = vpsim.New(vpsim.Options{Database: "VPDemo", ClientID: demoVPClientID, ClientSecret: demoVPClientSecret})
 	if _, err := d.Vantagepoint.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the simulated Vantagepoint: %w", err)
 	}
-	seedWorld(d.Graph, d.Vantagepoint, opts.Now().UTC())
+	seedWorld(d.Graph, d.Vantagepoint, time.Now().UTC())
 
 	cfg := config.Default()
 	cfg.Microsoft.ClientID = demoClientID
@@ -126,7 +125,8 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	cfg.Microsoft.GraphURL = d.Graph.GraphURL()
 	cfg.Vantagepoint.APIURL = d.Vantagepoint.APIURL()
 	cfg.Vantagepoint.Database = d.Vantagepoint.Database()
-	cfg.Vantagepoint.ClientID = "vpconnect-demo"
+	cfg.Vantagepoint.ClientID = demoVPClientID
+	cfg.Vantagepoint.ClientSecret = demoVPClientSecret
 	cfg.Vantagepoint.FleetSize = 1 // one agent on its own server: nothing to pace
 	cfg.DataDir = d.DataDir
 	cfg.KeychainService = "vpconnect-demo"
@@ -135,51 +135,41 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d.Config = cfg
 
-	// The demo activates the way `vpconnect activate` does, through
+	// The demo's agent is the product's, in an environment of its own: an
+	// in-memory keychain (the demo never touches the user's), a "browser"
+	// that consents at once, its own interval (below the product's
+	// one-minute minimum) and no first-poll wait, and each batch printed.
+	d.Keychain = auth.NewMemoryKeychain()
+	env := system.Env{
+		Keychain: func(string) auth.Keychain { return d.Keychain },
+		Browser:  followRedirects,
+		Schedule: agent.Schedule{Interval: opts.Interval, FirstPollMax: time.Nanosecond},
+		Batches:  func(next agent.Syncer) agent.Syncer { return printing{d, next} },
+	}
+	// It activates the way `vpconnect activate` does, through
 	// auth.Activation: Microsoft sign-in by authorization code + PKCE (the
 	// simulated authorize endpoint consents at once; the "browser" is an
 	// HTTP client that follows its redirect to the loopback listener),
-	// Vantagepoint by password grant, tokens in an in-memory keychain: the
-	// demo never touches the user's keychain.
-	log := slog.New(slog.DiscardHandler)
-	if d.store, err = store.Open(filepath.Join(d.DataDir, "sync.db")); err != nil {
-		return nil, err
-	}
-	d.Keychain = auth.NewMemoryKeychain()
+	// Vantagepoint by password grant.
+	msApp, vpApp := system.Apps(env, cfg)
 	act := auth.Activation{
-		Microsoft: auth.MicrosoftApp{ClientID: cfg.Microsoft.ClientID, Tenant: cfg.Microsoft.Tenant, AuthorityURL: cfg.Microsoft.AuthorityURL},
-		Vantagepoint: auth.VantagepointApp{APIURL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database,
-			ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret},
-		Store:  auth.NewStore(d.Keychain, d.DataDir),
+		Microsoft: msApp, Vantagepoint: vpApp, Store: system.Store(env, cfg, d.DataDir),
 		SignIn: auth.SignInOptions{Browser: followRedirects, NoDeviceCode: true, Out: io.Discard},
 		Credentials: func(context.Context) (string, string, error) {
 			return demoVPUser, demoVPPassword, nil
 		},
-		Connect: func(ctx context.Context, ms, vpTokens *auth.TokenSource) (syncer.Mailbox, syncer.Vantagepoint, error) {
-			mailbox, err := graph.New(graph.Options{GraphURL: cfg.Microsoft.GraphURL, TokenSource: ms,
-				HTTPClient: &http.Client{Transport: ms.Transport(nil)}, Logger: log})
-			if err != nil {
-				return nil, nil, fmt.Errorf("set up the Graph client: %w", err)
-			}
-			vp, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vpTokens,
-				HTTPClient: &http.Client{Transport: vpTokens.Transport(nil), Timeout: 60 * time.Second}, Logger: log})
-			if err != nil {
-				return nil, nil, fmt.Errorf("set up the Vantagepoint client: %w", err)
-			}
-			return mailbox, vp, nil
-		},
-		Initialize: func(ctx context.Context, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee) error {
-			eo := agent.EngineOptions(cfg, emp.ID, log)
-			eo.Now = opts.Now
-			d.engine = syncer.New(mailbox, vp, d.store, eo)
-			return d.engine.Prepare(ctx)
-		},
+		Connect:    system.Connect(env, cfg, nil),
+		Initialize: system.Initialize(env, cfg, d.DataDir, false),
 	}
 	res, err := act.Run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("activate against the simulators: %w", err)
 	}
 	d.User, d.Employee, d.Accounts = res.User, res.Employee, res
+	if d.sys, err = system.Build(ctx, env, cfg, d.DataDir, nil); err != nil {
+		return nil, fmt.Errorf("build the demo's agent: %w", err)
+	}
+	d.store = d.sys.Store
 
 	// Dana's contact folder exists now: activation initialized the mailbox
 	// (SPEC §4.5), which creates it. Her people are added to it after that,
@@ -212,8 +202,8 @@ func (d *Demo) outlookContactFolders() []string {
 
 // Close stops the simulators and removes the data dir.
 func (d *Demo) Close() {
-	if d.store != nil {
-		d.store.Close()
+	if d.sys != nil {
+		d.sys.Close()
 	}
 	if d.Graph != nil {
 		d.Graph.Close()
@@ -229,6 +219,23 @@ func (d *Demo) Close() {
 // Batch runs one batch and prints it, with the contacts and meetings it
 // wrote on each side.
 func (d *Demo) Batch(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	return printing{d, d.sys.Runner}.Run(ctx, trigger)
+}
+
+// printing is the agent's batch runner with each batch printed.
+type printing struct {
+	d    *Demo
+	next agent.Syncer
+}
+
+// MailboxChanged lets the agent probe the mailbox between batches, as it
+// does in the product.
+func (p printing) MailboxChanged(ctx context.Context) (bool, error) {
+	return p.d.sys.Runner.MailboxChanged(ctx)
+}
+
+func (p printing) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	d := p.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var before world
@@ -238,7 +245,7 @@ func (d *Demo) Batch(ctx context.Context, trigger syncer.Trigger) (store.Batch, 
 			return store.Batch{}, fmt.Errorf("look at the simulated services before the batch: %w", err)
 		}
 	}
-	b, err := d.engine.Run(ctx, trigger)
+	b, err := p.next.Run(ctx, trigger)
 	if b.ID == 0 {
 		return b, err
 	}
@@ -293,7 +300,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 	serve := func(ctx context.Context) error {
-		return d.Serve(ctx, d.opts.Interval, func(u string) {
+		return d.Serve(ctx, func(u string) {
 			fmt.Fprintf(d.opts.Err, "  Sync Options           %s  (one-time address, valid 2 minutes)\n\n", u)
 		})
 	}
@@ -401,29 +408,7 @@ func (d *Demo) print(b store.Batch, lines []written) {
 		return
 	}
 	w := d.opts.Out
-	fmt.Fprintf(w, "batch %d (%s) %s in %s\n", b.ID, b.Trigger, b.Outcome, b.Finished.Sub(b.Started).Round(time.Millisecond))
-	// The three types always, in this order (zero when a type did not run),
-	// then any other.
-	types := []string{syncer.TypeEmails, syncer.TypeContacts, syncer.TypeEvents}
-	var more []string
-	for t := range b.Counts {
-		if t != syncer.TypeEmails && t != syncer.TypeContacts && t != syncer.TypeEvents {
-			more = append(more, t)
-		}
-	}
-	sort.Strings(more)
-	for _, t := range append(types, more...) {
-		c := b.Counts[t]
-		fmt.Fprintf(w, "  %-8s scanned %d, created %d, updated %d, deleted %d, skipped %d, failed %d\n",
-			t, c.Scanned, c.Created, c.Updated, c.Deleted, c.Skipped, c.Failed)
-	}
-	fmt.Fprintf(w, "  requests graph %d, vantagepoint %d\n", b.Requests["graph"], b.Requests["vantagepoint"])
-	for _, i := range b.Issues {
-		fmt.Fprintf(w, "  issue: %s (%s) %s: %s\n", i.Item, i.Side, i.Type, i.Reason)
-	}
-	if b.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", b.Error)
-	}
+	agent.WriteBatch(w, b)
 	acts := d.emailActivities()
 	fmt.Fprintf(w, "  in Vantagepoint: %d %s activities of %s\n", len(acts), d.Config.Sync.EmailType, d.Employee.Name)
 	for _, a := range acts {

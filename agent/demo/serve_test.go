@@ -19,11 +19,15 @@ import (
 // state shows the startup batch the agent ran.
 func TestDemoServesTheSyncOptionsPage(t *testing.T) {
 	var out bytes.Buffer
-	d := startDemo(t, &out)
+	d, err := Start(context.Background(), Options{Out: &out, Err: &out, Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- d.Serve(ctx, time.Hour, func(u string) { addr <- u }) }()
+	go func() { done <- d.Serve(ctx, func(u string) { addr <- u }) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

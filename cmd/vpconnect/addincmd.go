@@ -18,19 +18,19 @@ import (
 
 func init() {
 	register("addin", command{synopsis: "addin package --base-url URL --out DIR", order: 45,
-		help: "for IT: write the Outlook add-in's manifest and files to host on an HTTPS server", run: runAddin})
+		help: "for IT: write the Outlook add-in's manifest and files to host on an HTTPS server", run: (*cli).runAddin})
 }
 
 const addinUsage = "usage: vpconnect addin package --base-url URL --out DIR [--version V] [--category NAME] [--port N]"
 
-func runAddin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (c *cli) runAddin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, addinUsage)
 		return errUsage
 	}
 	switch args[0] {
 	case "package":
-		return runAddinPackage(args[1:], stdout, stderr)
+		return c.runAddinPackage(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, addinUsage)
 		return nil
@@ -39,8 +39,8 @@ func runAddin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return errUsage
 }
 
-func runAddinPackage(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("addin package", stderr)
+func (c *cli) runAddinPackage(args []string, stdout, stderr io.Writer) error {
+	fs := c.newFlags("addin package", stderr)
 	base := fs.String("base-url", "", "the https address the files will be served from (required)")
 	out := fs.String("out", "", "the folder to write into (required)")
 	version := fs.String("version", addinVersion(agent.Version), "the add-in's version; raise it for Microsoft 365 to offer an update")

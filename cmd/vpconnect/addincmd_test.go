@@ -11,7 +11,7 @@ import (
 func TestAddinPackage(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := run([]string{"addin", "package", "--base-url", "https://addins.example.com/vp/", "--out", dir, "--category", "VP Track"}, &out, &errb)
+	code := newCLI().run([]string{"addin", "package", "--base-url", "https://addins.example.com/vp/", "--out", dir, "--category", "VP Track"}, &out, &errb)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -33,11 +33,11 @@ func TestAddinPackage(t *testing.T) {
 		{"addin", "package", "--base-url", "https://x.example.com"},
 		{"addin", "publish"},
 	} {
-		if code := run(args, &out, &errb); code != exitUsage {
+		if code := newCLI().run(args, &out, &errb); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
-	if code := run([]string{"addin", "package", "--base-url", "http://x.example.com", "--out", dir}, &out, &errb); code != exitFailure {
+	if code := newCLI().run([]string{"addin", "package", "--base-url", "http://x.example.com", "--out", dir}, &out, &errb); code != exitFailure {
 		t.Errorf("an http base URL: exit %d, want %d", code, exitFailure)
 	}
 }

@@ -168,9 +168,12 @@ func TestAdminSwitchDisabledThenEnabled(t *testing.T) {
 	for range 3 {
 		w.clock.Advance(vpInterval)
 	}
-	st = w.waitAdmin(t, "reads while disabled", func(a agent.AdminStatus) bool { return a.SwitchReads >= 4 })
+	w.waitAdmin(t, "reads while disabled", func(a agent.AdminStatus) bool { return a.SwitchReads >= 4 })
+	// The batch the poll started before the switch was read may still be
+	// running (nothing here waits for it to end); it is the last.
+	st = w.waitStatus(t, "the batch started before the switch was read", func(s agent.Status) bool { return !s.Running })
 	if st.LastBatch.ID != first+1 || st.State != agent.StateDisabled {
-		t.Fatalf("while disabled: %+v", st)
+		t.Fatalf("while disabled: last batch %d (first %d): %+v", st.LastBatch.ID, first, st)
 	}
 	// Enabled again: the next read lifts it and a batch runs at once.
 	w.setSwitch(t, "Enabled")

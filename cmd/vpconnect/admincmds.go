@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
+	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/admin"
@@ -22,44 +18,24 @@ import (
 )
 
 // Administration inside Vantagepoint (SPEC §5.5): the agent's record and
-// switches (wired into the agent by adminHubs), and the two commands for
+// switches (wired into the agent by agent/system), and the two commands for
 // IT. The work is agent/admin's; this file is flags and wiring.
 
 func init() {
 	register("admin", command{synopsis: "admin status [--json] [--state S] | admin check", order: 40,
-		help: "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist", run: runAdmin})
+		help: "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist", run: (*cli).runAdmin})
 }
 
-// adminSwitchesFile keeps the administrator's switches as the agent last
-// obeyed them (agent/admin): a switch the employee loosened themself is not
-// obeyed, also after a restart.
-const adminSwitchesFile = "admin-switches.json"
-
-// adminHubs is the agent's administration: its record in the agents hub
-// and the switches, over a Vantagepoint client of its own (same sign-in),
-// so that the engine's per-batch request counts stay the batch's. now is
-// read when asked: tests give the agent a fake clock after this is built.
-func adminHubs(cfg config.Config, vp *auth.TokenSource, employee string, now func() time.Time, log *slog.Logger) (agent.Admin, error) {
-	c, err := connectVantagepoint(cfg, vp, log)
-	if err != nil {
-		return nil, fmt.Errorf("set up the Vantagepoint client of the administration hubs: %w", err)
-	}
-	machine, _ := os.Hostname()
-	return admin.NewHubs(admin.Options{Client: c, AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
-		Group: cfg.Admin.Group, Employee: employee, Machine: machine, Version: agent.Version, Now: now,
-		StateFile: filepath.Join(cfg.DataDir, adminSwitchesFile), Log: log}), nil
-}
-
-func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (c *cli) runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: vpconnect admin status [--json] [--state S] | vpconnect admin check")
 		return errUsage
 	}
 	switch args[0] {
 	case "status":
-		return runAdminStatus(ctx, args[1:], stdout, stderr)
+		return c.runAdminStatus(ctx, args[1:], stdout, stderr)
 	case "check":
-		return runAdminCheck(ctx, args[1:], stdout, stderr)
+		return c.runAdminCheck(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, "usage: vpconnect admin status [--json] [--state S] | vpconnect admin check")
 		return nil
@@ -77,8 +53,8 @@ type adminSession struct {
 	msUser string
 }
 
-func openAdminSession(ctx context.Context) (adminSession, error) {
-	cfg, dir, _, err := agentConfig()
+func (c *cli) openAdminSession(ctx context.Context) (adminSession, error) {
+	cfg, dir, _, err := c.config()
 	if err != nil {
 		return adminSession{}, err
 	}
@@ -86,7 +62,7 @@ func openAdminSession(ctx context.Context) (adminSession, error) {
 	if len(cfg.Incomplete()) > 0 {
 		return s, nil
 	}
-	st := auth.NewStore(signinEnv.keychain(cfg.KeychainService), dir)
+	st := system.Store(c.env, cfg, dir)
 	msRec, msErr := st.Load(ctx, auth.Microsoft)
 	_, vpErr := st.Load(ctx, auth.Vantagepoint)
 	if msErr == nil {
@@ -98,35 +74,23 @@ func openAdminSession(ctx context.Context) (adminSession, error) {
 		}
 		return s, fmt.Errorf("read the sign-ins: %w", vpErr)
 	}
-	_, vpApp := apps(cfg)
-	vpTS := vpApp.TokenSource(ctx, st, nil)
-	vpc, err := connectVantagepoint(cfg, vpTS, nil)
+	_, vpApp := system.Apps(c.env, cfg)
+	vpc, err := system.Vantagepoint(c.env, cfg, vpApp.TokenSource(ctx, st, nil), nil)
 	if err != nil {
-		return s, fmt.Errorf("set up the Vantagepoint client: %w", err)
+		return s, err
 	}
 	s.client = vpc
 	return s, nil
 }
 
-// connectVantagepoint is a Vantagepoint client over the stored sign-in,
-// built as connect builds the engine's.
-func connectVantagepoint(cfg config.Config, vp *auth.TokenSource, log *slog.Logger) (*vantagepoint.Client, error) {
-	var base http.RoundTripper
-	if signinEnv.httpClient != nil {
-		base = signinEnv.httpClient.Transport
-	}
-	return vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vp,
-		HTTPClient: &http.Client{Transport: vp.Transport(base), Timeout: 60 * time.Second}, Logger: log})
-}
-
-func runAdminStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("admin status", stderr)
+func (c *cli) runAdminStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := c.newFlags("admin status", stderr)
 	asJSON := fs.Bool("json", false, "print the dashboard as JSON")
 	state := fs.String("state", "", `list only the agents in this state (e.g. "Suspended by Error")`)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	s, err := openAdminSession(ctx)
+	s, err := c.openAdminSession(ctx)
 	if err != nil {
 		return err
 	}
@@ -180,12 +144,12 @@ func runAdminStatus(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func runAdminCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("admin check", stderr)
+func (c *cli) runAdminCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := c.newFlags("admin check", stderr)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	s, err := openAdminSession(ctx)
+	s, err := c.openAdminSession(ctx)
 	if err != nil {
 		return err
 	}
@@ -195,7 +159,7 @@ func runAdminCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret,
 		AuthorityURL: cfg.Microsoft.AuthorityURL, Tenant: cfg.Microsoft.Tenant, MicrosoftClientID: cfg.Microsoft.ClientID,
 		AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub, Group: cfg.Admin.Group,
-		HTTPClient: signinEnv.httpClient, Client: s.client, MicrosoftUser: s.msUser,
+		HTTPClient: c.env.HTTPClient(), Client: s.client, MicrosoftUser: s.msUser,
 	})
 	lines := make([]checkLine, 0, len(results))
 	for _, r := range results {

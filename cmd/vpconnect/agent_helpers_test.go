@@ -33,7 +33,7 @@ import (
 const vpInterval = 2 * time.Minute
 
 // tokenCounter counts the requests that reach each token endpoint, under
-// everything the CLI and the agent send (signinEnv.httpClient).
+// everything the CLI and the agent send (the environment's transport).
 type tokenCounter struct {
 	next   http.RoundTripper
 	vpHost string
@@ -68,17 +68,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func newAgentWorld(t *testing.T) *agentWorld {
 	t.Helper()
 	w := &agentWorld{world: newWorld(t), clock: agent.NewFakeClock(time.Now())}
-	oldCLI := cliEnv
 	isolatePolicy(t) // none until a test writes it
-	t.Cleanup(func() { cliEnv = oldCLI })
-	cliEnv.openBrowser = func(context.Context, string) error {
-		t.Error("a real browser would have been opened")
-		return errors.New("no browser in tests")
-	}
-	cliEnv.agentOptions = func(o *agent.Options) {
-		o.Clock = w.clock
-		o.Rand = func() float64 { return 0.5 } // no jitter; the first poll 30 s after the start
-	}
+	w.cli.env.Clock = w.clock
+	w.cli.env.Rand = func() float64 { return 0.5 } // no jitter; the first poll 30 s after the start
 	w.cfg.LocalAPI.Port = freePort(t)
 	if err := config.Save(w.cfgPath, w.cfg); err != nil {
 		t.Fatal(err)
@@ -167,10 +159,7 @@ func startRun(t *testing.T, w *agentWorld, args ...string) *runningAgent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runningAgent{cancel: cancel, done: make(chan error, 1), stderr: &readyWriter{ready: make(chan struct{})}}
-	// The agent reads the global --config only while it starts, before it
-	// says it listens; the commands the test runs meanwhile set it again.
-	globalConfigPath = ""
-	go func() { r.done <- runAgent(ctx, append(args, "--config", w.cfgPath), io.Discard, r.stderr) }()
+	go func() { r.done <- w.command().runAgent(ctx, append(args, "--config", w.cfgPath), io.Discard, r.stderr) }()
 	select {
 	case <-r.stderr.ready:
 	case err := <-r.done:

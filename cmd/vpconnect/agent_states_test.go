@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/localapi"
@@ -446,7 +447,7 @@ func TestAgentTakesTheMailboxUpAfterTheStateFileIsLost(t *testing.T) {
 	first.stop(t)
 	activities, contacts := len(w.v.Activities()), len(w.v.Contacts())
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(w.dir, stateFile+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(filepath.Join(w.dir, system.StateFile+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
 	}

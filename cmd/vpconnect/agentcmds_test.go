@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/syncer"
@@ -193,8 +194,9 @@ func TestStatusAndSyncThroughTheAgent(t *testing.T) {
 
 	// Text output of a batch; --once with an agent running goes through it.
 	code, out, errOut = w.run("sync", "--once")
-	if code != exitOK || !regexp.MustCompile(`^batch 2 \(manual\) ok in \S+\n  contacts scanned 1, created 0, `).MatchString(out) ||
-		!strings.Contains(out, "\n  emails   scanned ") || !strings.Contains(out, "\n  events   scanned ") {
+	if code != exitOK || !regexp.MustCompile(`^batch 2 \(manual\) ok in \S+\n  emails   scanned 0, `).MatchString(out) ||
+		!strings.Contains(out, "\n  contacts scanned 1, created 0, ") || !strings.Contains(out, "\n  events   scanned ") ||
+		!strings.Contains(out, "\n  requests graph ") {
 		t.Errorf("sync --once with the agent = %d\n%s%s", code, out, errOut)
 	}
 }
@@ -311,7 +313,7 @@ func checkForgotten(t *testing.T, w *agentWorld) {
 		t.Errorf("keychain entries left: %v", slices.Collect(mapKeys(e)))
 	}
 	for _, f := range w.dataFiles(t) {
-		if strings.HasPrefix(f, stateFile) {
+		if strings.HasPrefix(f, system.StateFile) {
 			t.Errorf("state file left: %s", f)
 		}
 	}
@@ -441,7 +443,7 @@ func TestOptionsOpensTheOneTimeAddress(t *testing.T) {
 	w.activate(t)
 	w.startAgent(t)
 	var opened []string
-	cliEnv.openBrowser = func(_ context.Context, u string) error {
+	w.cli.openPage = func(_ context.Context, u string) error {
 		opened = append(opened, u)
 		return nil
 	}
@@ -476,7 +478,7 @@ func TestOptionsOpensTheOneTimeAddress(t *testing.T) {
 	}
 
 	// No browser to open: the address is printed with a hint, exit 0.
-	cliEnv.openBrowser = func(context.Context, string) error { return errors.New("no display") }
+	w.cli.openPage = func(context.Context, string) error { return errors.New("no display") }
 	code, out, errOut = w.run("options")
 	if code != exitOK || !strings.HasPrefix(out, "Sync Options: http://127.0.0.1:") ||
 		!strings.Contains(errOut, "Open that address in your browser (it works once, for 2 minutes).") {

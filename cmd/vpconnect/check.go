@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"vpconnect/agent/system"
 
 	"vpconnect/agent/config"
 )
@@ -11,7 +12,7 @@ import (
 func init() {
 	register("check", command{synopsis: "check", order: 12,
 		help: "ask Microsoft's identity platform, without signing in, whether the app registration and tenant let the agent sign in",
-		run:  runCheck})
+		run:  (*cli).runCheck})
 }
 
 // runCheck is the Microsoft 365 half of the prerequisites, for IT or a
@@ -19,12 +20,12 @@ func init() {
 // and no sign-in. Each line says what was asked; a failure says whether the
 // app registration is wrong (and which setting to change, where), the
 // configuration points elsewhere, or the platform could not be reached.
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("check", stderr)
+func (c *cli) runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := c.newFlags("check", stderr)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	path, err := config.PathFromEnv(globalConfigPath)
+	path, err := config.PathFromEnv(c.configPath)
 	if err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Microsoft.ClientID == "" {
 		return fmt.Errorf("microsoft.clientId is not set in %s: register the app in Entra ID as docs/deployment.md says and set it", path)
 	}
-	app, _ := apps(cfg)
+	app, _ := system.Apps(c.env, cfg)
 	steps := app.Check(ctx)
 	lines := make([]checkLine, 0, len(steps))
 	for _, st := range steps {

@@ -13,10 +13,36 @@ import (
 	"syscall"
 
 	"vpconnect/agent"
+	"vpconnect/agent/system"
+	"vpconnect/auth"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(newCLI().run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cli is one run of the command line: what it takes from the outside world
+// (the agent's environment, the terminal, the page opener) and the --config
+// path. Tests build their own, so nothing here is a package global.
+type cli struct {
+	// env is the running agent's environment (agent/system); the zero
+	// value is the product's.
+	env system.Env
+	// stdin is the terminal the Vantagepoint credentials are asked on;
+	// readPassword reads a password from it without echo (nil: the
+	// terminal's).
+	stdin        io.Reader
+	readPassword func() (string, error)
+	// openPage opens the Sync Options page's launcher file in the browser.
+	openPage func(ctx context.Context, file string) error
+	// configPath is --config PATH ("" means VPCONNECT_CONFIG or the
+	// default path).
+	configPath string
+}
+
+// newCLI is the product's command line.
+func newCLI() *cli {
+	return &cli{stdin: os.Stdin, openPage: auth.OpenSystemBrowser}
 }
 
 // Exit codes of SPEC §5.1.
@@ -36,7 +62,7 @@ type command struct {
 	help string
 	// order places the command in the list (lower first).
 	order int
-	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	run   func(c *cli, ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 var commands = map[string]command{}
@@ -57,7 +83,7 @@ var (
 
 func init() {
 	register("version", command{synopsis: "version", help: "print the version", order: 100,
-		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		run: func(_ *cli, ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, "vpconnect", agent.Version)
 			return nil
 		}})
@@ -84,17 +110,14 @@ func usage() string {
 	return b.String()
 }
 
-// globalConfigPath is --config PATH given before the command (commands take
-// it too); "" means VPCONNECT_CONFIG or the default path.
-var globalConfigPath string
-
 // run dispatches a command line and returns the process exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// --config PATH may come before the command (commands take it too).
+func (c *cli) run(args []string, stdout, stderr io.Writer) int {
 	for len(args) > 0 && strings.HasPrefix(args[0], "--config") {
 		if v, ok := strings.CutPrefix(args[0], "--config="); ok {
-			globalConfigPath, args = v, args[1:]
+			c.configPath, args = v, args[1:]
 		} else if len(args) > 1 {
-			globalConfigPath, args = args[1], args[2:]
+			c.configPath, args = args[1], args[2:]
 		} else {
 			fmt.Fprintln(stderr, "vpconnect: --config needs a path")
 			return exitUsage
@@ -119,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	err := cmd.run(c, ctx, args[1:], stdout, stderr)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
@@ -136,10 +159,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // newFlags returns a flag set that reports errors instead of exiting, with
 // the global --config flag.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+func (c *cli) newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("vpconnect "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&globalConfigPath, "config", globalConfigPath, "configuration file (default $VPCONNECT_CONFIG or the per-user config dir)")
+	fs.StringVar(&c.configPath, "config", c.configPath, "configuration file (default $VPCONNECT_CONFIG or the per-user config dir)")
 	return fs
 }
 
@@ -157,4 +180,12 @@ func parse(fs *flag.FlagSet, args []string, maxArgs int) error {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(maxArgs))
 	}
 	return nil
+}
+
+// dash shows an empty value as a dash in a table.
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

@@ -22,7 +22,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	for _, c := range cases {
 		var out bytes.Buffer
-		if code := run(c.args, &out, &out); code != c.code || !strings.Contains(out.String(), c.out) {
+		if code := newCLI().run(c.args, &out, &out); code != c.code || !strings.Contains(out.String(), c.out) {
 			t.Errorf("vpconnect %v: exit %d, output %q; want exit %d and %q", c.args, code, out.String(), c.code, c.out)
 		}
 	}
@@ -30,7 +30,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestDemoOnceJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"demo", "--once", "--json"}, &out, &errOut); code != exitOK {
+	if code := newCLI().run([]string{"demo", "--once", "--json"}, &out, &errOut); code != exitOK {
 		t.Fatalf("demo --once --json: exit %d\n%s", code, errOut.String())
 	}
 	// The demo's seed has a tagged weekly series in Outlook: one issue

@@ -11,7 +11,7 @@ import (
 
 func init() {
 	register("service", command{synopsis: "service install|uninstall|start|stop|status", order: 30,
-		help: "start the agent at login (systemd user unit, launchd agent; on Windows the MSI does it)", run: runService})
+		help: "start the agent at login (systemd user unit, launchd agent; on Windows the MSI does it)", run: (*cli).runService})
 }
 
 // autostartManager is what `vpconnect service` drives: autostart.Manager, or
@@ -31,9 +31,9 @@ var (
 	newAutostart = func() (autostartManager, error) { return autostart.New() }
 )
 
-func runService(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (c *cli) runService(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const usageLine = "usage: vpconnect service install|uninstall|start|stop|status"
-	fs := newFlags("service", stderr)
+	fs := c.newFlags("service", stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, usageLine) }
 	if err := parse(fs, args, 1); err != nil {
 		if fs.NArg() > 1 {

@@ -41,7 +41,7 @@ func withService(t *testing.T, goos string) *fakeAutostart {
 
 func runCLI(args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := newCLI().run(args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
@@ -76,6 +77,8 @@ type world struct {
 	cfg     config.Config
 	kc      *auth.MemoryKeychain
 	rec     *recorder
+	// cli is the command line the test runs, in the test's environment.
+	cli *cli
 }
 
 func browse(ctx context.Context, address string) error {
@@ -122,27 +125,40 @@ func newWorld(t *testing.T) *world {
 	}
 	w.kc = auth.NewMemoryKeychain()
 	w.rec = &recorder{next: http.DefaultTransport, secrets: map[string]bool{}}
-	old := signinEnv
-	t.Cleanup(func() { signinEnv = old; globalConfigPath = "" })
-	signinEnv.keychain = func(service string) auth.Keychain {
-		if service != "vpconnect-test" {
-			t.Errorf("keychain service %q", service)
-		}
-		return w.kc
+	w.cli = &cli{
+		env: system.Env{
+			Keychain: func(service string) auth.Keychain {
+				if service != "vpconnect-test" {
+					t.Errorf("keychain service %q", service)
+				}
+				return w.kc
+			},
+			Browser:   browse,
+			Transport: w.rec,
+		},
+		stdin:        strings.NewReader(""),
+		readPassword: func() (string, error) { return "", errors.New("no terminal in tests") },
+		openPage: func(context.Context, string) error {
+			t.Error("a real browser would have been opened")
+			return errors.New("no browser in tests")
+		},
 	}
-	signinEnv.browser = browse
-	signinEnv.httpClient = &http.Client{Transport: w.rec}
-	signinEnv.stdin = strings.NewReader("")
-	signinEnv.readPassword = func() (string, error) { return "", errors.New("no terminal in tests") }
 	t.Setenv(envVPUsername, "DWHITFIELD")
 	t.Setenv(envVPPassword, testPassword)
 	return w
 }
 
+// command is a copy of the test's command line for one command, as each
+// process has its own (a running agent and the commands the test runs
+// meanwhile do not share their --config).
+func (w *world) command() *cli {
+	c := *w.cli
+	return &c
+}
+
 func (w *world) run(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	globalConfigPath = ""
-	code := run(append([]string{"--config", w.cfgPath}, args...), &out, &errOut)
+	code := w.command().run(append([]string{"--config", w.cfgPath}, args...), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -170,15 +186,15 @@ func TestActivateThenBatchLeavesNoSecretOnDisk(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	st := auth.NewStore(w.kc, w.cfg.DataDir)
-	msApp, vpApp := apps(w.cfg)
+	msApp, vpApp := system.Apps(w.cli.env, w.cfg)
 	ms := msApp.TokenSource(ctx, st, nil)
 	vp := vpApp.TokenSource(ctx, st, nil)
-	mailbox, vpc, err := connect(w.cfg, log)(ctx, ms, vp)
+	mailbox, vpc, err := system.Connect(w.cli.env, w.cfg, log)(ctx, ms, vp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec, _ := st.Load(ctx, auth.Vantagepoint)
-	db, err := store.Open(filepath.Join(w.cfg.DataDir, stateFile))
+	db, err := store.Open(filepath.Join(w.cfg.DataDir, system.StateFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +245,7 @@ func TestActivateThenBatchLeavesNoSecretOnDisk(t *testing.T) {
 
 func TestActivateNoBrowserPrintsTheAddress(t *testing.T) {
 	w := newWorld(t)
-	signinEnv.browser = func(context.Context, string) error {
+	w.cli.env.Browser = func(context.Context, string) error {
 		t.Error("a browser was opened")
 		return nil
 	}
@@ -240,8 +256,7 @@ func TestActivateNoBrowserPrintsTheAddress(t *testing.T) {
 	go func() {
 		defer close(done)
 		var o bytes.Buffer
-		globalConfigPath = ""
-		code = run([]string{"--config", w.cfgPath, "activate", "--no-browser"}, &o, pw)
+		code = w.command().run([]string{"--config", w.cfgPath, "activate", "--no-browser"}, &o, pw)
 		pw.Close()
 		out = o.String()
 	}()
@@ -280,7 +295,7 @@ func TestSignInProblemsExitWithCode3(t *testing.T) {
 	})
 	t.Run("keychain unavailable", func(t *testing.T) {
 		w := newWorld(t)
-		signinEnv.keychain = func(string) auth.Keychain { return brokenKeychain{} }
+		w.cli.env.Keychain = func(string) auth.Keychain { return brokenKeychain{} }
 		code, _, errOut := w.run("activate")
 		if code != exitNeedSignIn || !strings.Contains(errOut, "keychain is unavailable") {
 			t.Errorf("exit %d: %s", code, errOut)
@@ -324,7 +339,7 @@ func TestReauthorize(t *testing.T) {
 	}
 	ctx := context.Background()
 	st := auth.NewStore(w.kc, w.cfg.DataDir)
-	msApp, vpApp := apps(w.cfg)
+	msApp, vpApp := system.Apps(w.cli.env, w.cfg)
 	if _, err := msApp.TokenSource(ctx, st, nil).Token(); err != nil {
 		t.Errorf("Microsoft after reauthorize: %v", err)
 	}

@@ -25,8 +25,9 @@ import (
 // the tray goes once the agent has stopped (so does an agent that ends on
 // its own). Without a tray to show (no graphical session) it says so once
 // and runs headless. dial finds the agent serve runs; cmd names the command
-// in what it says.
-func runWithTray(ctx context.Context, cmd string, serve func(context.Context) error, dial func(context.Context) (*localapi.Client, error), stderr io.Writer, log *slog.Logger) error {
+// in what it says; the Sync Options page opens through a launcher file in
+// dataDir.
+func (c *cli) runWithTray(ctx context.Context, cmd string, serve func(context.Context) error, dial func(context.Context) (*localapi.Client, error), dataDir string, stderr io.Writer, log *slog.Logger) error {
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	// Not ctx's child: the tray outlives the agent (see tray.Options.Quit).
@@ -38,9 +39,9 @@ func runWithTray(ctx context.Context, cmd string, serve func(context.Context) er
 		stopTray()
 		agentDone <- err
 	}()
-	c := &trayClient{dial: dial}
-	err := tray.Run(trayCtx, c, tray.Options{
-		OpenBrowser: openPage, // through the launcher file: never a secret on a command line
+	err := tray.Run(trayCtx, &trayClient{dial: dial}, tray.Options{
+		// Through the launcher file: never a secret on a command line.
+		OpenBrowser: func(ctx context.Context, pageURL string) error { return c.openOptionsPage(ctx, dataDir, pageURL) },
 		Log:         log,
 		Quit:        stopAgent,
 		Notice:      func(s string) { fmt.Fprintf(stderr, "vpconnect %s: %s\n", cmd, s) },

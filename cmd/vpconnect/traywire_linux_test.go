@@ -59,7 +59,7 @@ func TestRunShowsTheTrayAndQuitStopsTheAgent(t *testing.T) {
 
 	w := newAgentWorld(t)
 	opened := make(chan string, 1)
-	cliEnv.openBrowser = func(_ context.Context, url string) error { opened <- url; return nil }
+	w.cli.openPage = func(_ context.Context, url string) error { opened <- url; return nil }
 	r := startRun(t, w)
 	var item dbus.Sender
 	select {
