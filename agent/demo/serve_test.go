@@ -53,10 +53,20 @@ func TestDemoServesTheSyncOptionsPage(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("opening the one-time address: %d", resp.StatusCode)
 	}
-	base := strings.TrimSuffix(resp.Request.URL.String(), "/")
+	// The page takes its secret from the redirect's fragment, as a
+	// browser's script does, and sends it with every /ui request.
+	secret, ok := strings.CutPrefix(resp.Request.URL.Fragment, "s=")
+	if !ok {
+		t.Fatalf("the one-time address led to %s, with no page secret", resp.Request.URL)
+	}
+	u2 := *resp.Request.URL
+	u2.Fragment = ""
+	base := strings.TrimSuffix(u2.String(), "/")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := c.Get(base + "/ui/state")
+		req, _ := http.NewRequest(http.MethodGet, base+"/ui/state", nil)
+		req.Header.Set(localapi.PageSecretHeader, secret)
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,17 +14,17 @@ import (
 
 func init() {
 	register("addins", command{synopsis: "addins [list|revoke ID] [--json]", order: 27,
-		help: "list the paired Outlook add-ins, or disconnect one", run: runAddins})
+		help: "list the paired Outlook add-ins, or disconnect one", run: (*cli).runAddins})
 }
 
 // runAddins lists the add-ins paired with the running agent, or revokes
 // one (it must be approved again, by its code, to use the agent).
-func runAddins(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (c *cli) runAddins(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verb := "list"
 	if len(args) > 0 && (args[0] == "list" || args[0] == "revoke") {
 		verb, args = args[0], args[1:]
 	}
-	fs := newFlags("addins "+verb, stderr)
+	fs := c.newFlags("addins "+verb, stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	// Flags may follow the ID too: parse again after each argument.
 	var ids []string
@@ -45,7 +45,7 @@ func runAddins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "usage: vpconnect addins [list|revoke ID] [--json] (the ID from 'vpconnect addins list')")
 		return fmt.Errorf("%w: addins %s takes %d argument(s)", errUsage, verb, want)
 	}
-	c, err := dialAgent(ctx)
+	ac, err := c.dialAgent(ctx)
 	if errors.Is(err, localapi.ErrNoAgent) {
 		return fmt.Errorf("list the paired add-ins: %w (the add-ins are paired with the running agent)", err)
 	} else if err != nil {
@@ -53,7 +53,7 @@ func runAddins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if verb == "revoke" {
 		id := ids[0]
-		if err := c.RevokeAddin(ctx, id); err != nil {
+		if err := ac.RevokeAddin(ctx, id); err != nil {
 			return fmt.Errorf("revoke add-in %s: %w", id, err)
 		}
 		if *asJSON {
@@ -62,7 +62,7 @@ func runAddins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "Add-in %s is disconnected; it must be approved again to use vpconnect.\n", id)
 		return nil
 	}
-	list, err := c.Addins(ctx)
+	list, err := ac.Addins(ctx)
 	if err != nil {
 		return fmt.Errorf("list the paired add-ins: %w", err)
 	}
