@@ -152,11 +152,8 @@ func (s contactMailbox) list(ctx context.Context) (listing, error) {
 }
 
 func (s contactMailbox) get(ctx context.Context, id string) (item, bool, error) {
-	c, err := s.reader.Contact(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return item{}, false, nil
-	}
-	if err != nil {
+	c, found, err := lookup(s.reader.Contact(ctx, id))
+	if !found {
 		return item{}, false, err
 	}
 	return s.fromMailbox(c), true, nil
@@ -191,15 +188,11 @@ func (k *contactKind) listSince(ctx context.Context, since time.Time, fn func(it
 }
 
 func (s contactVP) get(ctx context.Context, id string) (item, bool, error) {
-	k := s.contactKind
-	c, err := k.vp.Contact(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return item{}, false, nil
-	}
-	if err != nil {
+	c, found, err := lookup(s.vp.Contact(ctx, id))
+	if !found {
 		return item{}, false, err
 	}
-	it, err := k.fromVP(ctx, c)
+	it, err := s.fromVP(ctx, c)
 	return it, err == nil, err
 }
 

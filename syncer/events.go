@@ -233,15 +233,11 @@ func (s eventMailbox) list(ctx context.Context) (listing, error) {
 }
 
 func (s eventMailbox) get(ctx context.Context, id string) (item, bool, error) {
-	k := s.eventKind
-	ev, err := k.reader.Event(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return item{}, false, nil
-	}
-	if err != nil {
+	ev, found, err := lookup(s.reader.Event(ctx, id))
+	if !found {
 		return item{}, false, err
 	}
-	return k.fromMailbox(ev), true, nil
+	return s.fromMailbox(ev), true, nil
 }
 
 // eventVP is the Vantagepoint side of events: the user's activities of
@@ -269,15 +265,11 @@ func (k *eventKind) listSince(ctx context.Context, since time.Time, fn func(item
 }
 
 func (s eventVP) get(ctx context.Context, id string) (item, bool, error) {
-	k := s.eventKind
-	a, err := k.vp.Activity(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return item{}, false, nil
-	}
-	if err != nil {
+	a, found, err := lookup(s.vp.Activity(ctx, id))
+	if !found {
 		return item{}, false, err
 	}
-	return k.fromVP(a), true, nil
+	return s.fromVP(a), true, nil
 }
 
 func parseEventTimes(f map[string]string) (start, end time.Time, allDay bool) {

@@ -136,7 +136,7 @@ func (e *Engine) push(ctx context.Context, r *kindRun, a action) error {
 	case errors.Is(err, ErrNotFound):
 		return e.do(ctx, r, whenGone(to, a.p))
 	case errors.Is(err, errEditedMeanwhile):
-		return e.editedMeanwhile(ctx, r, a.p, src.label)
+		return e.editedMeanwhile(ctx, r, [2]item{{id: a.p.MailboxID, label: src.label}, {id: a.p.VPID, label: src.label}})
 	case err != nil:
 		return e.itemFailed(ctx, r, to, from, src, "update the "+to.title()+" "+r.k.noun(), err)
 	}
@@ -148,18 +148,19 @@ func (e *Engine) push(ctx context.Context, r *kindRun, a action) error {
 	return err
 }
 
-// editedMeanwhile leaves a pair alone whose target was edited between the
-// listing and the write: nothing is written and the pairing keeps the
-// versions last synced (the pair is not marked synced), so the edit is
-// never overwritten unseen. Both items come back in the next batch (a
-// retry entry each: the delta cursor and the Vantagepoint watermark move
-// past them), where the edit is a change like any other and, with the
-// other side's change, a conflict that sync.conflict decides.
-func (e *Engine) editedMeanwhile(ctx context.Context, r *kindRun, p store.Pairing, label string) error {
-	e.log.Info("edited during the batch: taken up again in the next batch", "type", r.k.name(), "item", label)
+// editedMeanwhile leaves two items alone, a pair or a match, when the one
+// to be written was edited between the listing and the write: nothing is
+// written and a pairing keeps the versions last synced (the pair is not
+// marked synced), so the edit is never overwritten unseen. Both items come
+// back in the next batch (a retry entry each: the delta cursor and the
+// Vantagepoint watermark move past them), where the edit is a change like
+// any other and, with the other side's change, a conflict that
+// sync.conflict decides; two matched items are matched again.
+func (e *Engine) editedMeanwhile(ctx context.Context, r *kindRun, items [2]item) error {
+	e.log.Info("edited during the batch: taken up again in the next batch", "type", r.k.name(), "item", items[onMailbox].label)
 	r.counts.Skipped++
 	for _, s := range bothSides {
-		if err := e.retryLater(ctx, r, s, pairedID(p, s), label); err != nil {
+		if err := e.retryLater(ctx, r, s, items[s].id, items[s].label); err != nil {
 			return err
 		}
 	}
@@ -180,16 +181,7 @@ func (e *Engine) pairMatched(ctx context.Context, r *kindRun, a action) error {
 		}
 		got, err := r.sides[to].update(ctx, items[to].id, items[to].at(), items[from])
 		if errors.Is(err, errEditedMeanwhile) {
-			// Both stay unpaired and are matched again in the next batch,
-			// with the edit seen.
-			e.log.Info("edited during the batch: matched again in the next batch", "type", name, "item", items[onMailbox].label)
-			r.counts.Skipped++
-			for _, s := range bothSides {
-				if err := e.retryLater(ctx, r, s, items[s].id, items[s].label); err != nil {
-					return err
-				}
-			}
-			return nil
+			return e.editedMeanwhile(ctx, r, items)
 		}
 		if err != nil {
 			// Both stay unpaired: both come back next batch to be matched
@@ -317,7 +309,7 @@ func (e *Engine) recoverKind(ctx context.Context, r *kindRun) error {
 				return err
 			}
 			// Never create blindly: keep the entry for the next batch.
-			r.b.issue(name, SideVantagepoint, src.label, fmt.Sprintf("could not check whether an interrupted create happened: %v", err))
+			r.b.issue(name, to.name(), src.label, fmt.Sprintf("could not check whether an interrupted create happened: %v", err))
 			return fmt.Errorf("check an interrupted %s create: %w", r.k.noun(), err)
 		}
 		p := store.Pairing{Type: name, Origin: from.origin()}

@@ -387,7 +387,7 @@ type VantagepointRecords interface {
 	// UpdateContact writes the mapped fields of a contact. Vantagepoint's
 	// REST API has no concurrency token (no ETag, no If-Match): the engine
 	// compares the record it reads just before the write with the version
-	// its decision was based on (see kind.updateVP).
+	// its decision was based on (see checkBase).
 	UpdateContact(ctx context.Context, c Contact) (Contact, error)
 	// DeleteContact deletes a contact.
 	DeleteContact(ctx context.Context, id string) error

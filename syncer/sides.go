@@ -50,6 +50,16 @@ func sideNamed(name string) (sideIndex, bool) {
 	return 0, false
 }
 
+// lookup turns a read's answer into an item's: ErrNotFound is no error,
+// only not found.
+func lookup[T any](v T, err error) (T, bool, error) {
+	if errors.Is(err, ErrNotFound) {
+		var none T
+		return none, false, nil
+	}
+	return v, err == nil, err
+}
+
 // version is what an update is based on: the hash of the content the
 // decision saw and the item's own version tag (a mailbox item's changeKey,
 // sent as If-Match; Vantagepoint records have none).

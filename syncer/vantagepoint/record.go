@@ -299,7 +299,7 @@ func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, erro
 // What guards a record against an edit the engine has not seen is in the
 // engine: it reads the record before writing it anyway (a PUT starts from
 // the record as stored), compares that read with the version its decision
-// was based on, and writes nothing when they differ (syncer: kind.updateVP);
+// was based on, and writes nothing when they differ (syncer: checkBase);
 // an edit made after the write has a later ModDate, so the watermark brings
 // it back next batch, where the content hash makes it a change, or, with an
 // Outlook change, a conflict that sync.conflict decides. Only an edit in
