@@ -172,7 +172,7 @@ test("pairing from the pane: the code is shown, then the token is kept", async (
   assert.equal(t.pane.state.agent, "unpaired");
   await t.pane.pair();
   assert.ok(t.renders.some((s) => s.agent === "pairing" && s.pairing.code === "123-456"), "the code was shown while waiting");
-  assert.match(P.agentLine(t.renders.find((s) => s.agent === "pairing")), /Approve code 123-456 in the vpconnect tray menu or on the Sync Options page/);
+  assert.match(P.agentLine(t.renders.find((s) => s.agent === "pairing")), /enter code 123-456 on the vpconnect Sync Options page/);
   assert.equal(t.pane.state.agent, "paired");
   assert.equal(t.storage.getItem("vpconnect.token.inst-1"), "tok-p0");
   assert.equal(t.pane.state.suggestions.contacts.length, 1, "suggestions come once paired");

@@ -565,8 +565,10 @@
         show();
       },
 
-      // pair asks the agent for a token; the user approves the code shown in
-      // the tray or on the Sync Options page.
+      // pair asks the agent for a token; the user approves by typing the
+      // code the pane shows on the Sync Options page (the agent tells it to
+      // nobody else, so a request another program made cannot be mistaken
+      // for the add-in's).
       pair: async function () {
         try {
           const p = await agent.pair("Outlook add-in");
@@ -621,7 +623,7 @@
       case "unpaired":
         return "The agent is running on this computer. Connect to see suggestions and file at once.";
       case "pairing":
-        return "Approve code " + (state.pairing ? state.pairing.code : "") + " in the vpconnect tray menu or on the Sync Options page.";
+        return "To connect, enter code " + (state.pairing ? state.pairing.code : "") + " on the vpconnect Sync Options page (open it from the tray menu).";
       case "paired":
         return "Connected to the agent" + (state.agentVersion ? " (" + state.agentVersion + ")" : "") + ".";
     }

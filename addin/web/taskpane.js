@@ -24,9 +24,16 @@
 
   const LABELS = { contact: "Contact", project: "Project", opportunity: "Opportunity", firm: "Firm" };
 
+  // Contacts and firms have 32-hex-digit keys nobody reads; projects and
+  // opportunities have numbers people know.
+  function opaque(id) {
+    return /^[0-9A-Fa-f]{32}$/.test(id);
+  }
+
   function describe(rec) {
     if (!rec) return "";
-    return rec.name ? rec.name + " (" + rec.id + ")" : rec.id;
+    if (!rec.name) return rec.id;
+    return opaque(rec.id) ? rec.name : rec.name + " (" + rec.id + ")";
   }
 
   function start(Office) {
@@ -50,7 +57,7 @@
         choice.appendChild(
           el("li", { "data-kind": k }, [
             el("span", { class: "kind", text: LABELS[k] }),
-            el("span", { class: "what", text: rec ? describe(rec) : "\u2014" }),
+            el("span", { class: "what", text: rec ? describe(rec) : "\u2014", title: rec ? rec.id : "" }),
             rec && !filed ? el("button", { type: "button", class: "link", text: "Remove", onclick: function () { pane.clear(k); } }) : null,
           ])
         );
@@ -61,11 +68,11 @@
       });
       $("saved").textContent = savedKinds.length
         ? (changed ? "Changed: Track saves the new choice. " : "") + "Saved on this e-mail: " +
-          savedKinds.map(function (k) { return LABELS[k].toLowerCase() + " " + s.saved[k].id; }).join(", ") + "."
+          savedKinds.map(function (k) { return LABELS[k].toLowerCase() + " " + describe(s.saved[k]); }).join(", ") + "."
         : changed ? "Track saves this choice on the e-mail." : "Nothing chosen: the agent links the first correspondent that is a Vantagepoint contact.";
 
       const paired = s.agent === "paired";
-      $("suggest-section").hidden = !paired || (s.suggestions.contacts.length === 0 && s.suggestions.projects.length === 0);
+      $("suggest-section").hidden = !paired || filed || (s.suggestions.contacts.length === 0 && s.suggestions.projects.length === 0);
       const sug = $("suggest");
       sug.textContent = "";
       s.suggestions.contacts.forEach(function (c) {
@@ -74,7 +81,7 @@
       s.suggestions.projects.forEach(function (p) {
         sug.appendChild(item("project", p, p.name, "Project " + p.id + (p.detail ? " \u00b7 " + p.detail : "")));
       });
-      $("search-section").hidden = !paired;
+      $("search-section").hidden = !paired || filed;
       const res = $("results");
       res.textContent = "";
       if (s.results) {
