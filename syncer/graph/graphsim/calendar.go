@@ -375,23 +375,16 @@ func (s *Server) Events() []Event {
 // makes it an exception; changing a master changes its occurrences. It
 // reports whether the event exists.
 func (s *Server) UpdateEvent(id string, fn func(*Event)) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.events[id]
-	if !ok {
-		return false
-	}
-	e := cloneEvent(r.e)
-	fn(&e)
-	if r.e.Type != "seriesMaster" {
-		e.Recurrence = nil
-	} else if e.Recurrence == nil {
-		e.Recurrence = r.e.Recurrence
-	}
-	if _, err := s.updateEventLocked(r, e); err != nil {
-		panic(err)
-	}
-	return true
+	return userEdit(s, s.events, id, fn, func(r *eventRec) Event { return cloneEvent(r.e) }, func(r *eventRec, e Event) {
+		if r.e.Type != "seriesMaster" {
+			e.Recurrence = nil
+		} else if e.Recurrence == nil {
+			e.Recurrence = r.e.Recurrence
+		}
+		if _, err := s.updateEventLocked(r, e); err != nil {
+			panic(err)
+		}
+	})
 }
 
 // updateEventLocked stores a new state of an event.

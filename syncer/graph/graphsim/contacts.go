@@ -213,18 +213,11 @@ func (s *Server) Contacts(folderID string) []Contact {
 // changeKey and shows up in its folder's next delta round. It reports
 // whether the contact exists.
 func (s *Server) UpdateContact(id string, fn func(*Contact)) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.contacts[id]
-	if !ok {
-		return false
-	}
-	c := cloneContact(r.c)
-	fn(&c)
-	c.ID, c.FolderID, c.ExtendedProperties = r.c.ID, r.c.FolderID, nil
-	normalizeContact(&c)
-	s.touchContactLocked(r, c)
-	return true
+	return userEdit(s, s.contacts, id, fn, func(r *contactRec) Contact { return cloneContact(r.c) }, func(r *contactRec, c Contact) {
+		c.ID, c.FolderID, c.ExtendedProperties = r.c.ID, r.c.FolderID, nil
+		normalizeContact(&c)
+		s.touchContactLocked(r, c)
+	})
 }
 
 func (s *Server) touchContactLocked(r *contactRec, c Contact) {
@@ -886,7 +879,8 @@ func (s *Server) heldLocked(id string) bool {
 // mayUpdate says whether a PATCH may change the item id, whose version is
 // changeKey (s.mu held). When not, it answers 412, as Exchange does when
 // If-Match names another version or while it holds the item (HoldItem),
-// and releases s.mu.
+// and releases s.mu. Messages are held to it as contacts and events are:
+// Exchange answers a message PATCH so too (msgraph-sdk-dotnet issue 1201).
 func (s *Server) mayUpdate(w http.ResponseWriter, r *http.Request, id, changeKey string) bool {
 	if ifMatches(r, changeKey) && !s.heldLocked(id) {
 		return true

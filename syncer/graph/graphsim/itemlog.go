@@ -127,3 +127,19 @@ func lookup[R, T any](s *Server, records map[string]*R, id string, out func(*R) 
 	}
 	return out(r), true
 }
+
+// userEdit changes the item id of records as a user would: fn edits a copy
+// of it (made by clone), which store keeps as the item's next version. It
+// reports whether the item exists.
+func userEdit[R, T any](s *Server, records map[string]*R, id string, fn func(*T), clone func(*R) T, store func(*R, T)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := records[id]
+	if !ok {
+		return false
+	}
+	x := clone(r)
+	fn(&x)
+	store(r, x)
+	return true
+}

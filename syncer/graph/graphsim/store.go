@@ -196,20 +196,13 @@ func cloneMessage(m Message) Message {
 // and changeKey changes are ignored), it gets a new changeKey and shows up in
 // its folder's next delta round. It reports whether the message exists.
 func (s *Server) UpdateMessage(id string, fn func(*Message)) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.msgs[id]
-	if !ok {
-		return false
-	}
-	m := cloneMessage(r.m)
-	fn(&m)
-	m.ID, m.FolderID = r.m.ID, r.m.FolderID
-	if m.Categories == nil {
-		m.Categories = []string{}
-	}
-	s.touchLocked(r, m)
-	return true
+	return userEdit(s, s.msgs, id, fn, func(r *msgRec) Message { return cloneMessage(r.m) }, func(r *msgRec, m Message) {
+		m.ID, m.FolderID = r.m.ID, r.m.FolderID
+		if m.Categories == nil {
+			m.Categories = []string{}
+		}
+		s.touchLocked(r, m)
+	})
 }
 
 // touchLocked stores a new state of a message and logs the update.
