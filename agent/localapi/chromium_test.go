@@ -338,6 +338,10 @@ window.attempts = (async () => {
 	if p, a := e.srv.Pending(), e.srv.Addins(); len(p) != 1 || len(a) != 0 {
 		t.Fatalf("after a wrong code: pending %+v, paired %+v", p, a)
 	}
+	dir := filepath.Join("..", "..", "testdata", "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		b.screenshot(t, filepath.Join(dir, "sync-options-pairing.png"))
+	}
 	b.eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, pair.Code), nil)
 	b.waitJS(t, `document.querySelectorAll("#addins li").length === 1 && document.getElementById("pairing-box").hidden`, 10*time.Second)
 	if a := e.srv.Addins(); len(a) != 1 || a[0].Origin != addinOrigin {

@@ -162,7 +162,11 @@
       $("live").textContent = action + ": done";
       return true;
     } catch (err) {
-      if (!over) { $("error").textContent = err.message; $("error").hidden = false; }
+      if (!over) {
+        const msg = String(err.message || err);
+        $("error").textContent = msg.charAt(0).toUpperCase() + msg.slice(1);
+        $("error").hidden = false;
+      }
       return false;
     }
   }
