@@ -85,6 +85,11 @@ const (
 	// a batch once it is an hour old, so that its last-batch time tells IT
 	// that the agent is alive.
 	AdminHeartbeat = time.Hour
+	// AdminIdleHeartbeat: without batches (paused, disabled) the record is
+	// written again once it is a day old, at a read of the switches, so
+	// that the dashboard tells an agent that runs from one that does not
+	// (Not Seen after three days).
+	AdminIdleHeartbeat = 24 * time.Hour
 )
 
 // AdminStatus is the administration part of Status (only when the agent
@@ -170,7 +175,8 @@ func (l *loop) adminPlan() {
 	now := l.a.clock.Now()
 	rec := l.adminRecord()
 	report := adm.reported == nil || rec.changedFrom(*adm.reported) ||
-		(rec.LastBatch.After(adm.reported.LastBatch) && now.Sub(adm.reportedAt) >= AdminHeartbeat)
+		(rec.LastBatch.After(adm.reported.LastBatch) && now.Sub(adm.reportedAt) >= AdminHeartbeat) ||
+		now.Sub(adm.reportedAt) >= AdminIdleHeartbeat
 	readAt := time.Time{} // when the next periodic read is due; zero: none
 	if adm.present && !adm.lastRead.IsZero() {
 		readAt = adm.lastRead.Add(AdminReadEvery)

@@ -657,6 +657,12 @@ func (l *loop) networkChanged(changed bool) {
 
 // tick handles the timer: a due batch or mailbox probe.
 func (l *loop) tick() {
+	// The timer may be the administration's (arm): a batch or probe that
+	// fell due meanwhile waits while sync is not scheduled (paused,
+	// suspended), as arm would have it.
+	if !l.scheduling() || l.running {
+		return
+	}
 	now := l.a.clock.Now()
 	batch, probe := l.sched.due(now)
 	switch {

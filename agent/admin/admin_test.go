@@ -212,25 +212,6 @@ func TestStrictest(t *testing.T) {
 	}
 }
 
-func TestReadDashboard(t *testing.T) {
-	e := newEnv(t, true)
-	for i, st := range []string{"Active", "Active", "Suspended by Error", "", "Paused"} {
-		e.c.UDICCreate(ctx, vpsim.ConnectAgentsHub, vantagepoint.Record{FieldEmployee: "E00" + string(rune('1'+i)), FieldAgentState: st, FieldOpenIssues: i})
-	}
-	d, err := ReadDashboard(ctx, e.c, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Total != 5 || d.Counts["Active"] != 2 || d.Counts["Suspended by Error"] != 1 || d.Counts["Not Configured"] != 1 ||
-		d.Counts["With Issues"] != 0 || d.Counts["Paused"] != 1 || d.Agents["Suspended by Error"][0].Employee != "E003" ||
-		d.Agents["Suspended by Error"][0].OpenIssues != 2 {
-		t.Fatalf("dashboard: %+v", d)
-	}
-	if got := strings.Join(d.States(), ","); got != "Active,With Issues,Suspended by Error,Not Configured,Paused" {
-		t.Errorf("states: %s", got)
-	}
-}
-
 func TestCheck(t *testing.T) {
 	e := newEnv(t, false)
 	g := graphsim.New(graphsim.Options{})

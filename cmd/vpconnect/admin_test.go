@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -300,18 +301,54 @@ func TestAdminHubsMissing(t *testing.T) {
 	}
 }
 
-func TestAdminStatus(t *testing.T) {
-	w := newAgentWorld(t)
-	w.v.AddConnectHubs()
-	seed := `{"udicRecords": [
-		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00001", "CustAgentState": "Active", "CustMachine": "PC-1"}},
-		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00002", "CustAgentState": "Active"}},
-		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00003", "CustAgentState": "Suspended by Error", "CustLastError": "sign-in needed: the sign-in has expired or was revoked"}},
-		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00004", "CustAgentState": "With Issues", "CustOpenIssues": 3}},
-		{"area": "UDIC_ConnectAgent", "fields": {"CustEmployee": "00005", "CustAgentState": "Disabled by administrator"}}]}`
-	if err := w.v.LoadSeed(strings.NewReader(seed)); err != nil {
+// seedFleet gives the simulated Vantagepoint 49 more active employees with
+// an e-mail (50 with the world's user, who has not activated), two groups
+// and their agents as of now: 20 Active, 5 With Issues, 5 Suspended by
+// Error, 6 silent for a week (the first with a Delete), 13 never activated.
+// Odd employees report the group "Sales", even ones "sg-field" (the
+// external id of "Field engineers").
+func seedFleet(t *testing.T, v *vpsim.Server) {
+	t.Helper()
+	v.AddConnectHubs()
+	if _, err := v.AddConnectGroup("Sales", "sg-sales", "Enabled"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := v.AddConnectGroup("Field engineers", "sg-field", "Enabled"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := 1; i <= 49; i++ {
+		id := fmt.Sprintf("1%04d", i)
+		v.AddEmployee(vpsim.Employee{Employee: id, FirstName: "Person", LastName: id, EMail: id + "@contoso.example", Status: "A"})
+		state, seen := agent.StateActive, now.Add(-5*time.Minute)
+		switch {
+		case i <= 20:
+		case i <= 25:
+			state = agent.StateWithIssues
+		case i <= 30:
+			state = agent.StateSuspended
+		case i <= 36:
+			seen = now.Add(-7 * 24 * time.Hour)
+		default:
+			continue
+		}
+		group := "Sales"
+		if i%2 == 0 {
+			group = "sg-field"
+		}
+		if _, err := v.AddUDICRecord(vpsim.ConnectAgentsHub, map[string]any{admin.FieldEmployee: id, admin.FieldGroup: group,
+			admin.FieldAgentState: state, admin.FieldMachine: "PC-" + id, admin.FieldUpdated: vpsim.FormatDate(seen)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.AddConnectSwitch("10031", "Person 10031", "Delete"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAdminStatus(t *testing.T) {
+	w := newAgentWorld(t)
+	seedFleet(t, w.v)
 	if code, _, errOut := w.run("admin", "status"); code != exitNeedSignIn || !strings.Contains(errOut, "vpconnect activate") {
 		t.Errorf("admin status before activation = %d\n%s", code, errOut)
 	}
@@ -324,25 +361,62 @@ func TestAdminStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if d.Total != 5 || d.Counts["Active"] != 2 || d.Counts["With Issues"] != 1 || d.Counts["Suspended by Error"] != 1 ||
-		d.Counts["Not Configured"] != 0 || d.Counts["Disabled by administrator"] != 1 || len(d.Agents["Active"]) != 2 ||
-		d.Agents["With Issues"][0].OpenIssues != 3 {
-		t.Errorf("dashboard: %s", out)
+	// Per status: total, Field engineers, Sales, no group.
+	want := map[string][4]int{
+		agent.StateActive: {20, 10, 10, 0}, agent.StateWithIssues: {5, 2, 3, 0}, agent.StateSuspended: {5, 3, 2, 0},
+		agent.StateNotConfigured: {14, 0, 0, 14}, admin.StatusNotSeen: {6, 3, 3, 0},
 	}
-	code, out, _ = w.run("admin", "status", "--json", "--state", "Suspended by Error")
-	d = admin.Dashboard{}
-	if code != exitOK || json.Unmarshal([]byte(out), &d) != nil || len(d.Agents) != 1 || len(d.Agents["Suspended by Error"]) != 1 ||
-		d.Agents["Suspended by Error"][0].Employee != "00003" || d.Counts["Active"] != 2 {
-		t.Errorf("--state = %d\n%s", code, out)
+	if d.Total != 50 || len(d.Groups) != 3 || d.Groups[0].Group != "Field engineers" || d.Groups[1].Group != "Sales" || d.Groups[2].Group != "" {
+		t.Fatalf("dashboard: %s", out)
 	}
+	for s, c := range want {
+		if got := [4]int{d.Counts[s], d.Groups[0].Counts[s], d.Groups[1].Counts[s], d.Groups[2].Counts[s]}; got != c || len(d.People[s]) != c[0] {
+			t.Errorf("%s: %v, %d listed; want %v", s, got, len(d.People[s]), c)
+		}
+	}
+	if len(d.DeletesWaiting) != 1 || d.DeletesWaiting[0].Employee != "10031" {
+		t.Errorf("deletes waiting: %+v", d.DeletesWaiting)
+	}
+	// The text: a row per status, a column per group, then the lists.
 	code, out, _ = w.run("admin", "status")
-	if code != exitOK || !strings.Contains(out, "Agents hub UDIC_ConnectAgent: 5 agents") || !strings.Contains(out, "  Suspended by Error         1\n") ||
-		!strings.Contains(out, "sign-in needed: the sign-in has expired or was revoked") {
-		t.Errorf("admin status = %d\n%s", code, out)
+	for _, s := range []string{"50 active employees with an e-mail",
+		"                      Total  Field engineers  Sales  (no group)\n",
+		"Active                   20               10     10           0\n",
+		"Suspended by Error        5                3      2           0\n",
+		"Not Configured           14                0      0          14\n",
+		"Not Seen                  6                3      3           0\n",
+		"Deletes waiting (1)", "Delete waiting: the agent on PC-10031 has not reported since",
+	} {
+		if code != exitOK || !strings.Contains(out, s) {
+			t.Errorf("admin status = %d, lacks %q:\n%s", code, s, out)
+		}
 	}
-	code, out, _ = w.run("admin", "status", "--state", "Suspended by Error")
-	if code != exitOK || strings.Contains(out, "00001") || !strings.Contains(out, "00003") {
-		t.Errorf("admin status --state = %d\n%s", code, out)
+	// The people behind one count.
+	code, out, _ = w.run("admin", "status", "--state", "not seen", "--group", "Sales")
+	if code != exitOK || !strings.Contains(out, "Not Seen (3)") || !strings.Contains(out, "10033") || strings.Contains(out, "10032") ||
+		strings.Contains(out, "Active (") {
+		t.Errorf("--state --group = %d\n%s", code, out)
+	}
+	code, out, _ = w.run("admin", "status", "--json", "--state", "Not Configured", "--group", admin.NoGroup)
+	d = admin.Dashboard{}
+	if code != exitOK || json.Unmarshal([]byte(out), &d) != nil || len(d.People) != 1 || len(d.People[agent.StateNotConfigured]) != 14 {
+		t.Errorf("--json --state --group = %d\n%s", code, out)
+	}
+	if code, _, errOut := w.run("admin", "status", "--state", "Sleeping"); code != exitUsage || !strings.Contains(errOut, "statuses: Active, With Issues") {
+		t.Errorf("an unknown status = %d\n%s", code, errOut)
+	}
+	// The page: the same counts, linked to the lists.
+	page := filepath.Join(t.TempDir(), "dashboard.html")
+	code, out, _ = w.run("admin", "status", "--html", page)
+	b, err := os.ReadFile(page)
+	if code != exitOK || err != nil || !strings.Contains(out, "The page: "+page) {
+		t.Fatalf("--html = %d, %v\n%s", code, err, out)
+	}
+	for _, s := range []string{`<a href="#s-not-seen-g-sales">3</a>`, `<a href="#s-not-configured">14</a>`, `<h3 id="s-not-seen-g-sales">Sales (3)</h3>`,
+		`id="deletes-waiting"`} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("the page lacks %s", s)
+		}
 	}
 }
 
@@ -448,5 +522,49 @@ func TestAdminSwitchTheEmployeeLoosensIsNotObeyed(t *testing.T) {
 	})
 	if st.Admin.Switch != "Enabled" || st.SyncStatus != agent.SyncEnabled {
 		t.Errorf("enabled by the administrator: %+v %+v", st, st.Admin)
+	}
+}
+
+// A paused agent runs no batch, yet writes its record once a day (at a
+// read of the switches), so that the dashboard does not count it Not Seen.
+func TestAdminPausedAgentReportsDaily(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.startWithRecord(t)
+	if code, out, errOut := w.run("pause"); code != exitOK {
+		t.Fatalf("pause = %d\n%s%s", code, out, errOut)
+	}
+	w.waitStatus(t, "Paused", func(s agent.Status) bool { return s.State == agent.StatePaused && !s.Running })
+	st := w.waitAdmin(t, "a read", func(agent.AdminStatus) bool { return true })
+	reads := st.Admin.SwitchReads
+	step := func() {
+		t.Helper()
+		w.clock.Advance(agent.AdminReadEvery)
+		reads++
+		st = w.waitAdmin(t, "the next read", func(a agent.AdminStatus) bool { return a.SwitchReads >= reads })
+	}
+	// The first hour settles what the first batches left (the write of
+	// Paused, the hourly refresh after a batch that ended meanwhile).
+	for range 7 {
+		step()
+	}
+	if st.Admin.LastReport == nil || st.State != agent.StatePaused {
+		t.Fatalf("paused: %+v", st)
+	}
+	written, reports, batch := *st.Admin.LastReport, st.Admin.Reports, st.LastBatch.ID
+	updated := w.agentRecord(t)[admin.FieldUpdated]
+	for w.clock.Now().Add(agent.AdminReadEvery).Sub(written) < agent.AdminIdleHeartbeat {
+		step()
+		if st.LastBatch.ID != batch {
+			t.Fatalf("a batch ran while paused: %+v", st.LastBatch)
+		}
+		if st.Admin.Reports != reports {
+			t.Fatalf("written again %s after the last write, before a day: %v", w.clock.Now().Sub(written), w.agentRecord(t))
+		}
+	}
+	step()
+	st = w.waitAdmin(t, "the daily write", func(a agent.AdminStatus) bool { return a.Reports == reports+1 })
+	if r := w.agentRecord(t); r[admin.FieldAgentState] != agent.StatePaused || r[admin.FieldUpdated] == updated {
+		t.Errorf("the record after a day paused: %v (Updated was %v)", r, updated)
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
-	"vpconnect/agent/system"
 
-	"vpconnect/agent"
 	"vpconnect/agent/admin"
 	"vpconnect/agent/config"
+	"vpconnect/agent/system"
 	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/vantagepoint"
@@ -22,13 +22,15 @@ import (
 // IT. The work is agent/admin's; this file is flags and wiring.
 
 func init() {
-	register("admin", command{synopsis: "admin status [--json] [--state S] | admin check", order: 40,
+	register("admin", command{synopsis: "admin status [--state S] [--group G] [--json] [--html FILE] | admin check", order: 40,
 		help: "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist", run: (*cli).runAdmin})
 }
 
+const adminUsage = "usage: vpconnect admin status [--state S] [--group G] [--json] [--html FILE] | vpconnect admin check"
+
 func (c *cli) runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vpconnect admin status [--json] [--state S] | vpconnect admin check")
+		fmt.Fprintln(stderr, adminUsage)
 		return errUsage
 	}
 	switch args[0] {
@@ -37,7 +39,7 @@ func (c *cli) runAdmin(ctx context.Context, args []string, stdout, stderr io.Wri
 	case "check":
 		return c.runAdminCheck(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: vpconnect admin status [--json] [--state S] | vpconnect admin check")
+		fmt.Fprintln(stdout, adminUsage)
 		return nil
 	}
 	fmt.Fprintf(stderr, "vpconnect admin: unknown subcommand %q (status or check)\n", args[0])
@@ -86,7 +88,9 @@ func (c *cli) openAdminSession(ctx context.Context) (adminSession, error) {
 func (c *cli) runAdminStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := c.newFlags("admin status", stderr)
 	asJSON := fs.Bool("json", false, "print the dashboard as JSON")
-	state := fs.String("state", "", `list only the agents in this state (e.g. "Suspended by Error")`)
+	state := fs.String("state", "", `list only the people counted in this status (e.g. "Suspended by Error", "Not Seen")`)
+	group := fs.String("group", "", `only this group (its name; "`+admin.NoGroup+`" for the people without one)`)
+	htmlFile := fs.String("html", "", "also write the dashboard as one self-contained HTML page to this file")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -95,51 +99,54 @@ func (c *cli) runAdminStatus(ctx context.Context, args []string, stdout, stderr 
 		return err
 	}
 	if s.client == nil {
-		return needSignIn{errors.New("not activated on this computer: 'vpconnect admin status' reads the agents hub signed in as you; run 'vpconnect activate' first")}
+		return needSignIn{errors.New("not activated on this computer: 'vpconnect admin status' reads the hubs signed in as you; run 'vpconnect activate' first")}
 	}
-	hub := s.cfg.Admin.AgentsHub
-	d, err := admin.ReadDashboard(ctx, s.client, hub)
+	d, err := admin.ReadDashboard(ctx, s.client, admin.DashboardOptions{AgentsHub: s.cfg.Admin.AgentsHub, GroupsHub: s.cfg.Admin.GroupsHub})
 	if errors.Is(err, syncer.ErrNotFound) {
-		return fmt.Errorf("the agents hub %s does not exist in Vantagepoint: create it from docs/admin.md ('vpconnect admin check' lists what is missing)", d.Hub)
+		return fmt.Errorf("the agents hub %s does not exist in Vantagepoint: create it from docs/admin.md ('vpconnect admin check' lists what is missing)", d.AgentsHub)
 	} else if err != nil {
 		return signInError(err)
 	}
-	if *state != "" {
-		for st := range d.Agents {
-			if !strings.EqualFold(st, *state) {
-				delete(d.Agents, st)
-			}
+	d, known := d.Only(*state, *group)
+	if !known {
+		var groups []string
+		for _, g := range d.Groups {
+			groups = append(groups, admin.GroupLabel(g.Group))
+		}
+		fmt.Fprintf(stderr, "vpconnect admin status: no status %q or group %q; statuses: %s; groups: %s\n", *state, *group,
+			strings.Join(d.States(), ", "), strings.Join(groups, ", "))
+		return errUsage
+	}
+	if *htmlFile != "" {
+		if err := writeDashboardPage(*htmlFile, d); err != nil {
+			return err
 		}
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(d)
 	}
-	if *state == "" {
-		fmt.Fprintf(stdout, "Agents hub %s: %d agents\n", d.Hub, d.Total)
-		for _, st := range d.States() {
-			fmt.Fprintf(stdout, "  %-26s %d\n", st, d.Counts[st])
-		}
+	if err := admin.WriteText(stdout, d); err != nil {
+		return err
 	}
-	for _, st := range d.States() {
-		rows := d.Agents[st]
-		if len(rows) == 0 {
-			continue
-		}
-		fmt.Fprintf(stdout, "\n%s (%d)\n", st, len(rows))
-		for _, r := range rows {
-			line := fmt.Sprintf("  %-10s %-16s %-16s last batch %s %s, %d open issues", r.Employee, dash(r.Machine), dash(r.MailboxStatus),
-				dash(r.LastBatch), dash(r.LastOutcome), r.OpenIssues)
-			if r.SyncStatus != agent.SwitchEnabled {
-				line += ", Sync Status " + r.SyncStatus
-			}
-			if r.LastError != "" {
-				line += ": " + r.LastError
-			}
-			fmt.Fprintln(stdout, line)
-		}
+	if *htmlFile != "" {
+		fmt.Fprintf(stdout, "\nThe page: %s\n", *htmlFile)
 	}
-	if *state != "" && len(d.Agents) == 0 {
-		fmt.Fprintf(stdout, "No agent is %s.\n", *state)
+	return nil
+}
+
+// writeDashboardPage writes the page whole or not at all.
+func writeDashboardPage(path string, d admin.Dashboard) error {
+	var b strings.Builder
+	if err := admin.WriteHTML(&b, d); err != nil {
+		return fmt.Errorf("make the dashboard page: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write the dashboard page: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write the dashboard page: %w", err)
 	}
 	return nil
 }
