@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -180,5 +181,57 @@ func TestTrackRequestOfAnUnknownRecordFails(t *testing.T) {
 	tr, _, _ := e.eng.TrackStatus(ctx, id)
 	if len(e.vp.all()) != 0 || tr.State != store.TrackFailed || !strings.Contains(tr.Reason, `contact "C-NOBODY"`) {
 		t.Errorf("track = %+v, activities %d", tr, len(e.vp.all()))
+	}
+}
+
+func TestFailedEmailUntrackedBeforeFilingIsNotRetried(t *testing.T) {
+	e, _ := newCheckingEnv(t)
+	msg := tagged("Untracked after a failure", "alice@fabrikam.com")
+	id := e.mb.add("inbox", msg)
+	e.vp.fail["CreateActivity"] = []error{fmt.Errorf("400 bad request: %w", ErrInvalid)}
+	if b := e.run(); b.Counts[TypeEmails].Failed != 1 {
+		t.Fatalf("batch = %+v", b)
+	}
+	// The user takes the category away (the add-in's Untrack) before the
+	// retry: nothing is filed, and the issue goes.
+	e.mb.edit(id, func(m *Message) { m.Categories = []string{"Blue"} })
+	b := e.run()
+	if n := len(e.vp.all()); n != 0 {
+		t.Fatalf("%d activities for an e-mail untracked before it was filed", n)
+	}
+	if len(b.Issues) != 0 {
+		t.Errorf("issues left: %+v", b.Issues)
+	}
+	// Tagged again, it is filed.
+	e.mb.edit(id, func(m *Message) { m.Categories = []string{"Vantagepoint"} })
+	e.run()
+	if n := len(e.vp.all()); n != 1 {
+		t.Fatalf("%d activities after tagging again", n)
+	}
+}
+
+func TestFailedTrackRequestIsRetriedWithItsRecords(t *testing.T) {
+	e, _ := newCheckingEnv(t)
+	ctx := context.Background()
+	msg := tagged("Tracked, failed once", "alice@fabrikam.com")
+	msg.Categories = nil
+	id := e.mb.add("inbox", msg)
+	e.eng.TrackEmail(ctx, store.Track{MessageID: id, Project: "2026002.00"})
+	e.vp.fail["CreateActivity"] = []error{fmt.Errorf("400 bad request: %w", ErrInvalid)}
+	// The Sync Error mark is not written either, so no delta round brings
+	// the message back: only the retry of track requests files it (a
+	// message without the category, so not as a failed e-mail).
+	e.mb.fail["SetMessageCategories"] = []error{fmt.Errorf("503: %w", ErrUnavailable)}
+	e.run()
+	if tr, _, _ := e.eng.TrackStatus(ctx, id); tr.State != store.TrackFailed {
+		t.Fatalf("track after the failure: %+v", tr)
+	}
+	e.run()
+	acts := e.vp.all()
+	if len(acts) != 1 || acts[0].WBS1 != "2026002.00" {
+		t.Fatalf("retry: %+v", acts)
+	}
+	if tr, _, _ := e.eng.TrackStatus(ctx, id); tr.State != store.TrackSynced {
+		t.Errorf("track after the retry: %+v", tr)
 	}
 }

@@ -326,6 +326,16 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 		msg.InternetMessageID = internetMessageID
 	}
 	subject := issueItem(msg.Subject, internetMessageID)
+	if track == nil && !hasCategory(msg.Categories, e.opts.Category) {
+		// A retry of an e-mail that failed, whose category the user took
+		// away since (the add-in's Untrack does): it is no longer to be
+		// filed. Setting the category again files it anew.
+		r.b.resolve(TypeEmails, SideVantagepoint, subject)
+		return e.store.Update(ctx, func(tx *store.Tx) error {
+			return tx.PutEmail(store.Email{InternetMessageID: internetMessageID, MessageID: messageID, State: store.EmailGone,
+				Reason: "no longer tracked: the category was removed before it was filed", Updated: e.opts.Now()})
+		})
+	}
 	// The add-in's choice saved on the message tracks it like a track
 	// request: it names the records and lets a private e-mail through.
 	// Such a track is kept only once filed (for GET /v1/track): while it

@@ -3,12 +3,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,6 +67,18 @@ func (w *world) activity(t *testing.T, subject string) (vpsim.Activity, bool) {
 	return vpsim.Activity{}, false
 }
 
+// tracks counts the track requests the agent received.
+func (w *world) tracks(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, m := range w.graph.Messages("inbox") {
+		if _, ok, err := w.agent.TrackStatus(context.Background(), m.ID); err == nil && ok {
+			n++
+		}
+	}
+	return n
+}
+
 func (w *world) open(t *testing.T, b *browser, m graphsim.Message) {
 	t.Helper()
 	b.navigate(t, w.pageURL+"/taskpane.html?item="+url.QueryEscape(m.ID))
@@ -76,7 +90,8 @@ func (w *world) open(t *testing.T, b *browser, m graphsim.Message) {
 // e-mail with the project typed in the pane at its next batch.
 func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
 	chromiumPath(t)
-	w := startWorld(t)
+	const mailboxInterval = 2 * time.Second
+	w := startWorld(t, mailboxInterval)
 	m := w.message(t, "Harbour bridge: drawings rev B")
 	b := startBrowser(t, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public", w.pagePort))
 	w.open(t, b, m)
@@ -92,24 +107,30 @@ func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
 		document.getElementById("manual-form").requestSubmit(), true`, project), nil)
 	b.waitJS(t, `document.querySelector('#choice li[data-kind="project"] .what').textContent === "2026001.00"`, 5*time.Second)
 	b.eval(t, `document.getElementById("track").click(), true`, nil)
+	tracked := time.Now()
 	b.waitJS(t, `document.body.dataset.status === "waiting" && document.body.dataset.busy === ""`, 10*time.Second)
 	artifact(t, b, "addin-tracked-through-mailbox.png")
 
 	got, _ := w.graph.Message(m.ID)
 	props, err := w.graph.AddinProperties(m.ID, syncer.AddinManifestID)
-	if err != nil || props["project"] != project || len(got.Categories) != 1 || got.Categories[0] != "Vantagepoint" {
+	if err != nil || props["project"] != project || !slices.Contains(got.Categories, "Vantagepoint") {
 		t.Fatalf("the mailbox after Track: categories %v, custom properties %v (%v)", got.Categories, props, err)
 	}
-	if _, ok := w.activity(t, m.Subject); ok {
-		t.Fatal("filed before any batch: the agent was reachable after all")
+	if w.tracks(t) != 0 {
+		t.Fatal("a track request reached the agent: it was reachable after all")
 	}
 
-	// The agent's next batch (its mailbox interval) reads both through Graph.
-	batch := w.sync(t)
-	a, ok := w.activity(t, m.Subject)
-	if !ok {
-		t.Fatalf("no activity after the batch %+v", batch)
+	// The agent's mailbox probe sees the change and its batch reads the
+	// category and the choice through Graph.
+	var a vpsim.Activity
+	deadline := time.Now().Add(60 * time.Second)
+	for ok := false; !ok; a, ok = w.activity(t, m.Subject) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no activity 60 s after Track (mailbox interval %v)", mailboxInterval)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	t.Logf("Track pressed → activity in Vantagepoint through the mailbox: %v (mailbox interval %v)", time.Since(tracked).Round(time.Millisecond), mailboxInterval)
 	if a.WBS1 != project || a.ContactID != w.alice.ContactID {
 		t.Errorf("activity links: project %q contact %q; want %q and %q", a.WBS1, a.ContactID, project, w.alice.ContactID)
 	}
@@ -126,7 +147,7 @@ var codeRe = regexp.MustCompile(`\b\d{3}-\d{3}\b`)
 // searches, and files through /v1/track at once.
 func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 	chromiumPath(t)
-	w := startWorld(t)
+	w := startWorld(t, time.Hour)
 	allowLocalNetworkAccess(t, w.pageURL)
 	m := w.message(t, "Harbour bridge: site visit notes")
 	b := startBrowser(t, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public", w.pagePort))
@@ -187,5 +208,37 @@ func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 	// computers.
 	if props, _ := w.graph.AddinProperties(m.ID, syncer.AddinManifestID); props["project"] != "2026002.00" || props["contact"] != w.alice.ContactID {
 		t.Errorf("custom properties: %v", props)
+	}
+
+	// An e-mail tracked on another computer with a project Vantagepoint no
+	// longer has: the batch marks it Sync Error, the pane (paired already:
+	// the token is kept) shows the agent's reason, and Untrack takes the
+	// category and the choice away before anything is filed.
+	bad := w.message(t, "Harbour bridge: invoice query")
+	if err := w.graph.SetAddinProperties(bad.ID, syncer.AddinManifestID, map[string]any{"project": "1999999.99"}); err != nil {
+		t.Fatal(err)
+	}
+	w.graph.UpdateMessage(bad.ID, func(m *graphsim.Message) { m.Categories = []string{"Vantagepoint"} })
+	w.sync(t)
+	if _, ok := w.activity(t, bad.Subject); ok {
+		t.Fatal("filed with a project that does not exist")
+	}
+	w.open(t, b, bad)
+	b.waitJS(t, `document.body.dataset.agent === "paired" && document.body.dataset.status === "error" && document.getElementById("status").textContent.includes("1999999.99")`, 15*time.Second)
+	b.eval(t, `document.getElementById("status").textContent`, &status)
+	if status != `Not filed: the project "1999999.99" chosen for this e-mail does not exist in Vantagepoint; choose another in the Outlook add-in` {
+		t.Errorf("status line %q", status)
+	}
+	artifact(t, b, "addin-error.png")
+	b.eval(t, `document.getElementById("untrack").click(), true`, nil)
+	b.waitJS(t, `document.body.dataset.status === "not-tracked" && document.body.dataset.busy === ""`, 10*time.Second)
+	artifact(t, b, "addin-untracked.png")
+	after, _ := w.graph.Message(bad.ID)
+	if props, _ := w.graph.AddinProperties(bad.ID, syncer.AddinManifestID); len(after.Categories) != 0 || props != nil {
+		t.Errorf("after Untrack: categories %v, custom properties %v", after.Categories, props)
+	}
+	w.sync(t)
+	if _, ok := w.activity(t, bad.Subject); ok {
+		t.Error("filed after Untrack")
 	}
 }

@@ -52,7 +52,9 @@ type world struct {
 	files    atomic.Pointer[map[string][]byte]
 }
 
-func startWorld(t *testing.T) *world {
+// startWorld starts it; the agent probes the mailbox every mailboxInterval
+// (sync.mailboxInterval) and polls Vantagepoint hourly.
+func startWorld(t *testing.T, mailboxInterval time.Duration) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &world{}
@@ -106,9 +108,7 @@ func startWorld(t *testing.T) *world {
 		MailboxStatus: syncer.MailboxInitialized,
 		Accounts: agent.Accounts{Microsoft: agent.MicrosoftAccount{User: userMail},
 			Vantagepoint: agent.VantagepointAccount{URL: w.vp.APIURL(), Database: "E2E", Employee: employee}},
-		// Batches only when asked (a track, or the test): what the test
-		// sees is what it caused.
-		Schedule: agent.Schedule{MailboxInterval: time.Hour, Interval: time.Hour, FirstPollMax: time.Nanosecond},
+		Schedule: agent.Schedule{MailboxInterval: mailboxInterval, Interval: time.Hour, FirstPollMax: time.Nanosecond},
 		Logger:   log,
 	})
 	if err != nil {
@@ -212,7 +212,7 @@ func (w *world) startPage(t *testing.T) {
 		for _, a := range m.Cc {
 			cc = append(cc, addr(a))
 		}
-		writeJSON(rw, http.StatusOK, map[string]any{"itemId": m.ID, "subject": m.Subject, "from": addr(m.From), "to": to, "cc": cc,
+		writeJSON(rw, http.StatusOK, map[string]any{"itemId": m.ID, "internetMessageId": m.InternetMessageID, "subject": m.Subject, "from": addr(m.From), "to": to, "cc": cc,
 			"categories": m.Categories, "props": props, "me": userMail, "meName": "Dana Whitfield"})
 	})
 	mux.HandleFunc("POST /standin/categories", func(rw http.ResponseWriter, r *http.Request) {

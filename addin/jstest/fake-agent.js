@@ -44,7 +44,7 @@ function createFakeAgent(opts) {
       return json(200, { id: p.id, status: "pending", code: p.code });
     }
     if (!state.tokens.has(auth.replace(/^Bearer /, ""))) return json(401, { error: { code: "unauthorized", message: "a valid bearer token is needed" } });
-    if (path === "/status") return json(200, { state: "Active" });
+    if (path === "/status") return json(200, { state: opts.issues ? "With Issues" : "Active", openIssues: opts.issues || [] });
     if (path === "/lookup") {
       const card = state.cards[u.searchParams.get("email")];
       return card ? json(200, card) : json(404, { error: { code: "not_found", message: "no Vantagepoint contact has this address" } });

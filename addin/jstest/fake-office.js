@@ -17,6 +17,7 @@ const failed = (name, message) => ({ status: "failed", error: { name: name, mess
 function createOffice(opts) {
   const msg = {
     itemId: opts.itemId || "AAMkAGI2TG93AAA=",
+    internetMessageId: opts.internetMessageId || "<drawings-rev-b@fabrikam.com>",
     subject: opts.subject || "Drawings rev B",
     from: opts.from || { displayName: "Alice Ng", emailAddress: "alice@fabrikam.com" },
     to: opts.to || [{ displayName: "Dana", emailAddress: "dana@contoso.com" }],
@@ -28,6 +29,7 @@ function createOffice(opts) {
   const saves = [];
   const item = {
     itemId: msg.itemId,
+    internetMessageId: msg.internetMessageId,
     subject: msg.subject,
     from: msg.from,
     to: msg.to,

@@ -218,3 +218,21 @@ test("status from the categories alone", () => {
   assert.equal(P.statusFromCategories(["Vantagepoint", "Vantagepoint: Sync Error"], c).status, "error");
   assert.equal(P.statusFromCategories(["Vantagepoint", "Vantagepoint: Synced"], c).status, "filed");
 });
+
+test("paired agent: an e-mail tracked through the mailbox that failed shows the agent's reason", async () => {
+  const t = setup({
+    storage: paired.storage,
+    office: { categories: ["Vantagepoint", "Vantagepoint: Sync Error"], props: { project: "1999999.99" } },
+    agent: {
+      tokens: ["tok-saved"],
+      issues: [
+        { type: "emails", side: "vantagepoint", item: "Other <other@x>", reason: "not this one" },
+        { type: "emails", side: "vantagepoint", item: "Drawings rev B <drawings-rev-b@fabrikam.com>",
+          reason: "the project \"1999999.99\" chosen for this e-mail does not exist in Vantagepoint; choose another in the Outlook add-in" },
+      ],
+    },
+  });
+  await t.pane.start();
+  assert.equal(t.pane.state.email.status, "error");
+  assert.match(P.statusLine(t.pane.state.email), /^Not filed: the project "1999999.99" chosen for this e-mail does not exist/);
+});

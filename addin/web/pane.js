@@ -72,6 +72,10 @@
       subject: function () {
         return item.subject || "";
       },
+      // internetMessageId names the e-mail in the agent's issues list.
+      internetMessageId: function () {
+        return item.internetMessageId || "";
+      },
       // correspondents are from, to and cc without the user, each once.
       correspondents: function () {
         const me = address(mailbox.userProfile);
@@ -258,6 +262,12 @@
         const r = await call("GET", "/status", undefined, true);
         return r.status === 200;
       },
+      // status is the agent's status (SPEC 5.3), with its open issues.
+      status: async function () {
+        const r = await call("GET", "/status", undefined, true);
+        if (r.status !== 200) throw apiError(r, "Could not read the agent's status");
+        return r.json;
+      },
       pair: async function (name) {
         const r = await call("POST", "/pair", { name: name }, false);
         if (r.status !== 202 && r.status !== 200) throw apiError(r, "The agent refused to pair");
@@ -373,10 +383,19 @@
     async function refreshStatus() {
       if (state.agent !== "paired") return;
       const t = await agent.trackStatus(mailbox.itemId());
-      if (!t) return;
-      if (t.state === "synced") state.email = { status: "filed", activityId: t.activityId || "" };
-      else if (t.state === "failed") state.email = { status: "error", reason: t.reason || "" };
-      else if (t.state === "queued") state.email = { status: "waiting" };
+      if (t && t.state === "synced") state.email = { status: "filed", activityId: t.activityId || "" };
+      else if (t && t.state === "failed") state.email = { status: "error", reason: t.reason || "" };
+      else if (t && t.state === "queued") state.email = { status: "waiting" };
+      if (state.email.status === "error" && !state.email.reason) {
+        // Tracked through the mailbox: the agent's issues list has the
+        // reason, under the e-mail's subject and Internet Message-ID.
+        const imid = mailbox.internetMessageId();
+        const st = imid ? await agent.status().catch(function () { return null; }) : null;
+        const issue = ((st && st.openIssues) || []).find(function (i) {
+          return i.type === "emails" && typeof i.item === "string" && i.item.slice(-imid.length - 1) === " " + imid;
+        });
+        if (issue) state.email.reason = issue.reason;
+      }
     }
 
     // suggest looks the correspondents up in Vantagepoint: their contact

@@ -27,6 +27,7 @@
   function makeItem(s) {
     return {
       itemId: s.itemId,
+      internetMessageId: s.internetMessageId,
       subject: s.subject,
       from: s.from,
       to: s.to,
