@@ -6,18 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"vpconnect/internal/fault"
 
 	"vpconnect/agent/config"
 	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/store"
-	"vpconnect/syncer/vantagepoint"
 )
 
 // Syncer runs batches; *syncer.Engine is one. The agent calls it from one
@@ -928,23 +927,16 @@ func (l *loop) afterIdle() {
 const adminFixReason = "needs IT: "
 
 // classify names the account a failure belongs to, and whether it is the
-// Vantagepoint side. Sign-in errors say; otherwise a Vantagepoint API error
-// or an address on the Vantagepoint host does; the rest is the mailbox's.
+// Vantagepoint side. Sign-in errors say; otherwise the side the service
+// client marked it with (internal/fault); an unmarked failure is the
+// mailbox's.
 func (l *loop) classify(err error) (account string, vpSide bool) {
 	var sr *auth.SignInRequiredError
 	if errors.As(err, &sr) {
 		return sr.Account, sr.Account == auth.Vantagepoint
 	}
-	var api *vantagepoint.APIError
-	var te *vantagepoint.TokenError
-	if errors.As(err, &api) || errors.As(err, &te) {
+	if side, _ := fault.SideOf(err); side == fault.Vantagepoint {
 		return auth.Vantagepoint, true
-	}
-	if u, perr := url.Parse(l.a.opts.Config.Vantagepoint.APIURL); perr == nil && u.Host != "" {
-		var ue *url.Error
-		if errors.As(err, &ue) && strings.Contains(ue.URL, u.Host) {
-			return auth.Vantagepoint, true
-		}
 	}
 	return auth.Microsoft, false
 }

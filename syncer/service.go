@@ -2,8 +2,8 @@ package syncer
 
 import (
 	"context"
-	"errors"
 	"time"
+	"vpconnect/internal/fault"
 )
 
 // The engine sees both services only through the two interfaces below and the
@@ -215,26 +215,15 @@ type ActivityQuery struct {
 
 // Errors the adapters return, wrapped, so that the engine can tell a lost
 // listing from an empty one and a rejected credential from a network fault.
+// They are internal/fault's values (see there), under the engine's names.
 var (
-	// ErrResyncRequired: the service forgot the delta state (410 Gone,
-	// syncStateNotFound, resyncRequired); list again from scratch.
-	ErrResyncRequired = errors.New("the service asks for a full resync")
-	// ErrAuthRejected: a credential was definitively rejected.
-	ErrAuthRejected = errors.New("the service rejected the credentials")
-	// ErrNotFound: the item does not exist (any more).
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the item changed since the version an update was based
-	// on, so nothing was written (Graph answers 412 Precondition Failed when
-	// an If-Match no longer matches). The caller reads the item again and
-	// decides anew; it never retries blindly, or it would overwrite a change
-	// it has not seen (SPEC §4.4).
-	ErrConflict = errors.New("the item changed since the version the update was based on")
-	// ErrUnavailable: throttled, 5xx, network failure; worth retrying later.
-	ErrUnavailable = errors.New("the service is unavailable")
-	// ErrInvalid: the service refused the request as invalid.
-	ErrInvalid = errors.New("the service refused the request as invalid")
-	// ErrMalformed: the service answered with a body that cannot be read.
-	ErrMalformed = errors.New("the service answered with a malformed response")
+	ErrResyncRequired = fault.ErrResyncRequired
+	ErrAuthRejected   = fault.ErrAuthRejected
+	ErrNotFound       = fault.ErrNotFound
+	ErrConflict       = fault.ErrConflict
+	ErrUnavailable    = fault.ErrUnavailable
+	ErrInvalid        = fault.ErrInvalid
+	ErrMalformed      = fault.ErrMalformed
 )
 
 // MailboxRefusedError says that the mailbox itself cannot be used by the

@@ -12,12 +12,18 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"golang.org/x/oauth2"
 
+	"vpconnect/internal/fault"
 	"vpconnect/syncer"
 )
 
 // wrap turns an SDK, transport or token error into one of the engine's
-// sentinels, with what was being done and Graph's code for the log.
+// sentinels, with what was being done and Graph's code for the log, marked
+// as the mailbox's (internal/fault).
 func wrap(op string, err error) error {
+	return fault.OnSide(fault.Mailbox, sentinel(op, err))
+}
+
+func sentinel(op string, err error) error {
 	if err == nil {
 		return nil
 	}

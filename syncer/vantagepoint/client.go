@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"vpconnect/internal/fault"
 
 	"golang.org/x/oauth2"
 
@@ -127,8 +128,10 @@ type call struct {
 }
 
 // do sends a call, retrying idempotent ones, and returns the answer's body
-// on a 2xx status.
-func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
+// on a 2xx status. Its errors are marked as Vantagepoint's (internal/fault),
+// whatever failed: the server, the network or the sign-in.
+func (c *Client) do(ctx context.Context, cl call) (_ []byte, err error) {
+	defer func() { err = fault.OnSide(fault.Vantagepoint, err) }()
 	var payload []byte
 	if cl.body != nil {
 		var err error
