@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 )
 
 // CheckStep is one line of [MicrosoftApp.Check]: what was asked, what the
@@ -29,7 +29,7 @@ type CheckStep struct {
 	// app registration or the configuration is wrong.
 	Fix string
 	// Err is the failure, nil when OK. A *SignInRequiredError with Fix
-	// is a misregistered app; syncer.ErrUnavailable is a platform that
+	// is a misregistered app; fault.ErrUnavailable is a platform that
 	// could not be asked (network, 5xx): try again later.
 	Err error
 }
@@ -82,7 +82,7 @@ func describeCheck(err error, a MicrosoftApp) (detail, fix string) {
 	switch {
 	case errors.As(err, &sr) && sr.Fix != "":
 		return "the identity platform refused the app registration: " + firstLine(err.Error()), sr.Fix
-	case errors.Is(err, syncer.ErrUnavailable):
+	case errors.Is(err, fault.ErrUnavailable):
 		return firstLine(err.Error()), "the identity platform could not be asked now (not a registration problem): check that this computer reaches " + hostOf(a.AuthorityURL) + " (proxy, firewall), then run the check again"
 	}
 	return firstLine(err.Error()), "check microsoft.authorityUrl (" + a.AuthorityURL + ") and microsoft.tenant (" + a.tenant() + ")"
@@ -177,7 +177,7 @@ func (a MicrosoftApp) checkSignInPage(ctx context.Context) error {
 
 // signInPageRefusal opens authURL without following redirects and reads
 // whether Entra refuses the registration there (see checkSignInPage): a
-// *SignInRequiredError with Fix when it does, syncer.ErrUnavailable when
+// *SignInRequiredError with Fix when it does, fault.ErrUnavailable when
 // the page could not be had, nil otherwise.
 func (a MicrosoftApp) signInPageRefusal(ctx context.Context, authURL, redirect string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
@@ -230,7 +230,7 @@ func (a MicrosoftApp) checkDeviceCode(ctx context.Context) error {
 	}
 	var da deviceAuthorization
 	if err := jsonUnmarshal(body, &da); err != nil || da.DeviceCode == "" {
-		return fmt.Errorf("the device code answer cannot be read: %w", syncer.ErrMalformed)
+		return fmt.Errorf("the device code answer cannot be read: %w", fault.ErrMalformed)
 	}
 	status, header, body, err = postForm(ctx, hc, a.endpoint("token"), url.Values{
 		"client_id":   {a.ClientID},
@@ -246,7 +246,7 @@ func (a MicrosoftApp) checkDeviceCode(ctx context.Context) error {
 		return nil
 	}
 	if err == nil {
-		return fmt.Errorf("redeem the device code: a token was issued without a user: %w", syncer.ErrMalformed)
+		return fmt.Errorf("redeem the device code: a token was issued without a user: %w", fault.ErrMalformed)
 	}
 	return fmt.Errorf("redeem the device code: %w", classifyMicrosoft(err, grantDeviceCode))
 }

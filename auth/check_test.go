@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 	"vpconnect/syncer/graph/graphsim"
 )
 
@@ -93,7 +93,7 @@ func TestCheckTellsTheFailuresApart(t *testing.T) {
 					kind := "config"
 					if registration {
 						kind = "registration"
-					} else if errors.Is(st.Err, syncer.ErrUnavailable) {
+					} else if errors.Is(st.Err, fault.ErrUnavailable) {
 						kind = "unavailable"
 					}
 					if st.OK || kind != c.want.kind || !strings.Contains(st.Fix, c.want.fix) {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 )
 
 // Account names: the keychain entry of each account and the Account of a
@@ -28,7 +28,7 @@ func AccountTitle(account string) string {
 
 // SignInRequiredError says that an account's credentials were definitively
 // refused (or are missing): only the user can fix it, by signing in again.
-// It matches syncer.ErrAuthRejected with errors.Is, so the engine and the
+// It matches fault.ErrAuthRejected with errors.Is, so the engine and the
 // agent treat it as the "Suspended by Error" kind of failure.
 type SignInRequiredError struct {
 	// Account is Microsoft or Vantagepoint.
@@ -68,9 +68,9 @@ func (e *SignInRequiredError) Error() string {
 // Unwrap returns the service's answer.
 func (e *SignInRequiredError) Unwrap() error { return e.Err }
 
-// Is makes every SignInRequiredError match syncer.ErrAuthRejected, whatever
+// Is makes every SignInRequiredError match fault.ErrAuthRejected, whatever
 // the underlying error.
-func (e *SignInRequiredError) Is(target error) bool { return target == syncer.ErrAuthRejected }
+func (e *SignInRequiredError) Is(target error) bool { return target == fault.ErrAuthRejected }
 
 // ErrKeychainUnavailable means the operating system's keychain cannot be
 // used: no Secret Service on the session bus, no session bus, a locked
@@ -85,13 +85,13 @@ func signInRequired(account, reason string, err error) *SignInRequiredError {
 	return &SignInRequiredError{Account: account, Reason: reason, Err: err}
 }
 
-// unavailable wraps a transient failure as syncer.ErrUnavailable, unless it
+// unavailable wraps a transient failure as fault.ErrUnavailable, unless it
 // already is one.
 func unavailable(what string, err error) error {
-	if errors.Is(err, syncer.ErrUnavailable) {
+	if errors.Is(err, fault.ErrUnavailable) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("%s: %w: %w", what, syncer.ErrUnavailable, err)
+	return fmt.Errorf("%s: %w: %w", what, fault.ErrUnavailable, err)
 }
 
 // ErrSignInIncomplete matches every failed interactive Microsoft sign-in

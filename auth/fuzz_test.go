@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 )
 
 // FuzzDecodeTokenResponse: any answer of a token endpoint gives a token or
@@ -47,12 +47,12 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 			return
 		}
 		var oe *OAuthError
-		if !errors.As(err, &oe) && !errors.Is(err, syncer.ErrMalformed) {
+		if !errors.As(err, &oe) && !errors.Is(err, fault.ErrMalformed) {
 			t.Fatalf("unclassified error %v", err)
 		}
 		c := classifyMicrosoft(err, "")
 		var sre *SignInRequiredError
-		if errors.As(c, &sre) && errors.Is(c, syncer.ErrUnavailable) {
+		if errors.As(c, &sre) && errors.Is(c, fault.ErrUnavailable) {
 			t.Fatalf("both a rejection and transient: %v", c)
 		}
 		if len(body) > 8 && strings.Contains(err.Error(), string(body)) {

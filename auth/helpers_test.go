@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
@@ -129,8 +129,8 @@ func wantSignInRequired(t *testing.T, err error, account string) *SignInRequired
 	if !errors.As(err, &sre) || sre.Account != account {
 		t.Fatalf("err = %v, want a SignInRequiredError for %s", err, account)
 	}
-	if !errors.Is(err, syncer.ErrAuthRejected) {
-		t.Fatalf("err = %v does not match syncer.ErrAuthRejected", err)
+	if !errors.Is(err, fault.ErrAuthRejected) {
+		t.Fatalf("err = %v does not match fault.ErrAuthRejected", err)
 	}
 	return sre
 }

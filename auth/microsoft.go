@@ -21,7 +21,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 )
 
 // MicrosoftScopes are the delegated permissions vpconnect asks for: offline
@@ -405,7 +405,7 @@ func (a MicrosoftApp) deviceCode(ctx context.Context, o SignInOptions) (Session,
 	}
 	var da deviceAuthorization
 	if err := jsonUnmarshal(body, &da); err != nil || da.DeviceCode == "" || da.UserCode == "" {
-		return Session{}, fmt.Errorf("Microsoft sign-in: the device code answer cannot be read: %w", syncer.ErrMalformed)
+		return Session{}, fmt.Errorf("Microsoft sign-in: the device code answer cannot be read: %w", fault.ErrMalformed)
 	}
 	msg := da.Message
 	if msg == "" {
@@ -509,7 +509,7 @@ const grantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 
 // classifyMicrosoft sorts an identity-platform failure of a grant
 // (grant_type; "" for the browser step): a rejection becomes a
-// *SignInRequiredError, a transient failure wraps syncer.ErrUnavailable.
+// *SignInRequiredError, a transient failure wraps fault.ErrUnavailable.
 func classifyMicrosoft(err error, grant string) error {
 	var oe *OAuthError
 	if !errors.As(err, &oe) {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 	"vpconnect/syncer/graph/graphsim"
 )
 
@@ -128,7 +128,7 @@ func TestMicrosoftRegistrationErrorsNameTheFix(t *testing.T) {
 			}
 			_, err := app.SignIn(context.Background(), o)
 			var sr *SignInRequiredError
-			if !errors.As(err, &sr) || !strings.Contains(sr.Fix, c.fix) || !errors.Is(err, syncer.ErrAuthRejected) || errors.Is(err, syncer.ErrUnavailable) {
+			if !errors.As(err, &sr) || !strings.Contains(sr.Fix, c.fix) || !errors.Is(err, fault.ErrAuthRejected) || errors.Is(err, fault.ErrUnavailable) {
 				t.Fatalf("err = %v, want a registration fix mentioning %q", err, c.fix)
 			}
 			if !strings.Contains(err.Error(), "to fix: ") {
@@ -377,7 +377,7 @@ func TestMicrosoftBrowserSignInRegistrationErrors(t *testing.T) {
 			var out strings.Builder
 			_, err := app.SignIn(context.Background(), SignInOptions{Browser: browser, NoDeviceCode: true, Out: &out, Timeout: time.Hour})
 			sre := wantSignInRequired(t, err, Microsoft)
-			if !strings.Contains(sre.Fix, c.fix) || errors.Is(err, syncer.ErrUnavailable) {
+			if !strings.Contains(sre.Fix, c.fix) || errors.Is(err, fault.ErrUnavailable) {
 				t.Errorf("err = %v; want a fix with %q", err, c.fix)
 			}
 			if c.page != "" && (opened || !strings.Contains(err.Error(), c.page)) {

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 )
 
 // OAuthError is an error answer of the Microsoft identity platform's token
@@ -99,8 +99,8 @@ const maxTokenAnswer = 1 << 20
 
 // decodeTokenResponse reads a token endpoint's answer. A 200 without an
 // access token is malformed; an error answer is an *OAuthError (or, when the
-// body is not OAuth's, an error wrapping syncer.ErrUnavailable for 429/5xx
-// and syncer.ErrMalformed otherwise). It never returns the body in an error:
+// body is not OAuth's, an error wrapping fault.ErrUnavailable for 429/5xx
+// and fault.ErrMalformed otherwise). It never returns the body in an error:
 // a token answer is secret.
 func decodeTokenResponse(status int, header http.Header, body []byte, now time.Time) (*oauth2.Token, error) {
 	var w wireToken
@@ -113,19 +113,19 @@ func decodeTokenResponse(status int, header http.Header, body []byte, now time.T
 		if status == http.StatusTooManyRequests || status >= 500 {
 			return nil, &OAuthError{Status: status, Code: "http_" + strconv.Itoa(status), RetryAfter: ra}
 		}
-		return nil, fmt.Errorf("token endpoint answered %d %s without an OAuth error: %w", status, http.StatusText(status), syncer.ErrMalformed)
+		return nil, fmt.Errorf("token endpoint answered %d %s without an OAuth error: %w", status, http.StatusText(status), fault.ErrMalformed)
 	}
 	if jsonErr != nil {
-		return nil, fmt.Errorf("token answer is not JSON: %w", syncer.ErrMalformed)
+		return nil, fmt.Errorf("token answer is not JSON: %w", fault.ErrMalformed)
 	}
 	if w.AccessToken == "" {
-		return nil, fmt.Errorf("token answer has no access_token: %w", syncer.ErrMalformed)
+		return nil, fmt.Errorf("token answer has no access_token: %w", fault.ErrMalformed)
 	}
 	tok := &oauth2.Token{AccessToken: w.AccessToken, TokenType: w.TokenType, RefreshToken: w.RefreshToken}
 	if w.ExpiresIn != "" {
 		n, err := strconv.ParseInt(string(w.ExpiresIn), 10, 64)
 		if err != nil || n < 0 || n > 10*365*24*3600 {
-			return nil, fmt.Errorf("token answer has a bad expires_in: %w", syncer.ErrMalformed)
+			return nil, fmt.Errorf("token answer has a bad expires_in: %w", fault.ErrMalformed)
 		}
 		tok.ExpiresIn = n
 		tok.Expiry = now.Add(time.Duration(n) * time.Second)
@@ -181,7 +181,7 @@ func parseIDToken(tok string) (idClaims, error) {
 }
 
 // postForm sends a form to an identity endpoint and reads the answer. A
-// network failure wraps syncer.ErrUnavailable.
+// network failure wraps fault.ErrUnavailable.
 func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Values) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -194,12 +194,12 @@ func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Va
 		if ctx.Err() != nil {
 			return 0, nil, nil, ctx.Err()
 		}
-		return 0, nil, nil, fmt.Errorf("POST %s: %w: %v", redactURL(endpoint), syncer.ErrUnavailable, stripURL(err))
+		return 0, nil, nil, fmt.Errorf("POST %s: %w: %v", redactURL(endpoint), fault.ErrUnavailable, stripURL(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenAnswer))
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("read the answer of %s: %w: %v", redactURL(endpoint), syncer.ErrUnavailable, err)
+		return 0, nil, nil, fmt.Errorf("read the answer of %s: %w: %v", redactURL(endpoint), fault.ErrUnavailable, err)
 	}
 	return resp.StatusCode, resp.Header, body, nil
 }

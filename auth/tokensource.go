@@ -13,11 +13,11 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 )
 
 // transientError is a failure worth retrying: network, 5xx, 429,
-// temporarily_unavailable. It matches syncer.ErrUnavailable.
+// temporarily_unavailable. It matches fault.ErrUnavailable.
 type transientError struct {
 	err        error
 	retryAfter time.Duration
@@ -25,7 +25,7 @@ type transientError struct {
 
 func (e *transientError) Error() string { return e.err.Error() }
 
-func (e *transientError) Unwrap() []error { return []error{syncer.ErrUnavailable, e.err} }
+func (e *transientError) Unwrap() []error { return []error{fault.ErrUnavailable, e.err} }
 
 // retryPolicy bounds the retries of a token request.
 type retryPolicy struct {
@@ -41,11 +41,11 @@ type retryPolicy struct {
 var defaultRetry = retryPolicy{attempts: 4, base: time.Second, max: 30 * time.Second, sleep: sleepCtx}
 
 // retry runs fn until it succeeds, fails for good, or the tries run out.
-// Only errors matching syncer.ErrUnavailable are retried.
+// Only errors matching fault.ErrUnavailable are retried.
 func retry(ctx context.Context, p retryPolicy, fn func() error) error {
 	var err error
 	for i := 0; i < p.attempts; i++ {
-		if err = fn(); err == nil || !errors.Is(err, syncer.ErrUnavailable) || ctx.Err() != nil {
+		if err = fn(); err == nil || !errors.Is(err, fault.ErrUnavailable) || ctx.Err() != nil {
 			return err
 		}
 		if i == p.attempts-1 {

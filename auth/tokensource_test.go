@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
@@ -410,7 +410,7 @@ func TestTransientFailuresAreRetriedThenUnavailable(t *testing.T) {
 		v.InjectFault(vpsim.Fault{PathContains: "/token", Status: 503})
 		_, err := ts.Token()
 		var sre *SignInRequiredError
-		if !errors.Is(err, syncer.ErrUnavailable) || errors.As(err, &sre) || errors.Is(err, syncer.ErrAuthRejected) {
+		if !errors.Is(err, fault.ErrUnavailable) || errors.As(err, &sre) || errors.Is(err, fault.ErrAuthRejected) {
 			t.Fatalf("err = %v, want ErrUnavailable only", err)
 		}
 		if n := cnt.n.Load(); n != int64(defaultRetry.attempts) {
@@ -433,7 +433,7 @@ func TestTransientFailuresAreRetriedThenUnavailable(t *testing.T) {
 		var sl noSleep
 		ts := VantagepointApp{APIURL: url + "/api", Database: "X"}.TokenSource(context.Background(), st, nil)
 		ts.retry = testRetry(&sl)
-		if _, err := ts.Token(); !errors.Is(err, syncer.ErrUnavailable) {
+		if _, err := ts.Token(); !errors.Is(err, fault.ErrUnavailable) {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"vpconnect/syncer"
+	"vpconnect/internal/fault"
 	"vpconnect/syncer/vantagepoint"
 )
 
@@ -109,7 +109,7 @@ func classifyVantagepoint(err error) error {
 	}
 	var te *vantagepoint.TokenError
 	switch {
-	case errors.As(err, &te) && errors.Is(err, syncer.ErrAuthRejected):
+	case errors.As(err, &te) && errors.Is(err, fault.ErrAuthRejected):
 		reason := "the sign-in was refused"
 		d := strings.ToLower(te.Description)
 		switch {
@@ -125,9 +125,9 @@ func classifyVantagepoint(err error) error {
 			reason = "the database is not available (check vantagepoint.database)"
 		}
 		return signInRequired(Vantagepoint, reason, te)
-	case errors.Is(err, syncer.ErrAuthRejected):
+	case errors.Is(err, fault.ErrAuthRejected):
 		return signInRequired(Vantagepoint, "the sign-in was refused", err)
-	case errors.Is(err, syncer.ErrUnavailable):
+	case errors.Is(err, fault.ErrUnavailable):
 		var ae *vantagepoint.APIError
 		var ra time.Duration
 		if errors.As(err, &ae) {

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"vpconnect/agent/system"
 
 	"golang.org/x/oauth2"
 
@@ -114,7 +115,7 @@ func startWorld(t *testing.T, mailboxInterval time.Duration) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.api, err = localapi.New(localapi.Options{Backend: w.agent, Directory: localapi.VantagepointDirectory(vpc),
+	w.api, err = localapi.New(localapi.Options{Backend: w.agent, Directory: system.Directory(vpc),
 		Port: cfg.LocalAPI.Port, AllowedOrigins: cfg.LocalAPI.AllowedOrigins, DataDir: dataDir, Logger: log})
 	if err != nil {
 		t.Fatal(err)

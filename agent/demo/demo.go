@@ -65,7 +65,7 @@ type Demo struct {
 	// Keychain holds the demo's sign-ins (in memory only).
 	Keychain *auth.MemoryKeychain
 	// Accounts is the outcome of the demo's activation.
-	Accounts auth.Activated
+	Accounts system.Activated
 
 	sys   *system.System
 	store *store.Store
@@ -147,19 +147,15 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		Batches:  func(next agent.Syncer) agent.Syncer { return printing{d, next} },
 	}
 	// It activates the way `vpconnect activate` does, through
-	// auth.Activation: Microsoft sign-in by authorization code + PKCE (the
+	// system.Activation: Microsoft sign-in by authorization code + PKCE (the
 	// simulated authorize endpoint consents at once; the "browser" is an
 	// HTTP client that follows its redirect to the loopback listener),
 	// Vantagepoint by password grant.
-	msApp, vpApp := system.Apps(env, cfg)
-	act := auth.Activation{
-		Microsoft: msApp, Vantagepoint: vpApp, Store: system.Store(env, cfg, d.DataDir),
+	act := system.Activation{Env: env, Config: cfg, DataDir: d.DataDir,
 		SignIn: auth.SignInOptions{Browser: followRedirects, NoDeviceCode: true, Out: io.Discard},
 		Credentials: func(context.Context) (string, string, error) {
 			return demoVPUser, demoVPPassword, nil
 		},
-		Connect:    system.Connect(env, cfg, nil),
-		Initialize: system.Initialize(env, cfg, d.DataDir, false),
 	}
 	res, err := act.Run(ctx)
 	if err != nil {

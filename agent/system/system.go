@@ -169,37 +169,19 @@ func Vantagepoint(env Env, cfg config.Config, vp *auth.TokenSource, log *slog.Lo
 	return c, nil
 }
 
-// Connect builds both service clients over the token sources (activation's
-// auth.Activation.Connect).
-func Connect(env Env, cfg config.Config, log *slog.Logger) func(ctx context.Context, ms, vp *auth.TokenSource) (syncer.Mailbox, syncer.Vantagepoint, error) {
-	return func(ctx context.Context, ms, vp *auth.TokenSource) (syncer.Mailbox, syncer.Vantagepoint, error) {
-		mailbox, err := Mailbox(env, cfg, ms, log)
-		if err != nil {
-			return nil, nil, err
-		}
-		vpc, err := Vantagepoint(env, cfg, vp, log)
-		if err != nil {
-			return nil, nil, err
-		}
-		return mailbox, vpc, nil
+// initialize is activation's last step (SPEC §4.5): the mailbox
+// initialized for the employee, with the state store in dir.
+func initialize(ctx context.Context, env Env, cfg config.Config, dir string, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee, reinitialize bool) error {
+	db, err := store.Open(filepath.Join(dir, StateFile))
+	if err != nil {
+		return fmt.Errorf("open the sync state: %w", err)
 	}
-}
-
-// Initialize is activation's last step (SPEC §4.5): the mailbox initialized
-// for the employee, with the state store in dir.
-func Initialize(env Env, cfg config.Config, dir string, reinitialize bool) func(ctx context.Context, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee) error {
-	return func(ctx context.Context, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee) error {
-		db, err := store.Open(filepath.Join(dir, StateFile))
-		if err != nil {
-			return fmt.Errorf("open the sync state: %w", err)
-		}
-		defer db.Close()
-		err = syncer.New(mailbox, vp, db, engineOptions(env, cfg, emp.ID)).InitializeMailbox(ctx, reinitialize)
-		if errors.Is(err, syncer.ErrForeignCustomization) {
-			return fmt.Errorf("%w\nRun 'vpconnect activate --reinitialize' to link it to you instead", err)
-		}
-		return err
+	defer db.Close()
+	err = syncer.New(mailbox, vp, db, engineOptions(env, cfg, emp.ID)).InitializeMailbox(ctx, reinitialize)
+	if errors.Is(err, syncer.ErrForeignCustomization) {
+		return fmt.Errorf("%w\nRun 'vpconnect activate --reinitialize' to link it to you instead", err)
 	}
+	return err
 }
 
 func engineOptions(env Env, cfg config.Config, employee string) syncer.Options {
@@ -401,7 +383,7 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 		StateFile: filepath.Join(dir, AdminSwitchesFile), Log: log})
 	s.part("admin", true)
 	s.part("directory", true)
-	return localapi.CachedDirectory(localapi.VantagepointDirectory(vpc), time.Minute, nil), nil
+	return localapi.CachedDirectory(Directory(vpc), time.Minute, nil), nil
 }
 
 func (s *System) part(name string, ok bool) {

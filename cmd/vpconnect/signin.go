@@ -82,13 +82,9 @@ func (c *cli) runActivate(ctx context.Context, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	msApp, vpApp := system.Apps(c.env, cfg)
-	act := auth.Activation{
-		Microsoft: msApp, Vantagepoint: vpApp, Store: system.Store(c.env, cfg, dir),
+	act := system.Activation{Env: c.env, Config: cfg, DataDir: dir, Reinitialize: *reinit,
 		SignIn:      auth.SignInOptions{NoBrowser: *noBrowser, Browser: c.env.Browser, Out: stderr},
 		Credentials: func(ctx context.Context) (string, string, error) { return c.vpCredentials("", stderr) },
-		Connect:     system.Connect(c.env, cfg, nil),
-		Initialize:  system.Initialize(c.env, cfg, dir, *reinit),
 	}
 	res, err := act.Run(ctx)
 	if err != nil {

@@ -189,7 +189,11 @@ func TestActivateThenBatchLeavesNoSecretOnDisk(t *testing.T) {
 	msApp, vpApp := system.Apps(w.cli.env, w.cfg)
 	ms := msApp.TokenSource(ctx, st, nil)
 	vp := vpApp.TokenSource(ctx, st, nil)
-	mailbox, vpc, err := system.Connect(w.cli.env, w.cfg, log)(ctx, ms, vp)
+	mailbox, err := system.Mailbox(w.cli.env, w.cfg, ms, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpc, err := system.Vantagepoint(w.cli.env, w.cfg, vp, log)
 	if err != nil {
 		t.Fatal(err)
 	}
