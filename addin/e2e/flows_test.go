@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,26 +17,6 @@ import (
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
-
-// allowLocalNetworkAccess installs the managed Chromium policy that lets
-// the origins reach loopback (SPEC §5.3; docs/deployment.md, "The browser
-// policy for the Outlook add-in"), and removes it after.
-func allowLocalNetworkAccess(t *testing.T, origins ...string) {
-	t.Helper()
-	dir := "/etc/chromium/policies/managed"
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		if os.Getenv("VPCONNECT_TEST_SECRET_SERVICE") != "" {
-			t.Fatalf("install the Chromium policy (CI runs as root): %v", err)
-		}
-		t.Skipf("cannot install the Chromium policy (run as root): %v", err)
-	}
-	b, _ := json.Marshal(map[string]any{"LocalNetworkAccessAllowedForUrls": origins})
-	f := filepath.Join(dir, fmt.Sprintf("vpconnect-addin-test-%d.json", os.Getpid()))
-	if err := os.WriteFile(f, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(f) })
-}
 
 func artifact(t *testing.T, b *browser, name string) {
 	t.Helper()
@@ -141,16 +120,20 @@ func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
 
 var codeRe = regexp.MustCompile(`\b\d{3}-\d{3}\b`)
 
-// With the browser policy for the page's origin (as IT deploys it), the
-// pane finds the agent, pairs (the user types the code it shows in Sync
-// Options), suggests Alice and her firm's projects from the correspondents,
-// searches, and files through /v1/track at once.
+// With the agent in reach, the pane finds it, pairs (the user types the
+// code it shows in Sync Options), suggests Alice and her firm's projects
+// from the correspondents, searches, and files through /v1/track at once.
+//
+// The page is left a loopback page here, which the browser lets reach the
+// agent: the browser policy that opens the same path for a public page is
+// agent/localapi's browser test. Installing it here too would race with
+// that test: Chromium reads one value of a policy from the managed folder,
+// not the union of its files, and the two packages' tests run at once.
 func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 	chromiumPath(t)
 	w := startWorld(t, time.Hour)
-	allowLocalNetworkAccess(t, w.pageURL)
 	m := w.message(t, "Harbour bridge: site visit notes")
-	b := startBrowser(t, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public", w.pagePort))
+	b := startBrowser(t)
 	w.open(t, b, m)
 	b.waitJS(t, `document.body.dataset.agent === "unpaired"`, 30*time.Second)
 	artifact(t, b, "addin-unpaired.png")
