@@ -235,3 +235,26 @@ func TestFailedTrackRequestIsRetriedWithItsRecords(t *testing.T) {
 		t.Errorf("track after the retry: %+v", tr)
 	}
 }
+
+func TestChoiceCorrectedAfterAFailedTrackRequestWins(t *testing.T) {
+	e, _ := newCheckingEnv(t)
+	ctx := context.Background()
+	msg := tagged("Corrected in the add-in", "alice@fabrikam.com")
+	msg.Addin = &AddinTrack{Links: Links{Project: "1999999.99"}}
+	id := e.mb.add("inbox", msg)
+	e.eng.TrackEmail(ctx, store.Track{MessageID: id, Project: "1999999.99"})
+	e.run()
+	if tr, _, _ := e.eng.TrackStatus(ctx, id); tr.State != store.TrackFailed {
+		t.Fatalf("track after the first batch: %+v", tr)
+	}
+	// The user, away from the agent, picks another project in the add-in.
+	e.mb.edit(id, func(m *Message) { m.Addin = &AddinTrack{Links: Links{Project: "2026002.00"}} })
+	e.run()
+	acts := e.vp.all()
+	if len(acts) != 1 || acts[0].WBS1 != "2026002.00" {
+		t.Fatalf("activities = %+v", acts)
+	}
+	if tr, _, _ := e.eng.TrackStatus(ctx, id); tr.State != store.TrackSynced || tr.Project != "2026002.00" {
+		t.Errorf("track = %+v", tr)
+	}
+}

@@ -899,7 +899,8 @@ func (e *Engine) TrackStatus(ctx context.Context, messageID string) (store.Track
 
 // addinTrack decides the track of a message read in full: an explicit track
 // request (POST /v1/track) comes first, and takes the records the add-in
-// saved on the message when it names none itself; without one, the add-in's
+// saved on the message when it names none itself or failed before; without
+// one, the add-in's
 // saved choice on a message carrying the category is a track of its own
 // (fromAddin). invalid says why a saved choice cannot be used.
 func (e *Engine) addinTrack(msg Message, messageID string, track *store.Track) (_ *store.Track, fromAddin bool, invalid string) {
@@ -914,7 +915,11 @@ func (e *Engine) addinTrack(msg Message, messageID string, track *store.Track) (
 		return nil, false, a.Invalid + "; choose the records again in the Outlook add-in"
 	}
 	if track != nil {
-		if trackLinks(*track).IsZero() {
+		// The add-in saves its choice on the message whenever it sends a
+		// request, so the two agree, unless the user corrected the choice
+		// in the add-in since a request that failed: then the message's is
+		// the newer one.
+		if trackLinks(*track).IsZero() || (track.State == store.TrackFailed && !a.Links.IsZero()) {
 			t := *track
 			t.Project, t.Opportunity, t.Contact, t.Firm = a.Project, a.Opportunity, a.Contact, a.Firm
 			return &t, false, ""
