@@ -22,8 +22,9 @@ const (
 )
 
 // httpStatus finds the status of an API error as the clients write it
-// ("Vantagepoint GET /activity: 503 Service Unavailable", "… status 429").
-var httpStatus = regexp.MustCompile(`(?:: |status |code )([45][0-9][0-9])\b`)
+// ("Vantagepoint GET /activity: 503 Service Unavailable", Graph's
+// "… (HTTP 500)", "… status 429"), in the lower-cased failure.
+var httpStatus = regexp.MustCompile(`(?:: |status |code |http )([45][0-9][0-9])\b`)
 
 // Summarize turns an agent's last failure into what its record says:
 // "category: reason", at most about 80 characters, "" for none.

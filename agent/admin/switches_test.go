@@ -260,7 +260,7 @@ func TestAgentsHubHoldsNoMailContent(t *testing.T) {
 		"sign-in needed: the sign-in has expired or was revoked (AADSTS700082 for dana@contoso.example)",
 		"needs IT: cannot be used: the mailbox is not enabled for Microsoft Graph (dana@contoso.example); to fix: license it",
 		"list messages of Board room: Get \"https://graph.microsoft.com/v1.0/me/messages\": dial tcp: lookup graph.microsoft.com: no such host",
-		"the administrator's Delete failed: remove contact Dana Smith: graph: 503 Service Unavailable",
+		"the administrator's Delete failed: remove contact Dana Smith: delete contact folder: ServiceUnavailable: busy (HTTP 503)",
 		"Force Delete: the mailbox was not touched",
 		"token=hunter2 refused: Dana Smith",
 	}

@@ -14,6 +14,7 @@ import (
 	"vpconnect/agent/admin"
 	"vpconnect/agent/config"
 	"vpconnect/syncer"
+	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
@@ -566,5 +567,54 @@ func TestAdminPausedAgentReportsDaily(t *testing.T) {
 	st = w.waitAdmin(t, "the daily write", func(a agent.AdminStatus) bool { return a.Reports == reports+1 })
 	if r := w.agentRecord(t); r[admin.FieldAgentState] != agent.StatePaused || r[admin.FieldUpdated] == updated {
 		t.Errorf("the record after a day paused: %v (Updated was %v)", r, updated)
+	}
+}
+
+// The administrator's Delete while Graph refuses: the mailbox is not
+// touched and nothing is forgotten; the record says why (a category and a
+// reason, no more); the Delete is tried again while disabled and done once
+// the mailbox answers.
+func TestAdminDeleteRefusedWhileTheMailboxIsUnreachable(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.startWithRecord(t)
+	w.waitStatus(t, "idle", func(s agent.Status) bool { return !s.Running })
+	// 500: not retried by the Graph SDK's own retry handler (503 is, with
+	// real waits).
+	w.g.InjectFault(graphsim.Fault{Status: 500, PathContains: "/v1.0/"})
+	w.setSwitch(t, "Delete")
+	w.clock.Advance(agent.AdminReadEvery)
+	st := w.waitStatus(t, "disabled, the Delete refused", func(s agent.Status) bool {
+		return s.State == agent.StateDisabled && s.Admin != nil && s.Admin.Switch == "Delete"
+	})
+	// The reason reaches the record within a minute; each read of the
+	// switch while disabled tries again.
+	var r vpsim.Record
+	for i := 0; ; i++ {
+		w.clock.Advance(vpInterval)
+		w.waitAdmin(t, "a read", func(a agent.AdminStatus) bool { return a.SwitchReads > st.Admin.SwitchReads+i })
+		if r = w.agentRecord(t); r[admin.FieldAgentState] == agent.StateDisabled && strings.HasPrefix(fmt.Sprint(r[admin.FieldLastError]), "delete:") {
+			break
+		}
+		if i > 10 {
+			t.Fatalf("the record does not say why the Delete waits: %v", r)
+		}
+	}
+	if got := r[admin.FieldLastError]; got != "delete: the administrator's Delete failed, unavailable (HTTP 500)" {
+		t.Errorf("last error %q", got)
+	}
+	if !hasContactFolder(w.g, "Vantagepoint") || len(w.kc.Entries()) == 0 {
+		t.Fatal("a refused Delete touched the mailbox or forgot the sign-ins")
+	}
+	// The mailbox answers again: the next try deletes.
+	w.g.ClearFaults()
+	w.clock.Advance(vpInterval)
+	w.waitStatus(t, "Not Configured", func(s agent.Status) bool { return s.State == agent.StateNotConfigured })
+	if hasContactFolder(w.g, "Vantagepoint") || len(agentCategories(w.g)) != 0 {
+		t.Errorf("the mailbox after the retried Delete: folders %+v, categories %+v", w.g.ContactFolders(), w.g.Categories())
+	}
+	checkForgotten(t, w)
+	if r := w.agentRecord(t); r[admin.FieldAgentState] != agent.StateDeleted {
+		t.Errorf("record after the retried Delete: %v", r)
 	}
 }
