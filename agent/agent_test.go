@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"vpconnect/agent/agenttest"
 	"vpconnect/agent/config"
 	"vpconnect/auth"
 	"vpconnect/syncer"
@@ -79,7 +80,7 @@ var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
 type harness struct {
 	a     *Agent
-	clock *FakeClock
+	clock *agenttest.FakeClock
 	sync  *fakeSyncer
 	sub   <-chan Status
 	stop  func()
@@ -92,7 +93,7 @@ func boolp(b bool) *bool { return &b }
 // rand is fixed at 0.5: no jitter, and the first poll 30 s after start.
 func startAgent(t *testing.T, mutate func(*Options)) *harness {
 	t.Helper()
-	h := &harness{clock: NewFakeClock(t0), sync: &fakeSyncer{}, done: make(chan error, 1)}
+	h := &harness{clock: agenttest.NewFakeClock(t0), sync: &fakeSyncer{}, done: make(chan error, 1)}
 	opts := Options{
 		Config:        config.Default(),
 		Syncer:        h.sync,

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"time"
+
 	"vpconnect/internal/fault"
 )
 

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"vpconnect/agent/system"
 
 	"golang.org/x/oauth2"
 
@@ -25,6 +24,7 @@ import (
 	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
+	"vpconnect/agent/system"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph"
 	"vpconnect/syncer/graph/graphsim"

@@ -15,10 +15,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
+	"vpconnect/agent/system"
 	"vpconnect/auth"
 )
 

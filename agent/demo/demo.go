@@ -12,10 +12,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
+	"vpconnect/agent/system"
 	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"vpconnect/agent"
+	"vpconnect/agent/agenttest"
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
 	"vpconnect/syncer/graph/graphsim"
@@ -53,7 +54,7 @@ func (c *tokenCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 // agentWorld is a world whose agent can be started.
 type agentWorld struct {
 	*world
-	clock  *agent.FakeClock
+	clock  *agenttest.FakeClock
 	tokens *tokenCounter
 	dir    string // the data dir
 }
@@ -67,7 +68,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // contact, a tagged e-mail from them and a meeting planned in Vantagepoint.
 func newAgentWorld(t *testing.T) *agentWorld {
 	t.Helper()
-	w := &agentWorld{world: newWorld(t), clock: agent.NewFakeClock(time.Now())}
+	w := &agentWorld{world: newWorld(t), clock: agenttest.NewFakeClock(time.Now())}
 	isolatePolicy(t) // none until a test writes it
 	w.cli.env.Clock = w.clock
 	w.cli.env.Rand = func() float64 { return 0.5 } // no jitter; the first poll 30 s after the start

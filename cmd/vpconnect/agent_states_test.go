@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/localapi"
+	"vpconnect/agent/system"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
+	"vpconnect/agent/system"
 	"vpconnect/syncer"
 	"vpconnect/syncer/store"
 )

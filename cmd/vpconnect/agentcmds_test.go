@@ -15,9 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent"
+	"vpconnect/agent/system"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"

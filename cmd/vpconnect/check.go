@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent/config"
+	"vpconnect/agent/system"
 )
 
 func init() {

@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"vpconnect/agent/system"
 
 	"golang.org/x/term"
 
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
+	"vpconnect/agent/system"
 	"vpconnect/auth"
 )
 

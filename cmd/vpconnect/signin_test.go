@@ -13,10 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"vpconnect/agent/system"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
+	"vpconnect/agent/system"
 	"vpconnect/auth"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"vpconnect/internal/fault"
 
 	"golang.org/x/oauth2"
 
+	"vpconnect/internal/fault"
 	"vpconnect/syncer"
 )
 
