@@ -618,3 +618,30 @@ func TestAdminDeleteRefusedWhileTheMailboxIsUnreachable(t *testing.T) {
 		t.Errorf("record after the retried Delete: %v", r)
 	}
 }
+
+// admin check, run by an employee whose role lets them write the
+// switches, fails with the role setting to change; with the role of
+// docs/admin.md (Read Only on the groups hub) it passes.
+func TestAdminCheckFindsSwitchesEmployeesCanWrite(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	w.setSwitch(t, "Disabled")
+	w.activate(t)
+	code, out, _ := w.run("admin", "check")
+	if code != exitFailure || !strings.Contains(out, "✗ groups hub UDIC_ConnectGroup: switches read-only for employees: a same-value write of your own switch (Dana Whitfield) succeeded") ||
+		!strings.Contains(out, "fix: in Vantagepoint's Settings > Security > Roles, on the Record Access tab of the employees' role, set UDIC_ConnectGroup to Read Only") ||
+		strings.Count(out, "✗") != 1 {
+		t.Errorf("admin check with writable switches = %d\n%s", code, out)
+	}
+	for _, r := range w.v.UDICRecords(vpsim.ConnectGroupsHub) {
+		if r[admin.FieldSyncStatus] != "Disabled" {
+			t.Errorf("the check changed the switch: %v", r)
+		}
+	}
+	w.v.SetUserRole("DWHITFIELD", "Employees")
+	w.v.SetRoleAccess("Employees", vpsim.ConnectGroupsHub, vpsim.AccessReadOnly)
+	code, out, _ = w.run("admin", "check")
+	if code != exitOK || !strings.Contains(out, "✓ groups hub UDIC_ConnectGroup: switches read-only for employees: a same-value write of your own switch was refused (403)") {
+		t.Errorf("admin check with read-only switches = %d\n%s", code, out)
+	}
+}
