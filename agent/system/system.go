@@ -379,7 +379,7 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 		machine, _ = os.Hostname()
 	}
 	opts.Admin = admin.NewHubs(admin.Options{Client: adminClient, AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
-		Group: cfg.Admin.Group, Employee: vpRec.Employee, Machine: machine, Version: agent.Version, Now: env.now,
+		Group: cfg.Admin.Group, Employee: vpRec.Employee, User: vpRec.Username, Machine: machine, Version: agent.Version, Now: env.now,
 		StateFile: filepath.Join(dir, AdminSwitchesFile), Log: log})
 	s.part("admin", true)
 	s.part("directory", true)

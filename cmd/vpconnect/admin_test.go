@@ -645,3 +645,30 @@ func TestAdminCheckFindsSwitchesEmployeesCanWrite(t *testing.T) {
 		t.Errorf("admin check with read-only switches = %d\n%s", code, out)
 	}
 }
+
+// Without an agents hub the agent writes nothing, so it cannot learn its
+// user name from its writes: the sign-in's user name tells it who the
+// employee is, and their own Enable is not obeyed either.
+func TestAdminSwitchRuleWithoutAnAgentsHub(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddHub(vpsim.ConnectGroupsHub, vpsim.ConnectGroupFields)
+	w.setSwitch(t, "Disabled")
+	w.activate(t)
+	w.startAgent(t)
+	w.sync(t)
+	st := w.waitStatus(t, "Disabled by administrator", func(s agent.Status) bool { return s.State == agent.StateDisabled && !s.Running })
+	if err := w.v.UpdateUDICAs("dwhitfield", vpsim.ConnectGroupsHub, w.switchUID(t), map[string]any{admin.FieldSyncStatus: "Enabled"}); err != nil {
+		t.Fatal(err)
+	}
+	reads := st.Admin.SwitchReads
+	for i := 1; i <= 2; i++ {
+		w.clock.Advance(vpInterval)
+		st = w.waitAdmin(t, "another read", func(a agent.AdminStatus) bool { return a.SwitchReads >= reads+i })
+	}
+	if st.State != agent.StateDisabled || st.Admin.Reports != 0 {
+		t.Fatalf("after the employee's Enable, without an agents hub: %s, %+v", st.State, st.Admin)
+	}
+	w.setSwitch(t, "Enabled")
+	w.clock.Advance(vpInterval)
+	w.waitStatus(t, "Active again", func(s agent.Status) bool { return s.State == agent.StateActive })
+}
