@@ -187,7 +187,7 @@ func TestEveryPackageIsDocumented(t *testing.T) {
 var allowedImports = map[string][]string{
 	".":                         {},
 	"addin":                     {"syncer"},
-	"addin/e2e":                 {"addin", "agent", "agent/config", "agent/localapi", "agent/system", "golang.org/x/oauth2", "syncer", "syncer/graph", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
+	"addin/e2e":                 {"addin", "agent", "agent/config", "agent/localapi", "agent/system", "golang.org/x/oauth2", "internal/chromiumtest", "syncer", "syncer/graph", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
 	"agent":                     {"agent/config", "agent/clock", "agent/agenttest", "auth", "internal/fault", "syncer", "syncer/store", "syncer/vantagepoint" /* the fleet simulation, in tests */},
 	"agent/agenttest":           {"agent/clock"},
 	"agent/clock":               {},
@@ -195,7 +195,7 @@ var allowedImports = map[string][]string{
 	"agent/agentbench":          {"agent", "agent/config", "agent/localapi", "agent/system", "auth", "syncer/graph/graphsim", "syncer/vantagepoint/vpsim"},
 	"agent/config":              {"golang.org/x/sys/windows/registry"},
 	"agent/demo":                {"agent", "agent/config", "agent/localapi", "agent/system", "auth", "syncer", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
-	"agent/localapi":            {"agent", "agent/config", "golang.org/x/sys/windows", "syncer", "syncer/store"},
+	"agent/localapi":            {"agent", "agent/config", "golang.org/x/sys/windows", "internal/chromiumtest", "syncer", "syncer/store"},
 	"agent/sysmon":              {"github.com/godbus/dbus/v5/...", "golang.org/x/sys/windows", "internal/dbustest", "internal/sessionbus"},
 	"agent/system":              {"agent", "agent/admin", "agent/config", "agent/localapi", "agent/sysmon", "auth", "syncer", "syncer/graph", "syncer/store", "syncer/vantagepoint"},
 	"auth":                      {"github.com/zalando/go-keyring", "golang.org/x/oauth2", "golang.org/x/sys/windows", "internal/fault", "syncer/graph/graphsim", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},

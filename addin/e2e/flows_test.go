@@ -13,19 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"vpconnect/internal/chromiumtest"
 	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
-func artifact(t *testing.T, b *browser, name string) {
+func artifact(t *testing.T, b *chromiumtest.Browser, name string) {
 	t.Helper()
 	dir := filepath.Join("..", "..", "testdata", "artifacts")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, name)
-	b.screenshot(t, p)
+	b.Screenshot(t, p)
 	t.Logf("screenshot: %s", p)
 }
 
@@ -58,9 +59,9 @@ func (w *world) tracks(t *testing.T) int {
 	return n
 }
 
-func (w *world) open(t *testing.T, b *browser, m graphsim.Message) {
+func (w *world) open(t *testing.T, b *chromiumtest.Browser, m graphsim.Message) {
 	t.Helper()
-	b.navigate(t, w.pageURL+"/taskpane.html?item="+url.QueryEscape(m.ID))
+	b.Navigate(t, w.pageURL+"/taskpane.html?item="+url.QueryEscape(m.ID))
 }
 
 // With the page treated as public and no browser policy for it, Local
@@ -68,26 +69,26 @@ func (w *world) open(t *testing.T, b *browser, m graphsim.Message) {
 // line, and Track still works through the mailbox: the agent files the
 // e-mail with the project typed in the pane at its next batch.
 func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
-	chromiumPath(t)
+	chromiumtest.Path(t)
 	const mailboxInterval = 2 * time.Second
 	w := startWorld(t, mailboxInterval)
 	m := w.message(t, "Harbour bridge: drawings rev B")
-	b := startBrowser(t, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public", w.pagePort))
+	b := chromiumtest.Start(t, paneWindow, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public", w.pagePort))
 	w.open(t, b, m)
-	b.waitJS(t, `document.body.dataset.agent === "unreachable"`, 30*time.Second)
+	b.WaitJS(t, `document.body.dataset.agent === "unreachable"`, 30*time.Second)
 	var line string
-	b.eval(t, `document.getElementById("agent").textContent`, &line)
+	b.Eval(t, `document.getElementById("agent").textContent`, &line)
 	if line != "The agent cannot be reached from Outlook here; tracking still works through your mailbox." {
 		t.Errorf("agent line: %q", line)
 	}
 	artifact(t, b, "addin-unreachable.png")
 
-	b.eval(t, fmt.Sprintf(`document.getElementById("manual-project").value = %q,
+	b.Eval(t, fmt.Sprintf(`document.getElementById("manual-project").value = %q,
 		document.getElementById("manual-form").requestSubmit(), true`, project), nil)
-	b.waitJS(t, `document.querySelector('#choice li[data-kind="project"] .what').textContent === "2026001.00"`, 5*time.Second)
-	b.eval(t, `document.getElementById("track").click(), true`, nil)
+	b.WaitJS(t, `document.querySelector('#choice li[data-kind="project"] .what').textContent === "2026001.00"`, 5*time.Second)
+	b.Eval(t, `document.getElementById("track").click(), true`, nil)
 	tracked := time.Now()
-	b.waitJS(t, `document.body.dataset.status === "waiting" && document.body.dataset.busy === ""`, 10*time.Second)
+	b.WaitJS(t, `document.body.dataset.status === "waiting" && document.body.dataset.busy === ""`, 10*time.Second)
 	artifact(t, b, "addin-tracked-through-mailbox.png")
 
 	got, _ := w.graph.Message(m.ID)
@@ -114,7 +115,7 @@ func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
 		t.Errorf("activity links: project %q contact %q; want %q and %q", a.WBS1, a.ContactID, project, w.alice.ContactID)
 	}
 	w.open(t, b, m)
-	b.waitJS(t, `document.body.dataset.status === "filed" && document.body.dataset.agent === "unreachable"`, 30*time.Second)
+	b.WaitJS(t, `document.body.dataset.status === "filed" && document.body.dataset.agent === "unreachable"`, 30*time.Second)
 	artifact(t, b, "addin-filed-through-mailbox.png")
 }
 
@@ -130,18 +131,18 @@ var codeRe = regexp.MustCompile(`\b\d{3}-\d{3}\b`)
 // that test: Chromium reads one value of a policy from the managed folder,
 // not the union of its files, and the two packages' tests run at once.
 func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
-	chromiumPath(t)
+	chromiumtest.Path(t)
 	w := startWorld(t, time.Hour)
 	m := w.message(t, "Harbour bridge: site visit notes")
-	b := startBrowser(t)
+	b := chromiumtest.Start(t, paneWindow)
 	w.open(t, b, m)
-	b.waitJS(t, `document.body.dataset.agent === "unpaired"`, 30*time.Second)
+	b.WaitJS(t, `document.body.dataset.agent === "unpaired"`, 30*time.Second)
 	artifact(t, b, "addin-unpaired.png")
 
-	b.eval(t, `document.getElementById("pair").click(), true`, nil)
-	b.waitJS(t, `document.body.dataset.agent === "pairing"`, 10*time.Second)
+	b.Eval(t, `document.getElementById("pair").click(), true`, nil)
+	b.WaitJS(t, `document.body.dataset.agent === "pairing"`, 10*time.Second)
 	var line string
-	b.eval(t, `document.getElementById("agent").textContent`, &line)
+	b.Eval(t, `document.getElementById("agent").textContent`, &line)
 	code := codeRe.FindString(line)
 	if code == "" {
 		t.Fatalf("no code in %q", line)
@@ -153,25 +154,25 @@ func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 	if err := w.api.Approve(code); err != nil {
 		t.Fatal(err)
 	}
-	b.waitJS(t, `document.body.dataset.agent === "paired" && !document.getElementById("suggest-section").hidden`, 15*time.Second)
+	b.WaitJS(t, `document.body.dataset.agent === "paired" && !document.getElementById("suggest-section").hidden`, 15*time.Second)
 	var suggested []string
-	b.eval(t, `[...document.querySelectorAll("#suggest li .what > span:first-child")].map(e => e.textContent)`, &suggested)
+	b.Eval(t, `[...document.querySelectorAll("#suggest li .what > span:first-child")].map(e => e.textContent)`, &suggested)
 	if len(suggested) != 3 || suggested[0] != "Alice Ng" {
 		t.Fatalf("suggestions: %v (want Alice Ng and her firm's two projects)", suggested)
 	}
 	artifact(t, b, "addin-paired-suggestions.png")
 
-	b.eval(t, `document.getElementById("search-q").value = "Ferry", document.getElementById("search-form").requestSubmit(), true`, nil)
-	b.waitJS(t, `document.querySelectorAll("#results li button").length === 1`, 10*time.Second)
+	b.Eval(t, `document.getElementById("search-q").value = "Ferry", document.getElementById("search-form").requestSubmit(), true`, nil)
+	b.WaitJS(t, `document.querySelectorAll("#results li button").length === 1`, 10*time.Second)
 	artifact(t, b, "addin-search.png")
 
 	// Alice (with her firm) from the suggestions, the project from the search.
-	b.eval(t, `[...document.querySelectorAll("#suggest li")].find(li => li.textContent.includes("Alice Ng")).querySelector("button").click(),
+	b.Eval(t, `[...document.querySelectorAll("#suggest li")].find(li => li.textContent.includes("Alice Ng")).querySelector("button").click(),
 		document.querySelector("#results li button").click(), true`, nil)
-	b.waitJS(t, `document.querySelector('#choice li[data-kind="project"] .what').textContent === "Ferry terminal (2026002.00)"`, 5*time.Second)
+	b.WaitJS(t, `document.querySelector('#choice li[data-kind="project"] .what').textContent === "Ferry terminal (2026002.00)"`, 5*time.Second)
 	start := time.Now()
-	b.eval(t, `document.getElementById("track").click(), true`, nil)
-	b.waitJS(t, `document.body.dataset.status === "filed"`, 30*time.Second)
+	b.Eval(t, `document.getElementById("track").click(), true`, nil)
+	b.WaitJS(t, `document.body.dataset.status === "filed"`, 30*time.Second)
 	elapsed := time.Since(start)
 	a, ok := w.activity(t, m.Subject)
 	if !ok {
@@ -182,7 +183,7 @@ func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 		t.Errorf("activity links: %+v", a)
 	}
 	var status string
-	b.eval(t, `document.getElementById("status").textContent`, &status)
+	b.Eval(t, `document.getElementById("status").textContent`, &status)
 	if status != "Filed in Vantagepoint as activity "+a.ActivityID+"." {
 		t.Errorf("status line %q, activity %s", status, a.ActivityID)
 	}
@@ -207,14 +208,14 @@ func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 		t.Fatal("filed with a project that does not exist")
 	}
 	w.open(t, b, bad)
-	b.waitJS(t, `document.body.dataset.agent === "paired" && document.body.dataset.status === "error" && document.getElementById("status").textContent.includes("1999999.99")`, 15*time.Second)
-	b.eval(t, `document.getElementById("status").textContent`, &status)
+	b.WaitJS(t, `document.body.dataset.agent === "paired" && document.body.dataset.status === "error" && document.getElementById("status").textContent.includes("1999999.99")`, 15*time.Second)
+	b.Eval(t, `document.getElementById("status").textContent`, &status)
 	if status != `Not filed: the project "1999999.99" chosen for this e-mail does not exist in Vantagepoint; choose another in the Outlook add-in` {
 		t.Errorf("status line %q", status)
 	}
 	artifact(t, b, "addin-error.png")
-	b.eval(t, `document.getElementById("untrack").click(), true`, nil)
-	b.waitJS(t, `document.body.dataset.status === "not-tracked" && document.body.dataset.busy === ""`, 10*time.Second)
+	b.Eval(t, `document.getElementById("untrack").click(), true`, nil)
+	b.WaitJS(t, `document.body.dataset.status === "not-tracked" && document.body.dataset.busy === ""`, 10*time.Second)
 	artifact(t, b, "addin-untracked.png")
 	after, _ := w.graph.Message(bad.ID)
 	if props, _ := w.graph.AddinProperties(bad.ID, syncer.AddinManifestID); len(after.Categories) != 0 || props != nil {
@@ -225,3 +226,6 @@ func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 		t.Error("filed after Untrack")
 	}
 }
+
+// paneWindow is the size of Outlook's task pane, for the screenshots.
+const paneWindow = "--window-size=380,900"

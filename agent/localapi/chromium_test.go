@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"vpconnect/agent"
+	"vpconnect/internal/chromiumtest"
 	"vpconnect/syncer/store"
 )
 
@@ -68,17 +69,17 @@ func allowLocalNetworkAccess(t *testing.T, origins ...string) {
 // from allowedOrigins is refused: our CORS answer, not the browser's Local
 // Network Access gate, stops it (its origin is allowed by the policy too).
 func TestAddinPairsAndCallsAcrossOriginsInChromium(t *testing.T) {
-	chromiumPath(t)
+	chromiumtest.Path(t)
 	listed, listedPort := startPage(t)
 	unlisted, unlistedPort := startPage(t)
 	allowLocalNetworkAccess(t, listed, unlisted)
 	e := startEnv(t, func(_ *agent.Options, o *Options) { o.AllowedOrigins = []string{listed} })
-	b := startBrowser(t, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public,127.0.0.1:%d=public", listedPort, unlistedPort))
+	b := chromiumtest.Start(t, fmt.Sprintf("--ip-address-space-overrides=127.0.0.1:%d=public,127.0.0.1:%d=public", listedPort, unlistedPort))
 
-	b.navigate(t, listed+"/")
+	b.Navigate(t, listed+"/")
 	api := e.base
 	var pair PairAnswer
-	b.eval(t, fmt.Sprintf(`fetch(%q + "/v1/pair", {method: "POST", headers: {"Content-Type": "application/json"},
+	b.Eval(t, fmt.Sprintf(`fetch(%q + "/v1/pair", {method: "POST", headers: {"Content-Type": "application/json"},
 		body: JSON.stringify({name: "Outlook add-in (test)"})}).then(r => r.json())`, api), &pair)
 	if pair.Status != PairPending || pair.ID == "" {
 		t.Fatalf("pair: %+v", pair)
@@ -99,7 +100,7 @@ func TestAddinPairsAndCallsAcrossOriginsInChromium(t *testing.T) {
 		TrackStatus int
 		Track       TrackAnswer
 	}
-	b.eval(t, fmt.Sprintf(`(async () => {
+	b.Eval(t, fmt.Sprintf(`(async () => {
 		const api = %q;
 		const p = await (await fetch(api + "/v1/pair/%s")).json();
 		const again = (await fetch(api + "/v1/pair/%s")).status;
@@ -122,13 +123,13 @@ func TestAddinPairsAndCallsAcrossOriginsInChromium(t *testing.T) {
 
 	// The unlisted origin: the browser lets the request out (policy), our
 	// server answers 403 without CORS headers, so the page sees a failure.
-	b.navigate(t, unlisted+"/")
+	b.Navigate(t, unlisted+"/")
 	var refused string
-	b.eval(t, fmt.Sprintf(`fetch(%q + "/v1/hello").then(r => "answered " + r.status, e => "refused: " + e.message)`, api), &refused)
+	b.Eval(t, fmt.Sprintf(`fetch(%q + "/v1/hello").then(r => "answered " + r.status, e => "refused: " + e.message)`, api), &refused)
 	if !strings.HasPrefix(refused, "refused") {
 		t.Fatalf("unlisted origin: %s", refused)
 	}
-	b.eval(t, fmt.Sprintf(`fetch(%q + "/v1/pair", {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"}).then(r => "answered " + r.status, e => "refused: " + e.message)`, api), &refused)
+	b.Eval(t, fmt.Sprintf(`fetch(%q + "/v1/pair", {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"}).then(r => "answered " + r.status, e => "refused: " + e.message)`, api), &refused)
 	if !strings.HasPrefix(refused, "refused") {
 		t.Fatalf("unlisted origin pairing: %s", refused)
 	}
@@ -141,28 +142,28 @@ func TestAddinPairsAndCallsAcrossOriginsInChromium(t *testing.T) {
 // through the one-time address, see the state, press Sync now, see the
 // batch appear. The screenshot is kept in testdata/artifacts.
 func TestSyncOptionsPageInChromium(t *testing.T) {
-	chromiumPath(t)
+	chromiumtest.Path(t)
 	e := startEnv(t)
-	b := startBrowser(t)
+	b := chromiumtest.Start(t)
 	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.navigate(t, u)
+	b.Navigate(t, u)
 	var href string
-	b.eval(t, "location.href", &href)
+	b.Eval(t, "location.href", &href)
 	if href != e.base+"/" {
 		t.Fatalf("after the one-time address the page is at %s", href)
 	}
-	b.waitJS(t, `document.getElementById("state-badge").textContent === "Active"`, 10*time.Second)
-	b.waitJS(t, `document.getElementById("ms-user").textContent === "dana@example.com"`, 5*time.Second)
-	b.waitJS(t, `document.getElementById("batch-summary").textContent === "No batch yet."`, 5*time.Second)
-	b.eval(t, `document.getElementById("btn-sync").click(), true`, nil)
-	b.waitJS(t, `document.getElementById("batch-summary").textContent.startsWith("Batch 1 (manual)")`, 10*time.Second)
-	b.waitJS(t, `document.querySelector("#counts tbody tr th")?.textContent === "emails"`, 5*time.Second)
+	b.WaitJS(t, `document.getElementById("state-badge").textContent === "Active"`, 10*time.Second)
+	b.WaitJS(t, `document.getElementById("ms-user").textContent === "dana@example.com"`, 5*time.Second)
+	b.WaitJS(t, `document.getElementById("batch-summary").textContent === "No batch yet."`, 5*time.Second)
+	b.Eval(t, `document.getElementById("btn-sync").click(), true`, nil)
+	b.WaitJS(t, `document.getElementById("batch-summary").textContent.startsWith("Batch 1 (manual)")`, 10*time.Second)
+	b.WaitJS(t, `document.querySelector("#counts tbody tr th")?.textContent === "emails"`, 5*time.Second)
 	// The address cannot be used twice, even by the same browser.
 	var status int
-	b.eval(t, fmt.Sprintf(`fetch(%q).then(r => r.status)`, strings.TrimPrefix(u, e.base)), &status)
+	b.Eval(t, fmt.Sprintf(`fetch(%q).then(r => r.status)`, strings.TrimPrefix(u, e.base)), &status)
 	if status != http.StatusUnauthorized {
 		t.Fatalf("second use of the one-time address: %d", status)
 	}
@@ -171,7 +172,7 @@ func TestSyncOptionsPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(dir, "sync-options.png")
-	b.screenshot(t, shot)
+	b.Screenshot(t, shot)
 	t.Logf("screenshot: %s", shot)
 }
 
@@ -201,7 +202,7 @@ func (g *guardHistory) Batches(ctx context.Context, since time.Time) ([]store.Ba
 }
 
 func TestConfirmDeletionsInChromium(t *testing.T) {
-	chromiumPath(t)
+	chromiumtest.Path(t)
 	g := &guardHistory{}
 	var confirmed atomic.Value
 	e := startEnv(t, func(a *agent.Options, _ *Options) {
@@ -214,17 +215,17 @@ func TestConfirmDeletionsInChromium(t *testing.T) {
 			return nil
 		}
 	})
-	b := startBrowser(t)
+	b := chromiumtest.Start(t)
 	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.navigate(t, u)
-	b.waitJS(t, `document.getElementById("state-badge").textContent !== ""`, 10*time.Second)
-	b.waitJS(t, `[...document.querySelectorAll("#issues button")].some(b => b.textContent === "Confirm these deletions")`, 10*time.Second)
+	b.Navigate(t, u)
+	b.WaitJS(t, `document.getElementById("state-badge").textContent !== ""`, 10*time.Second)
+	b.WaitJS(t, `[...document.querySelectorAll("#issues button")].some(b => b.textContent === "Confirm these deletions")`, 10*time.Second)
 	// The page asks before it deletes; the test answers yes.
-	b.eval(t, `window.confirm = () => true, [...document.querySelectorAll("#issues button")].find(b => b.textContent === "Confirm these deletions").click(), true`, nil)
-	b.waitJS(t, `document.querySelectorAll("#issues li").length === 0`, 10*time.Second)
+	b.Eval(t, `window.confirm = () => true, [...document.querySelectorAll("#issues button")].find(b => b.textContent === "Confirm these deletions").click(), true`, nil)
+	b.WaitJS(t, `document.querySelectorAll("#issues li").length === 0`, 10*time.Second)
 	if got, _ := confirmed.Load().(string); got != "contacts" {
 		t.Fatalf("confirmed %q; want contacts", got)
 	}
@@ -240,7 +241,7 @@ func TestConfirmDeletionsInChromium(t *testing.T) {
 // still works: a wrong code is refused, the add-in's code approves it, and
 // the paired add-in can be disconnected.
 func TestCookieReplayedFromAnotherPortIsUselessInChromium(t *testing.T) {
-	chromiumPath(t)
+	chromiumtest.Path(t)
 	e := startEnv(t)
 	var mu sync.Mutex
 	var cookies []string
@@ -277,23 +278,23 @@ window.attempts = (async () => {
 	t.Cleanup(func() { srv.Close() })
 	attacker := "http://" + ln.Addr().String()
 
-	b := startBrowser(t)
+	b := chromiumtest.Start(t)
 	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.navigate(t, u)
-	b.waitJS(t, `document.getElementById("state-badge").textContent === "Active"`, 10*time.Second)
+	b.Navigate(t, u)
+	b.WaitJS(t, `document.getElementById("state-badge").textContent === "Active"`, 10*time.Second)
 	var page struct{ Href, Secret string }
-	b.eval(t, `({href: location.href, secret: sessionStorage.getItem("vpconnect-page-secret") || ""})`, &page)
+	b.Eval(t, `({href: location.href, secret: sessionStorage.getItem("vpconnect-page-secret") || ""})`, &page)
 	if page.Href != e.base+"/" || len(page.Secret) != 64 {
 		t.Fatalf("the page kept its secret so: %+v", page)
 	}
 
 	// Led elsewhere, in the same tab: the other port gets the cookie.
-	b.navigate(t, attacker+"/")
+	b.Navigate(t, attacker+"/")
 	var tried struct{ Read string }
-	b.eval(t, `window.attempts`, &tried)
+	b.Eval(t, `window.attempts`, &tried)
 	if tried.Read != "refused" {
 		t.Errorf("the other port's page read the state: %s", tried.Read)
 	}
@@ -322,10 +323,10 @@ window.attempts = (async () => {
 	}
 
 	// Back in the owner's tab, the page still holds its secret.
-	b.navigate(t, e.base+"/")
-	b.waitJS(t, `!document.getElementById("pairing-box").hidden`, 10*time.Second)
+	b.Navigate(t, e.base+"/")
+	b.WaitJS(t, `!document.getElementById("pairing-box").hidden`, 10*time.Second)
 	var listed string
-	b.eval(t, `document.getElementById("pairings").textContent`, &listed)
+	b.Eval(t, `document.getElementById("pairings").textContent`, &listed)
 	if !strings.Contains(listed, addinOrigin) || strings.Contains(listed, pair.Code) {
 		t.Fatalf("the waiting request is listed as %q: its origin, never its code", listed)
 	}
@@ -333,17 +334,17 @@ window.attempts = (async () => {
 	if pair.Code == wrong {
 		wrong = "111-111"
 	}
-	b.eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, wrong), nil)
-	b.waitJS(t, `!document.getElementById("error").hidden && document.getElementById("error").textContent.includes("code")`, 10*time.Second)
+	b.Eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, wrong), nil)
+	b.WaitJS(t, `!document.getElementById("error").hidden && document.getElementById("error").textContent.includes("code")`, 10*time.Second)
 	if p, a := e.srv.Pending(), e.srv.Addins(); len(p) != 1 || len(a) != 0 {
 		t.Fatalf("after a wrong code: pending %+v, paired %+v", p, a)
 	}
 	dir := filepath.Join("..", "..", "testdata", "artifacts")
 	if err := os.MkdirAll(dir, 0o755); err == nil {
-		b.screenshot(t, filepath.Join(dir, "sync-options-pairing.png"))
+		b.Screenshot(t, filepath.Join(dir, "sync-options-pairing.png"))
 	}
-	b.eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, pair.Code), nil)
-	b.waitJS(t, `document.querySelectorAll("#addins li").length === 1 && document.getElementById("pairing-box").hidden`, 10*time.Second)
+	b.Eval(t, fmt.Sprintf(`document.getElementById("pair-code").value = %q, document.getElementById("pair-form").requestSubmit(), true`, pair.Code), nil)
+	b.WaitJS(t, `document.querySelectorAll("#addins li").length === 1 && document.getElementById("pairing-box").hidden`, 10*time.Second)
 	if a := e.srv.Addins(); len(a) != 1 || a[0].Origin != addinOrigin {
 		t.Fatalf("paired %+v", a)
 	}
@@ -353,13 +354,13 @@ window.attempts = (async () => {
 	resp, body = e.do(t, req{path: "/v1/status", origin: addinOrigin, token: pair.Token})
 	wantCode(t, resp, body, http.StatusOK, "")
 	// Disconnected from the page: the token is refused.
-	b.eval(t, `window.confirm = () => true, document.querySelector("#addins li button").click(), true`, nil)
-	b.waitJS(t, `document.querySelectorAll("#addins li").length === 0`, 10*time.Second)
+	b.Eval(t, `window.confirm = () => true, document.querySelector("#addins li button").click(), true`, nil)
+	b.WaitJS(t, `document.querySelectorAll("#addins li").length === 0`, 10*time.Second)
 	resp, body = e.do(t, req{path: "/v1/status", origin: addinOrigin, token: pair.Token})
 	wantCode(t, resp, body, http.StatusUnauthorized, "unauthorized")
 
 	// A tab without the secret (another tab, or one whose storage was
 	// cleared) has the cookie and is told to open the page again.
-	b.eval(t, `sessionStorage.clear(), location.reload(), true`, nil)
-	b.waitJS(t, `document.readyState === "complete" && !document.getElementById("ended").hidden`, 10*time.Second)
+	b.Eval(t, `sessionStorage.clear(), location.reload(), true`, nil)
+	b.WaitJS(t, `document.readyState === "complete" && !document.getElementById("ended").hidden`, 10*time.Second)
 }
