@@ -18,26 +18,15 @@ import (
 
 func init() {
 	register("addin", command{synopsis: "addin package --base-url URL --out DIR", order: 45,
-		help: "for IT: write the Outlook add-in's manifest and files to host on an HTTPS server", run: (*cli).runAddin})
+		help:  "for IT: write the Outlook add-in's manifest and files to host on an HTTPS server",
+		usage: addinUsage,
+		verbs: map[string]func(*cli, context.Context, []string, io.Writer, io.Writer) error{
+			"package": func(c *cli, _ context.Context, args []string, stdout, stderr io.Writer) error {
+				return c.runAddinPackage(args, stdout, stderr)
+			}}})
 }
 
 const addinUsage = "usage: vpconnect addin package --base-url URL --out DIR [--version V] [--category NAME] [--port N]"
-
-func (c *cli) runAddin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, addinUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "package":
-		return c.runAddinPackage(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, addinUsage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "vpconnect addin: unknown subcommand %q (package)\n", args[0])
-	return errUsage
-}
 
 func (c *cli) runAddinPackage(args []string, stdout, stderr io.Writer) error {
 	fs := c.newFlags("addin package", stderr)

@@ -23,27 +23,10 @@ import (
 
 func init() {
 	register("admin", command{synopsis: "admin status [--state S] [--group G] [--json] [--html FILE] | admin check", order: 40,
-		help: "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist", run: (*cli).runAdmin})
-}
-
-const adminUsage = "usage: vpconnect admin status [--state S] [--group G] [--json] [--html FILE] | vpconnect admin check"
-
-func (c *cli) runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, adminUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "status":
-		return c.runAdminStatus(ctx, args[1:], stdout, stderr)
-	case "check":
-		return c.runAdminCheck(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, adminUsage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "vpconnect admin: unknown subcommand %q (status or check)\n", args[0])
-	return errUsage
+		help:  "for IT: the agents dashboard from Vantagepoint, and the prerequisites checklist",
+		usage: "usage: vpconnect admin status [--state S] [--group G] [--json] [--html FILE] | vpconnect admin check",
+		verbs: map[string]func(*cli, context.Context, []string, io.Writer, io.Writer) error{
+			"status": (*cli).runAdminStatus, "check": (*cli).runAdminCheck}})
 }
 
 // adminSession is the stored sign-in as the current user, for the admin

@@ -63,6 +63,10 @@ type command struct {
 	// order places the command in the list (lower first).
 	order int
 	run   func(c *cli, ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// verbs, instead of run, make a command of verbs ('admin status'):
+	// the first argument picks one; usage is the command's usage line.
+	verbs map[string]func(c *cli, ctx context.Context, args []string, stdout, stderr io.Writer) error
+	usage string
 }
 
 var commands = map[string]command{}
@@ -70,6 +74,12 @@ var commands = map[string]command{}
 func register(name string, c command) {
 	if _, dup := commands[name]; dup {
 		panic("vpconnect: command registered twice: " + name)
+	}
+	if c.verbs != nil {
+		s := subcommands{name: name, usage: c.usage, verbs: c.verbs}
+		c.run = func(cl *cli, ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return cl.dispatch(ctx, s, args, stdout, stderr)
+		}
 	}
 	commands[name] = c
 }
@@ -188,4 +198,35 @@ func dash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// subcommands is a command made of verbs ('admin status', 'addin package'):
+// its name, its usage line and what each verb runs.
+type subcommands struct {
+	name, usage string
+	verbs       map[string]func(c *cli, ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// dispatch runs the verb args[0] of s; no verb or an unknown one is a usage
+// error, -h prints the usage.
+func (c *cli) dispatch(ctx context.Context, s subcommands, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, s.usage)
+		return errUsage
+	}
+	if run, ok := s.verbs[args[0]]; ok {
+		return run(c, ctx, args[1:], stdout, stderr)
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, s.usage)
+		return nil
+	}
+	verbs := make([]string, 0, len(s.verbs))
+	for v := range s.verbs {
+		verbs = append(verbs, v)
+	}
+	sort.Strings(verbs)
+	fmt.Fprintf(stderr, "vpconnect %s: unknown subcommand %q (%s)\n", s.name, args[0], strings.Join(verbs, " or "))
+	return errUsage
 }
