@@ -121,6 +121,31 @@ func (a *Agent) Track(ctx context.Context, req TrackRequest) error {
 	})
 }
 
+// Untracker withdraws track requests; *syncer.Engine is one.
+type Untracker interface {
+	UntrackEmail(ctx context.Context, messageID string) (store.Track, bool, error)
+}
+
+// Untrack withdraws the add-in's track request for a message that has not
+// been filed (the add-in removes the category itself). A filed one is
+// answered as it stands, with its activity; found is false when the
+// message was never tracked.
+func (a *Agent) Untrack(ctx context.Context, messageID string) (store.Track, bool, error) {
+	u, ok := a.opts.Tracker.(Untracker)
+	if !ok || a.deactivated.Load() {
+		return store.Track{}, false, ErrNotConfigured
+	}
+	id, err := a.translate(ctx, messageID)
+	if err != nil {
+		return store.Track{}, false, err
+	}
+	t, found, err := u.UntrackEmail(ctx, id)
+	if err != nil {
+		return store.Track{}, false, fmt.Errorf("withdraw the track request: %w", err)
+	}
+	return t, found, nil
+}
+
 // TrackStatus reports where a track request stands, by the id the add-in
 // used.
 func (a *Agent) TrackStatus(ctx context.Context, messageID string) (store.Track, bool, error) {

@@ -885,6 +885,22 @@ func (e *Engine) TrackEmail(ctx context.Context, t store.Track) error {
 	return e.store.Update(ctx, func(tx *store.Tx) error { return tx.PutTrack(t) })
 }
 
+// UntrackEmail withdraws a track request that has not been filed: the
+// e-mail is no longer filed for it (it still is when it carries the
+// category). One already filed is returned as it is (State TrackSynced,
+// with its activity): an activity is a business record and stays. A batch
+// that read the request just before may still file it; its status then
+// says where. found is false when the message was never tracked.
+func (e *Engine) UntrackEmail(ctx context.Context, messageID string) (t store.Track, found bool, err error) {
+	err = e.store.Update(ctx, func(tx *store.Tx) error {
+		if t, found, err = tx.Track(messageID); err != nil || !found || t.State == store.TrackSynced {
+			return err
+		}
+		return tx.DeleteTrack(messageID)
+	})
+	return t, found, err
+}
+
 // TrackStatus reports where a track request stands.
 func (e *Engine) TrackStatus(ctx context.Context, messageID string) (store.Track, bool, error) {
 	var t store.Track

@@ -305,6 +305,48 @@ func TestTrackRequestLinksProjectOpportunityContactAndFirm(t *testing.T) {
 	}
 }
 
+// A track request withdrawn before it was filed (the add-in's Untrack)
+// files nothing, also after a failure kept it for the next batch; one
+// already filed answers its activity and stays.
+func TestUntrackWithdrawsARequestNotYetFiled(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	msg := tagged("Tracked, then not", "alice@fabrikam.com")
+	msg.Categories = nil
+	id := e.mb.add("inbox", msg)
+	e.vp.fail["CreateActivity"] = []error{fmt.Errorf("injected: %w", ErrInvalid)}
+	e.eng.TrackEmail(ctx, store.Track{MessageID: id, Project: "P-1"})
+	e.run() // refused: the request stays, to be retried
+	if tr, _, _ := e.eng.TrackStatus(ctx, id); tr.State != store.TrackFailed {
+		t.Fatalf("after a refused create the track is %+v; want failed", tr)
+	}
+	tr, found, err := e.eng.UntrackEmail(ctx, id)
+	if err != nil || !found || tr.State == store.TrackSynced {
+		t.Fatalf("untrack = %+v %v %v", tr, found, err)
+	}
+	e.run()
+	if acts := e.vp.all(); len(acts) != 0 {
+		t.Errorf("a withdrawn request was filed: %+v", acts)
+	}
+	if _, ok, _ := e.eng.TrackStatus(ctx, id); ok {
+		t.Error("the withdrawn request is still there")
+	}
+	if _, found, _ := e.eng.UntrackEmail(ctx, "never-tracked"); found {
+		t.Error("a message never tracked was found")
+	}
+
+	filed := e.mb.add("inbox", tagged("Filed already", "alice@fabrikam.com"))
+	e.eng.TrackEmail(ctx, store.Track{MessageID: filed})
+	e.run()
+	tr, found, err = e.eng.UntrackEmail(ctx, filed)
+	if err != nil || !found || tr.State != store.TrackSynced || tr.ActivityID == "" {
+		t.Errorf("untrack of a filed e-mail = %+v %v %v; want its activity", tr, found, err)
+	}
+	if len(e.vp.all()) != 1 {
+		t.Errorf("activities after untracking a filed e-mail: %d; it stays", len(e.vp.all()))
+	}
+}
+
 func TestOnlyTheLookbackWindowIsTaken(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.LookbackDays = 7 })
 	old := tagged("Old", "alice@fabrikam.com")

@@ -55,6 +55,14 @@ function createFakeAgent(opts) {
       state.tracks[req.messageId] = { req: req, asks: 0 };
       return json(202, { messageId: req.messageId, state: "queued" });
     }
+    if (path === "/untrack" && init.method === "POST") {
+      const id = JSON.parse(init.body).messageId;
+      const t = state.tracks[id];
+      if (!t) return json(404, { error: { code: "not_found", message: "this message was not tracked" } });
+      if (t.filed) return json(200, { messageId: id, state: "synced", activityId: "ACT-1" });
+      delete state.tracks[id];
+      return json(200, { messageId: id, state: "untracked" });
+    }
     if (path.startsWith("/track/")) {
       const t = state.tracks[decodeURIComponent(path.slice(7))];
       if (!t) return json(404, { error: { code: "not_found", message: "this message was not tracked" } });

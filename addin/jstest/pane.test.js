@@ -211,6 +211,27 @@ test("untrack after filing changes nothing and says where the activity is", asyn
   assert.equal(t.office.message.props.project, "P-1");
 });
 
+test("untrack withdraws the agent's request before it is filed", async () => {
+  const t = setup(Object.assign({}, paired, { office: { categories: ["Vantagepoint", "Vantagepoint: Sync Error"], props: { project: "P-1" } } }));
+  t.fake.state.tracks["AAMkAGI2TG93AAA="] = { req: { messageId: "AAMkAGI2TG93AAA=" }, asks: 0 };
+  await t.pane.start();
+  await t.pane.untrack();
+  assert.ok(t.fake.state.requests.some((r) => r.method === "POST" && r.path === "/untrack" && r.body.messageId === "AAMkAGI2TG93AAA="));
+  assert.equal(t.fake.state.tracks["AAMkAGI2TG93AAA="], undefined, "the agent no longer holds the request");
+  assert.deepEqual(t.office.message.categories, []);
+  assert.equal(t.pane.state.email.status, "not-tracked");
+});
+
+test("untrack that finds the e-mail filed meanwhile keeps it and says where", async () => {
+  const t = setup(Object.assign({}, paired, { office: { categories: ["Vantagepoint"], props: { project: "P-1" } } }));
+  t.fake.state.tracks["AAMkAGI2TG93AAA="] = { req: { messageId: "AAMkAGI2TG93AAA=" }, asks: 0, filed: true };
+  await t.pane.start();
+  await t.pane.untrack();
+  assert.equal(t.pane.state.email.status, "filed");
+  assert.match(t.pane.state.note, /Already filed as activity ACT-1/);
+  assert.deepEqual(t.office.message.categories, ["Vantagepoint"], "a filed e-mail keeps its category");
+});
+
 test("status from the categories alone", () => {
   const c = P.DEFAULTS;
   assert.equal(P.statusFromCategories([], c).status, "not-tracked");

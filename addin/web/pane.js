@@ -301,6 +301,14 @@
         if (r.status !== 202) throw apiError(r, "The agent did not take the e-mail");
         return r.json;
       },
+      // untrack withdraws a request the agent has not filed yet; one filed
+      // answers its activity.
+      untrack: async function (messageId) {
+        const r = await call("POST", "/untrack", { messageId: messageId }, true);
+        if (r.status === 404) return null;
+        if (r.status !== 200) throw apiError(r, "The agent did not withdraw the e-mail");
+        return r.json;
+      },
       trackStatus: async function (messageId) {
         const r = await call("GET", "/track/" + encodeURIComponent(messageId), undefined, true);
         if (r.status === 404) return null;
@@ -567,6 +575,23 @@
             const l = String(c).toLowerCase();
             return l === config.category.toLowerCase() || l === config.errorCategory.toLowerCase();
           });
+          // The agent first, when in reach: a request it already holds
+          // (sent with Track, perhaps refused and waiting to be retried)
+          // is withdrawn there, or it says the e-mail was filed meanwhile.
+          if (agent.paired()) {
+            let answer = null;
+            try {
+              answer = await agent.untrack(mailbox.itemId());
+            } catch (e) {
+              answer = null; // not in reach: the mailbox is what counts
+            }
+            if (answer && answer.state === "synced") {
+              state.email = { status: "filed", activityId: answer.activityId };
+              state.busy = "";
+              state.note = "Already filed as activity " + answer.activityId + " in Vantagepoint; change or delete it there.";
+              return show();
+            }
+          }
           if (drop.length) await mailbox.removeCategories(drop);
           await mailbox.saveChoice(null);
           state.categories = state.categories.filter(function (c) {

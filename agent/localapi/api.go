@@ -38,6 +38,11 @@ type TrackAnswer struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
+// UntrackRequest is POST /v1/untrack: the add-in withdraws its request.
+type UntrackRequest struct {
+	MessageID string `json:"messageId"`
+}
+
 // DeactivateRequest is POST /v1/deactivate (owner only).
 type DeactivateRequest struct {
 	Force bool `json:"force"`
@@ -109,6 +114,34 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, TrackAnswer{MessageID: req.MessageID, State: string(store.TrackQueued)})
+}
+
+// untrack withdraws a track request not yet filed: 200 with state
+// "untracked"; one already filed answers its state and activity; 404 when
+// the message was never tracked.
+func (s *Server) untrack(w http.ResponseWriter, r *http.Request, _ caller) {
+	var req UntrackRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.MessageID) == "" || len(req.MessageID) > 1024 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "messageId is required")
+		return
+	}
+	t, found, err := s.opts.Backend.Untrack(r.Context(), req.MessageID)
+	if err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "not_found", "this message was not tracked")
+		return
+	}
+	a := TrackAnswer{MessageID: req.MessageID, State: "untracked"}
+	if t.State == store.TrackSynced {
+		a.State, a.ActivityID = string(t.State), t.ActivityID
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) trackStatus(w http.ResponseWriter, r *http.Request, _ caller) {

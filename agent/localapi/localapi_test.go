@@ -62,6 +62,16 @@ func (f *testSyncer) TrackEmail(ctx context.Context, t store.Track) error {
 	return nil
 }
 
+func (f *testSyncer) UntrackEmail(ctx context.Context, id string) (store.Track, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tracks[id]
+	if ok && t.State != store.TrackSynced {
+		delete(f.tracks, id)
+	}
+	return t, ok, nil
+}
+
 func (f *testSyncer) TrackStatus(ctx context.Context, id string) (store.Track, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -547,6 +557,17 @@ func TestClientSyncTrackLookupSearch(t *testing.T) {
 	}
 	resp, body = e.do(t, req{path: "/v1/track/unknown", token: e.secret})
 	wantCode(t, resp, body, http.StatusNotFound, "not_found")
+	// Untracking a filed e-mail says where its activity is; an unknown one
+	// is not found.
+	resp, body = e.do(t, req{method: "POST", path: "/v1/untrack", ctype: "application/json", token: e.secret, body: `{"messageId":"AAMkAD/x+y=="}`})
+	wantCode(t, resp, body, http.StatusOK, "")
+	if !strings.Contains(body, `"state":"synced"`) || !strings.Contains(body, `"activityId":"ACT`) {
+		t.Errorf("untrack of a filed e-mail: %s", body)
+	}
+	resp, body = e.do(t, req{method: "POST", path: "/v1/untrack", ctype: "application/json", token: e.secret, body: `{"messageId":"unknown"}`})
+	wantCode(t, resp, body, http.StatusNotFound, "not_found")
+	resp, body = e.do(t, req{method: "POST", path: "/v1/untrack", ctype: "application/json", token: e.secret, body: `{}`})
+	wantCode(t, resp, body, http.StatusBadRequest, "invalid_request")
 
 	for range 3 {
 		resp, body = e.do(t, req{path: "/v1/lookup?email=bob@client.example", token: e.secret})

@@ -55,6 +55,7 @@ func routeTable() []route {
 		{"POST /v1/resume", accessPaired, (*Server).resume},
 		{"POST /v1/track", accessPaired, (*Server).track},
 		{"GET /v1/track/{messageId...}", accessPaired, (*Server).trackStatus},
+		{"POST /v1/untrack", accessPaired, (*Server).untrack},
 		{"GET /v1/lookup", accessPaired, (*Server).lookup},
 		{"GET /v1/search", accessPaired, (*Server).search},
 

@@ -39,6 +39,7 @@ var wantAccess = map[string]access{
 	"POST /v1/resume":              accessPaired,
 	"POST /v1/track":               accessPaired,
 	"GET /v1/track/{messageId...}": accessPaired,
+	"POST /v1/untrack":             accessPaired,
 	"GET /v1/lookup":               accessPaired,
 	"GET /v1/search":               accessPaired,
 	"POST /v1/open":                accessOwner,

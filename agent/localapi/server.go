@@ -37,6 +37,7 @@ type Backend interface {
 	Resume(ctx context.Context) error
 	Track(ctx context.Context, req agent.TrackRequest) error
 	TrackStatus(ctx context.Context, messageID string) (store.Track, bool, error)
+	Untrack(ctx context.Context, messageID string) (store.Track, bool, error)
 	Deactivate(ctx context.Context, force bool) error
 	Reauthorize(ctx context.Context, account string, cred agent.Credentials) error
 	ConfirmDeletes(ctx context.Context, typ string) (agent.Ticket, error)

@@ -181,6 +181,14 @@ func (t *Tx) Track(messageID string) (Track, bool, error) {
 	return tr, true, nil
 }
 
+// DeleteTrack forgets a track request.
+func (t *Tx) DeleteTrack(messageID string) error {
+	if _, err := t.exec(`DELETE FROM tracks WHERE message_id = ?`, messageID); err != nil {
+		return fmt.Errorf("forget the track request for %s: %w", messageID, err)
+	}
+	return nil
+}
+
 // QueuedTracks lists the track requests still to do, oldest first.
 func (t *Tx) QueuedTracks() ([]Track, error) {
 	rows, err := t.tx.Query(`SELECT ` + trackColumns + ` FROM tracks WHERE state IN ('queued', 'failed') ORDER BY requested`)
