@@ -197,7 +197,7 @@ var allowedImports = map[string][]string{
 	"agent/demo":                {"agent", "agent/config", "agent/localapi", "agent/system", "auth", "syncer", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
 	"agent/localapi":            {"agent", "agent/config", "golang.org/x/sys/windows", "internal/chromiumtest", "syncer", "syncer/store"},
 	"agent/sysmon":              {"github.com/godbus/dbus/v5/...", "golang.org/x/sys/windows", "internal/dbustest", "internal/sessionbus"},
-	"agent/system":              {"agent", "agent/admin", "agent/config", "agent/localapi", "agent/sysmon", "auth", "syncer", "syncer/graph", "syncer/store", "syncer/vantagepoint"},
+	"agent/system":              {"agent", "agent/admin", "agent/config", "agent/localapi", "agent/sysmon", "auth", "internal/chromiumtest", "internal/fault", "syncer", "syncer/graph", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
 	"auth":                      {"github.com/zalando/go-keyring", "golang.org/x/oauth2", "golang.org/x/sys/windows", "internal/fault", "syncer/graph/graphsim", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
 	"cmd/vpbench":               {"agent/agentbench", "syncer/bench"},
 	"cmd/vpconnect":             {"addin", "agent", "agent/agenttest", "agent/admin", "agent/agentbench", "agent/config", "agent/demo", "agent/localapi", "agent/system", "auth", "github.com/godbus/dbus/v5", "golang.org/x/sys/windows", "golang.org/x/term", "installer/autostart", "internal/dbustest", "syncer", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim", "tray"},

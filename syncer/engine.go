@@ -158,6 +158,25 @@ const (
 	metaActivatedAt = "activated_at"
 )
 
+// The employee look-up's failures (SPEC §4: none or several → activation
+// stops and says which).
+var (
+	ErrNoEmployee        = errors.New("no employee record")
+	ErrAmbiguousEmployee = errors.New("more than one employee record")
+)
+
+// employeeError is a look-up failure that matches its kind and reads as
+// its sentence alone.
+func employeeError(kind error, msg string) error { return kindError{kind, msg} }
+
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e kindError) Error() string { return e.msg }
+func (e kindError) Unwrap() error { return e.kind }
+
 // ResolveEmployee finds the user's employee: the one active Vantagepoint
 // employee whose e-mail equals the mailbox address. None or several is an
 // error that says which, because activation cannot go on without it.
@@ -194,7 +213,7 @@ func ResolveEmployee(ctx context.Context, mailbox Mailbox, vp Vantagepoint) (Mai
 	}
 	switch len(found) {
 	case 0:
-		return me, Employee{}, fmt.Errorf("no active Vantagepoint employee has the e-mail address %s: ask your Vantagepoint administrator to set it on your employee record", addrs[0])
+		return me, Employee{}, employeeError(ErrNoEmployee, fmt.Sprintf("no active Vantagepoint employee has the e-mail address %s: ask your Vantagepoint administrator to set it on your employee record", addrs[0]))
 	case 1:
 		return me, found[0], nil
 	default:
@@ -202,7 +221,7 @@ func ResolveEmployee(ctx context.Context, mailbox Mailbox, vp Vantagepoint) (Mai
 		for i, e := range found {
 			ids[i] = e.ID
 		}
-		return me, Employee{}, fmt.Errorf("several active Vantagepoint employees have the e-mail address %s (%s): ask your Vantagepoint administrator to keep it on one", addrs[0], strings.Join(ids, ", "))
+		return me, Employee{}, employeeError(ErrAmbiguousEmployee, fmt.Sprintf("several active Vantagepoint employees have the e-mail address %s (%s): ask your Vantagepoint administrator to keep it on one", addrs[0], strings.Join(ids, ", ")))
 	}
 }
 

@@ -170,7 +170,7 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 	v.items[itemReauthMicrosoft] = entry{label: labelReauthMicrosoft, tooltip: "Sign in to Microsoft 365 again in Sync Options"}
 	v.items[itemReauthVantagepoint] = entry{label: labelReauthVantagepoint, tooltip: "Sign in to Vantagepoint again in Sync Options"}
 	v.items[itemActivate] = entry{label: labelActivate,
-		tooltip: "Sign in to Microsoft 365 and Vantagepoint: run 'vpconnect activate'; Sync Options shows what is missing"}
+		tooltip: "Sign in to Microsoft 365 and Vantagepoint in Sync Options"}
 	for i := itemPair0; i <= itemPair2; i++ {
 		// No approval by a click: another program can ask to pair just
 		// as the add-in does, and only the add-in shows the code of its

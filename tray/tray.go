@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,20 @@ func (u *ui) act(ctx context.Context, it item) {
 		// address.
 		var url string
 		if url, err = u.client.OpenURL(ctx); err == nil && u.opts.OpenBrowser != nil {
+			// The page opens at the screen of the item: the activation,
+			// or the re-authorization of one account.
+			sep := "?"
+			if strings.Contains(url, "?") {
+				sep = "&"
+			}
+			switch it {
+			case itemActivate:
+				url += sep + "v=activate"
+			case itemReauthMicrosoft:
+				url += sep + "v=microsoft"
+			case itemReauthVantagepoint:
+				url += sep + "v=vantagepoint"
+			}
 			err = u.opts.OpenBrowser(ctx, url)
 		}
 	default:

@@ -442,7 +442,7 @@ func TestTrayOverDBus(t *testing.T) {
 		}
 		p.click(t, m, labelReauthMicrosoft)
 		expect(t, ag.calls, "open")
-		expect(t, opened, "http://127.0.0.1:48613/open/one-time")
+		expect(t, opened, "http://127.0.0.1:48613/open/one-time?v=microsoft")
 	})
 
 	t.Run("Not Configured offers Activate", func(t *testing.T) {
@@ -453,7 +453,7 @@ func TestTrayOverDBus(t *testing.T) {
 		}
 		p.click(t, m, labelActivate)
 		expect(t, ag.calls, "open")
-		expect(t, opened, "http://127.0.0.1:48613/open/one-time")
+		expect(t, opened, "http://127.0.0.1:48613/open/one-time?v=activate")
 	})
 
 	t.Run("a pending add-in pairing opens Sync Options, where its code is typed", func(t *testing.T) {

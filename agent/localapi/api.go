@@ -66,7 +66,7 @@ func (s *Server) hello(w http.ResponseWriter, r *http.Request, _ caller) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, _ caller) {
-	writeJSON(w, http.StatusOK, s.opts.Backend.Status())
+	writeJSON(w, http.StatusOK, s.backend().Status())
 }
 
 // emptyBody reads a write's body, which must be an empty JSON object: the
@@ -81,14 +81,14 @@ func (s *Server) pause(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !emptyBody(w, r) {
 		return
 	}
-	s.answerStatus(w, s.opts.Backend.Pause(r.Context()))
+	s.answerStatus(w, s.backend().Pause(r.Context()))
 }
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !emptyBody(w, r) {
 		return
 	}
-	s.answerStatus(w, s.opts.Backend.Resume(r.Context()))
+	s.answerStatus(w, s.backend().Resume(r.Context()))
 }
 
 // answerStatus answers a backend call's error, or else the new status.
@@ -97,7 +97,7 @@ func (s *Server) answerStatus(w http.ResponseWriter, err error) {
 		writeBackendError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.opts.Backend.Status())
+	writeJSON(w, http.StatusOK, s.backend().Status())
 }
 
 func (s *Server) track(w http.ResponseWriter, r *http.Request, _ caller) {
@@ -109,7 +109,7 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "messageId is required")
 		return
 	}
-	if err := s.opts.Backend.Track(r.Context(), req); err != nil {
+	if err := s.backend().Track(r.Context(), req); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -150,7 +150,7 @@ func (s *Server) trackStatus(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "name the message")
 		return
 	}
-	t, found, err := s.opts.Backend.TrackStatus(r.Context(), id)
+	t, found, err := s.backend().TrackStatus(r.Context(), id)
 	if err != nil {
 		writeBackendError(w, err)
 		return
@@ -174,7 +174,7 @@ func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	s.answerStatus(w, s.opts.Backend.Deactivate(r.Context(), req.Force))
+	s.answerStatus(w, s.backend().Deactivate(r.Context(), req.Force))
 }
 
 func (s *Server) reauthorize(w http.ResponseWriter, r *http.Request, _ caller) {
@@ -182,7 +182,7 @@ func (s *Server) reauthorize(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	s.answerStatus(w, s.opts.Backend.Reauthorize(r.Context(), req.Account, agent.Credentials{Username: req.Username, Password: req.Password}))
+	s.answerStatus(w, s.backend().Reauthorize(r.Context(), req.Account, agent.Credentials{Username: req.Username, Password: req.Password}))
 }
 
 // restart: after 'vpconnect activate' in another process, the agent is
@@ -191,7 +191,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !emptyBody(w, r) {
 		return
 	}
-	if err := s.opts.Backend.Restart(r.Context()); err != nil {
+	if err := s.backend().Restart(r.Context()); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -203,7 +203,7 @@ func (s *Server) syncNow(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	wait, _ := strconv.ParseBool(r.URL.Query().Get("wait"))
-	t, err := s.opts.Backend.SyncNow(r.Context(), syncer.TriggerManual)
+	t, err := s.backend().SyncNow(r.Context(), syncer.TriggerManual)
 	if err != nil {
 		writeBackendError(w, err)
 		return
@@ -235,11 +235,11 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "email= must be an e-mail address")
 		return
 	}
-	if s.opts.Directory == nil {
+	if s.directory() == nil {
 		writeError(w, http.StatusServiceUnavailable, "not_configured", "Vantagepoint is not connected")
 		return
 	}
-	card, err := s.opts.Directory.Lookup(r.Context(), email)
+	card, err := s.directory().Lookup(r.Context(), email)
 	if errors.Is(err, syncer.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no Vantagepoint contact has this address")
 		return
@@ -262,11 +262,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "q= must be 1 to 100 characters")
 		return
 	}
-	if s.opts.Directory == nil {
+	if s.directory() == nil {
 		writeError(w, http.StatusServiceUnavailable, "not_configured", "Vantagepoint is not connected")
 		return
 	}
-	res, err := s.opts.Directory.Search(r.Context(), typ, text, MaxResults)
+	res, err := s.directory().Search(r.Context(), typ, text, MaxResults)
 	if err != nil {
 		writeBackendError(w, err)
 		return
@@ -290,8 +290,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
-	sub, stop := s.opts.Backend.Subscribe()
-	defer stop()
+	b := s.backend()
+	sub, stop := b.Subscribe()
+	defer func() { stop() }()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
@@ -317,6 +318,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 			}
 		case <-changed:
 			changed = s.changes()
+			if nb := s.backend(); nb != b {
+				// The agent was rebuilt (an activation): follow the new
+				// one, whose first status comes at once.
+				stop()
+				b = nb
+				sub, stop = b.Subscribe()
+			}
 			if !c.owner {
 				if !s.tokenLive(c.tokenID) {
 					return

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -77,6 +78,9 @@ type Options struct {
 	AutoApproveOrigins []string
 	// DataDir holds the secret, runtime and token files.
 	DataDir string
+	// Activator runs activations and re-authorizations from the Sync
+	// Options page; nil: the page says to run 'vpconnect activate'.
+	Activator Activator
 	// Now is time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -95,6 +99,11 @@ type Server struct {
 	srv       *http.Server
 
 	mux *http.ServeMux
+
+	// cur is the agent served and its directory (SetBackend); activator
+	// runs the page's activations (SetActivator).
+	cur       atomic.Pointer[holder]
+	activator atomic.Pointer[Activator]
 
 	mu        sync.Mutex
 	tokens    []tokenEntry
@@ -127,6 +136,10 @@ func New(opts Options) (*Server, error) {
 		ownerHash: sha256.Sum256([]byte(secret)),
 		pairings:  map[string]*pairing{}, pairTimes: map[rateKey][]time.Time{}, sessions: map[string]*session{},
 		openTicks: map[string]time.Time{}, changed: make(chan struct{})}
+	s.cur.Store(&holder{backend: opts.Backend, directory: opts.Directory})
+	if opts.Activator != nil {
+		s.activator.Store(&opts.Activator)
+	}
 	s.mux = s.buildMux(routeTable())
 	tokens, changed, err := loadTokens(opts.DataDir)
 	if err != nil {

@@ -133,7 +133,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request, _ caller) {
 }
 
 func (s *Server) uiState(w http.ResponseWriter, r *http.Request, _ caller) {
-	writeJSON(w, http.StatusOK, s.pageState(s.opts.Backend.Status()))
+	writeJSON(w, http.StatusOK, s.pageState(s.backend().Status()))
 }
 
 // open consumes a one-time address and starts a session: the cookie for
@@ -167,7 +167,14 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, _ caller) {
 		SameSite: http.SameSiteStrictMode})
 	// Redirect so the one-time token leaves the address bar and history;
 	// the page script takes the secret out of the fragment at once.
-	http.Redirect(w, r, "/#s="+secret, http.StatusSeeOther)
+	// The screen to show first (v: the tray's "Activate…" and its
+	// re-authorizations) rides in the fragment too, from a fixed list.
+	frag := "/#s=" + secret
+	switch v := r.URL.Query().Get("v"); v {
+	case ModeActivate, ModeMicrosoft, ModeVantagepoint:
+		frag += "&v=" + v
+	}
+	http.Redirect(w, r, frag, http.StatusSeeOther)
 }
 
 func (s *Server) asset(w http.ResponseWriter, r *http.Request, _ caller) {
@@ -202,6 +209,9 @@ type PageState struct {
 	// AllowedOrigins are the add-in origins, for the Local Network Access
 	// explanation.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// Activation is the page's activation or re-authorization, when this
+	// agent can run one.
+	Activation *ActivationState `json:"activation,omitempty"`
 }
 
 func (s *Server) pageState(st agent.Status) PageState {
@@ -209,7 +219,8 @@ func (s *Server) pageState(st agent.Status) PageState {
 	if o == nil {
 		o = []string{}
 	}
-	return PageState{Status: st, Pairings: s.Pending(), Addins: s.Addins(), AllowedOrigins: o}
+	return PageState{Status: st, Pairings: s.Pending(), Addins: s.Addins(), AllowedOrigins: o,
+		Activation: s.activationState()}
 }
 
 func writeEvent(w io.Writer, name string, v any) error {
@@ -231,13 +242,17 @@ func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
-	sub, stop := s.opts.Backend.Subscribe()
-	defer stop()
+	// The agent may be rebuilt under the stream (an activation): the
+	// stream then follows the new one.
+	b := s.backend()
+	sub, stop := b.Subscribe()
+	defer func() { stop() }()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	st := s.opts.Backend.Status()
+	st := b.Status()
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()
+	changed := s.changes()
 	for {
 		if err := writeEvent(w, "state", s.pageState(st)); err != nil {
 			return
@@ -247,8 +262,14 @@ func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request, c caller) {
 		case <-r.Context().Done():
 			return
 		case st = <-sub:
-		case <-s.changes():
-			st = s.opts.Backend.Status()
+		case <-changed:
+			changed = s.changes()
+			if nb := s.backend(); nb != b {
+				stop()
+				b = nb
+				sub, stop = b.Subscribe()
+			}
+			st = b.Status()
 		case <-keepalive.C:
 			if s.touch(c.session) != "" {
 				return
@@ -283,7 +304,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	b, ctx := s.opts.Backend, r.Context()
+	b, ctx := s.backend(), r.Context()
 	var err error
 	switch req.Action {
 	case "sync", "retry":

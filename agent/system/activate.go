@@ -27,6 +27,48 @@ type Activation struct {
 	// Reinitialize takes over a mailbox linked to another Vantagepoint
 	// user or database.
 	Reinitialize bool
+	// MicrosoftSignedIn, when set, hears of the Microsoft sign-in before
+	// Credentials is called (the page shows who signed in).
+	MicrosoftSignedIn func(auth.Record)
+	// RetryCredentials, when set, is asked after a refused Vantagepoint
+	// sign-in (a wrong password, an unreachable server) whether to call
+	// Credentials again instead of failing: the page shows the form again
+	// and the Microsoft sign-in is not lost.
+	RetryCredentials func(err error) bool
+}
+
+// Activation steps, which the errors of Run name (StepOf).
+const (
+	StepMicrosoft    = "microsoft"
+	StepVantagepoint = "vantagepoint"
+	StepEmployee     = "employee"
+	StepMailbox      = "mailbox"
+)
+
+// stepError marks an activation failure with its step, reading as the
+// failure alone (the command line prints it unchanged).
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e stepError) Error() string { return e.err.Error() }
+func (e stepError) Unwrap() error { return e.err }
+
+func inStep(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return stepError{step, err}
+}
+
+// StepOf names the step an activation error came from ("" when unknown).
+func StepOf(err error) string {
+	var se stepError
+	if errors.As(err, &se) {
+		return se.step
+	}
+	return ""
 }
 
 // Activated is the outcome of an activation.
@@ -59,15 +101,24 @@ func (a Activation) Run(ctx context.Context) (Activated, error) {
 	}
 	ms, err := msApp.SignIn(ctx, a.SignIn)
 	if err != nil {
-		return out, err
+		return out, inStep(StepMicrosoft, err)
 	}
-	user, password, err := a.Credentials(ctx)
-	if err != nil {
-		return out, err
+	if a.MicrosoftSignedIn != nil {
+		a.MicrosoftSignedIn(ms.Record)
 	}
-	vp, err := vpApp.SignIn(ctx, user, password)
-	if err != nil {
-		return out, err
+	var vp auth.Session
+	for {
+		user, password, err := a.Credentials(ctx)
+		if err != nil {
+			return out, inStep(StepVantagepoint, err)
+		}
+		vp, err = vpApp.SignIn(ctx, user, password)
+		if err == nil {
+			break
+		}
+		if a.RetryCredentials == nil || ctx.Err() != nil || !a.RetryCredentials(err) {
+			return out, inStep(StepVantagepoint, err)
+		}
 	}
 	// Saved at once: from here on the token sources refresh from the
 	// keychain, and a rotated token must land there.
@@ -88,7 +139,7 @@ func (a Activation) Run(ctx context.Context) (Activated, error) {
 	}
 	out.User, out.Employee, err = syncer.ResolveEmployee(ctx, mailbox, vpc)
 	if err != nil {
-		return out, fmt.Errorf("activation stopped: %w", err)
+		return out, inStep(StepEmployee, fmt.Errorf("activation stopped: %w", err))
 	}
 	if err := st.Update(ctx, auth.Microsoft, func(r *auth.Record) {
 		if r.User == "" {
@@ -107,7 +158,7 @@ func (a Activation) Run(ctx context.Context) (Activated, error) {
 		return out, err
 	}
 	if err := initialize(ctx, a.Env, a.Config, a.DataDir, mailbox, vpc, out.Employee, a.Reinitialize); err != nil {
-		return out, fmt.Errorf("initialize the mailbox: %w", err)
+		return out, inStep(StepMailbox, fmt.Errorf("initialize the mailbox: %w", err))
 	}
 	if out.Microsoft, err = st.Load(ctx, auth.Microsoft); err != nil {
 		return out, err

@@ -76,6 +76,10 @@ type Env struct {
 	Hostname string
 	// Logger receives the agent's log; nil discards it.
 	Logger *slog.Logger
+	// OpenPage opens a one-time address of the Sync Options page in the
+	// user's browser: Serve opens the activation screen with it when the
+	// agent starts not activated. nil: the page is not opened by itself.
+	OpenPage func(ctx context.Context, pageURL string) error
 }
 
 func (e Env) keychain(service string) auth.Keychain {
@@ -216,6 +220,12 @@ type System struct {
 // problems are the policy problems LoadConfig found. The caller must Close
 // the system.
 func Build(ctx context.Context, env Env, cfg config.Config, dir string, problems []error) (s *System, err error) {
+	return buildSystem(ctx, env, cfg, dir, problems, nil)
+}
+
+// buildSystem is Build; a non-nil api is the loopback API of the agent built
+// before this one (Serve), which then serves this one.
+func buildSystem(ctx context.Context, env Env, cfg config.Config, dir string, problems []error, api *localapi.Server) (s *System, err error) {
 	log := env.logger()
 	s = &System{Config: cfg, DataDir: dir, parts: map[string]bool{}}
 	defer func() {
@@ -256,6 +266,12 @@ func Build(ctx context.Context, env Env, cfg config.Config, dir string, problems
 	s.hooks, s.stateFiles = opts.Hooks, opts.StateFiles
 	if s.Agent, err = agent.New(opts); err != nil {
 		return s, err
+	}
+	if api != nil {
+		s.API = api
+		api.SetBackend(s.Agent, directory)
+		s.part("localapi", true)
+		return s, nil
 	}
 	s.API, err = localapi.New(localapi.Options{Backend: s.Agent, Directory: directory, Port: cfg.LocalAPI.Port,
 		AllowedOrigins: cfg.LocalAPI.AllowedOrigins, AutoApproveOrigins: cfg.LocalAPI.AutoApproveOrigins,
@@ -347,7 +363,9 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 			return auth.Adopt(ctx, st, ts, cred.Username)
 		}
 		_, err := auth.Reauthorization{Store: st, Account: account, Microsoft: msApp, Vantagepoint: vpApp,
-			SignIn: auth.SignInOptions{Browser: env.Browser},
+			// No device code: nobody reads its instructions in a
+			// running agent; a session without a browser says so.
+			SignIn: auth.SignInOptions{Browser: env.Browser, NoDeviceCode: true},
 			Credentials: func(known string) (string, string, error) {
 				if cred.Username != "" {
 					known = cred.Username

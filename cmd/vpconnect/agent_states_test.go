@@ -427,8 +427,10 @@ func TestAgentTakesUpAnActivationMadeWhileItRuns(t *testing.T) {
 	if code != exitOK || b == nil || b.Counts[syncer.TypeEmails].Created != 1 {
 		t.Fatalf("sync through the agent = %d %+v\n%s", code, b, errOut)
 	}
-	if n := strings.Count(r.stderr.String(), ", API on "); n != 2 {
-		t.Errorf("the agent said it listens %d times, want 2 (start and restart):\n%s", n, r.stderr)
+	// Built again behind the same loopback API: a Sync Options page open
+	// during the activation keeps its session.
+	if n := strings.Count(r.stderr.String(), ", API on "); n != 1 {
+		t.Errorf("the agent said it listens %d times, want 1 (the API outlives the restart):\n%s", n, r.stderr)
 	}
 }
 

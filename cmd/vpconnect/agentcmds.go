@@ -45,16 +45,12 @@ func (c *cli) runAgent(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer closer.Close()
 	env := c.env
 	env.Logger = log
-	serve := func(ctx context.Context) error {
-		for {
-			err := c.serveAgent(ctx, env, stderr)
-			if !errors.Is(err, agent.ErrRestart) {
-				return err
-			}
-			// Another process activated (or re-activated) this user:
-			// build the agent again from what it stored.
-		}
+	if env.OpenPage == nil {
+		// Not activated at start: the activation screen opens by itself
+		// (the same launcher file as 'vpconnect options').
+		env.OpenPage = func(ctx context.Context, u string) error { return c.openOptionsPage(ctx, dir, u) }
 	}
+	serve := func(ctx context.Context) error { return c.serveAgent(ctx, env, stderr) }
 	if *headless {
 		return serve(ctx)
 	}
@@ -62,24 +58,13 @@ func (c *cli) runAgent(ctx context.Context, args []string, stdout, stderr io.Wri
 }
 
 // serveAgent builds the agent and its local API from the configuration and
-// the stored sign-ins, and runs them until ctx ends or the agent asks to be
-// built again (agent.ErrRestart).
+// the stored sign-ins, and runs them until ctx ends; an activation (on the
+// page, or by another process) builds the agent again behind the same API
+// (system.Serve).
 func (c *cli) serveAgent(ctx context.Context, env system.Env, stderr io.Writer) error {
-	cfg, dir, problems, err := c.config()
-	if err != nil {
-		return err
-	}
-	for _, p := range problems {
-		env.Logger.Warn("policy value ignored", "err", p)
-	}
-	sys, err := system.Build(ctx, env, cfg, dir, problems)
-	if err != nil {
-		return err
-	}
-	defer sys.Close()
-	return sys.Run(ctx, func(sys *system.System) {
+	return system.Serve(ctx, env, c.config, func(sys *system.System) {
 		fmt.Fprintf(stderr, "vpconnect agent %s: %s, API on %s (logs in %s); 'vpconnect options' opens Sync Options\n",
-			agent.Version, sys.Agent.Status().State, sys.API.BaseURL(), dir)
+			agent.Version, sys.Agent.Status().State, sys.API.BaseURL(), sys.DataDir)
 	})
 }
 

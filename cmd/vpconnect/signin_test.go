@@ -135,6 +135,9 @@ func newWorld(t *testing.T) *world {
 			},
 			Browser:   browse,
 			Transport: w.rec,
+			// The first run's activation page is opened by the tests
+			// that look at it.
+			OpenPage: func(context.Context, string) error { return nil },
 		},
 		stdin:        strings.NewReader(""),
 		readPassword: func() (string, error) { return "", errors.New("no terminal in tests") },

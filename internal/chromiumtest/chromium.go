@@ -49,6 +49,8 @@ func Path(t *testing.T) string {
 type Browser struct {
 	cmd  *exec.Cmd
 	page *cdpConn
+	// devtools is the host:port of the DevTools HTTP endpoint.
+	devtools string
 }
 
 // Start starts headless Chromium with a fresh profile and connects to
@@ -119,7 +121,7 @@ func Start(t *testing.T, extra ...string) *Browser {
 					t.Fatal(err)
 				}
 				t.Cleanup(c.close)
-				return &Browser{cmd: cmd, page: c}
+				return &Browser{cmd: cmd, page: c, devtools: u.Host}
 			}
 		}
 		if i > 100 {
@@ -384,4 +386,31 @@ func (b *Browser) ScreenshotTop(t *testing.T, path string, height int) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// OpenTab opens address in a new tab of the same browser, as a program
+// asking the default browser to open an address does (the agent's
+// Microsoft sign-in), and returns that tab. It may be called from any
+// goroutine; the tab's connection closes with the browser.
+func (b *Browser) OpenTab(address string) (*Browser, error) {
+	req, err := http.NewRequest(http.MethodPut, "http://"+b.devtools+"/json/new?"+url.QueryEscape(address), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("open a tab: %w", err)
+	}
+	defer resp.Body.Close()
+	var tg struct {
+		WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tg); err != nil || tg.WebSocketDebuggerURL == "" {
+		return nil, fmt.Errorf("open a tab: %s: %v", resp.Status, err)
+	}
+	c, err := dialCDP(tg.WebSocketDebuggerURL)
+	if err != nil {
+		return nil, err
+	}
+	return &Browser{page: c, devtools: b.devtools}, nil
 }

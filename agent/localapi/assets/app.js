@@ -6,7 +6,10 @@
 "use strict";
 (function () {
   const KEY = "vpconnect-page-secret";
-  const m = /^#s=([0-9a-f]{64})$/.exec(location.hash);
+  const m = /^#s=([0-9a-f]{64})(?:&v=(activate|microsoft|vantagepoint))?$/.exec(location.hash);
+  // The screen asked for by whoever opened the page (the tray's
+  // "Activate…" and re-authorizations, the first run).
+  let wanted = m && m[2] ? m[2] : "";
   if (m) {
     // Kept for this tab only (a reload keeps it, another tab has none),
     // and taken out of the address bar and history at once.
@@ -15,7 +18,7 @@
   }
   const secret = sessionStorage.getItem(KEY) || "";
   const $ = (id) => document.getElementById(id);
-  let last = null, over = false;
+  let last = null, over = false, dismissed = false, autoStarted = false;
 
   // The session ended (or this tab never had the secret): say how to open
   // the page again, and stop asking.
@@ -48,6 +51,7 @@
   function render(ps) {
     // Answers race each other (an action's reply, the event stream, a
     // poll): never let an older snapshot replace a newer one.
+    if (last && ps.activation && last.activation && ps.activation.seq < last.activation.seq) ps.activation = last.activation;
     if (last && ps.status.seq < last.status.seq) return;
     last = ps;
     const s = ps.status;
@@ -66,6 +70,8 @@
     const pol = $("policy");
     pol.replaceChildren(...(s.policyErrors || []).map((e) => li("Ignored policy value: " + e)));
     pol.hidden = !(s.policyErrors || []).length;
+
+    renderActivation(ps);
 
     const ms = s.accounts.microsoft, vp = s.accounts.vantagepoint;
     text("ms-user", ms.user); text("ms-conn", conn(ms)); text("ms-last", when(ms.lastSuccess));
@@ -104,6 +110,86 @@
     $("addins").replaceChildren(...(ps.addins || []).map(addinItem));
     $("no-addins").hidden = (ps.addins || []).length > 0;
     $("origins").textContent = ps.allowedOrigins.length ? ps.allowedOrigins.join(", ") : "(none configured)";
+  }
+
+  // The activation screen: a first activation, or the re-authorization of
+  // one account, step by step. While it shows, the rest of the page waits.
+  const titles = { activate: "Activate vpconnect", microsoft: "Sign in to Microsoft 365 again",
+    vantagepoint: "Sign in to Vantagepoint again" };
+  function renderActivation(ps) {
+    const a = ps.activation, s = ps.status;
+    const activated = !!(s.accounts.microsoft.user);
+    let show = false;
+    if (a) {
+      if (a.step) show = true;
+      else if (wanted) show = true;
+      else if (!activated && !dismissed) show = true;
+    }
+    const box = $("activation");
+    box.hidden = !show;
+    for (const e of document.querySelectorAll("main > section")) {
+      if (e.id !== "activation" && e.id !== "ended") e.hidden = show || over;
+    }
+    if (!show) return;
+    const step = a.step || "";
+    const mode = a.mode || wanted || "activate";
+    $("h-act").textContent = titles[activated ? mode : "activate"] || titles.activate;
+    if (!step && wanted === "vantagepoint" && activated && !autoStarted) {
+      // Nothing to click first: the form is the screen.
+      autoStarted = true;
+      act_("activate", { mode: "vantagepoint" }, "/ui/activate");
+    }
+    const order = ["", "microsoft", "vantagepoint", "working", "done"];
+    const at = step === "failed" ? (a.problem && a.problem.retry === "vantagepoint" ? 2 : (a.microsoft ? 2 : 1)) : order.indexOf(step);
+    const cur = at <= 1 ? 1 : at <= 3 ? 2 : 3;
+    ["act-s1", "act-s2", "act-s3"].forEach((id, i) => {
+      $(id).className = i + 1 < cur || step === "done" ? "done" : i + 1 === cur ? "current" : "";
+    });
+    $("act-steps").hidden = activated && mode !== "activate" && step !== "";
+    const p = a.problem;
+    $("act-problem").hidden = !p;
+    if (p) { $("act-sentence").textContent = p.sentence; $("act-next").textContent = p.next; }
+    $("act-start").hidden = step !== "";
+    $("act-ms").hidden = step !== "microsoft";
+    $("act-vp").hidden = step !== "vantagepoint";
+    $("act-working").hidden = step !== "working";
+    $("act-done").hidden = step !== "done";
+    $("act-failed").hidden = step !== "failed";
+    const missing = a.missing || [];
+    $("act-missing").hidden = missing.length === 0;
+    $("act-missing").textContent = missing.length ? "vpconnect is not set up for your organization yet (" +
+      missing.join(", ") + " is missing): ask IT." : "";
+    $("btn-ms-signin").disabled = missing.length > 0;
+    $("btn-ms-signin").textContent = mode === "vantagepoint" && activated ? "Sign in to Vantagepoint" : "Sign in with Microsoft";
+    $("act-ms-done").textContent = a.microsoft ? "✓ Signed in to Microsoft 365 as " + a.microsoft : "";
+    text("act-vp-url", a.vantagepointUrl); text("act-vp-db", a.database);
+    if (a.username && !$("act-vp-user").value) $("act-vp-user").value = a.username;
+    if (step === "done") {
+      text("act-done-ms", a.microsoft || s.accounts.microsoft.user);
+      text("act-done-vp", (a.username ? a.username + " at " : "") + (a.vantagepointUrl || s.accounts.vantagepoint.url) +
+        ", database " + (a.database || s.accounts.vantagepoint.database));
+      text("act-done-emp", (a.employee || s.accounts.vantagepoint.employee || "") + (a.employeeName ? " (" + a.employeeName + ")" : ""));
+      const b = s.lastBatch;
+      if (b) {
+        const parts = Object.keys(b.counts || {}).sort().map((t) => t + ": " + b.counts[t].created + " created, " +
+          b.counts[t].updated + " updated, " + b.counts[t].scanned + " scanned");
+        $("act-done-batch").textContent = "Batch " + b.id + " (" + b.trigger + ") " + b.outcome + " at " + when(b.finished) +
+          (parts.length ? " — " + parts.join("; ") : "");
+      } else {
+        $("act-done-batch").textContent = s.running ? "running now…" : "starting…";
+      }
+    }
+    $("btn-act-reinit").hidden = !(p && p.retry === "reinitialize");
+  }
+
+  async function startActivation(mode, reinitialize) {
+    dismissed = false;
+    await act_("activate", { mode: mode, reinitialize: !!reinitialize }, "/ui/activate");
+  }
+
+  async function closeActivation() {
+    dismissed = true; wanted = "";
+    await act_("cancel", {}, "/ui/activate/cancel");
   }
 
   function issueItem(i) {
@@ -148,13 +234,14 @@
     return b;
   }
 
-  async function act_(action, extra) {
+  async function act_(action, extra, path) {
     $("error").hidden = true;
     try {
-      const r = await call("/ui/action", {
+      const payload = path ? extra : Object.assign({ action: action }, extra || {});
+      const r = await call(path || "/ui/action", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(Object.assign({ action: action }, extra || {})),
+        body: JSON.stringify(payload),
       });
       const body = await r.json();
       if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
@@ -175,11 +262,26 @@
   $("btn-retry").addEventListener("click", () => act_("retry"));
   $("btn-pause").addEventListener("click", () => act_("pause"));
   $("btn-resume").addEventListener("click", () => act_("resume"));
-  $("btn-reauth-ms").addEventListener("click", () => act_("reauthorize", { account: "microsoft" }));
-  $("vp-form").addEventListener("submit", (ev) => {
+  $("btn-reauth-ms").addEventListener("click", () => { wanted = "microsoft"; startActivation("microsoft"); });
+  $("btn-reauth-vp").addEventListener("click", () => { wanted = "vantagepoint"; startActivation("vantagepoint"); });
+  $("btn-ms-signin").addEventListener("click", () => {
+    const activated = last && last.status.accounts.microsoft.user;
+    startActivation(activated ? (wanted || "microsoft") : "activate");
+  });
+  $("btn-ms-again").addEventListener("click", () => startActivation((last && last.activation && last.activation.mode) || "activate"));
+  $("btn-act-cancel").addEventListener("click", closeActivation);
+  $("btn-act-close").addEventListener("click", closeActivation);
+  $("btn-act-close2").addEventListener("click", closeActivation);
+  $("btn-act-retry").addEventListener("click", () => startActivation((last && last.activation && last.activation.mode) || "activate"));
+  $("btn-act-reinit").addEventListener("click", () => {
+    if (confirm("Link this mailbox to you? Another computer or user syncing it stops being recognised.")) startActivation("activate", true);
+  });
+  $("act-vp-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    act_("reauthorize", { account: "vantagepoint", username: $("vp-username").value, password: $("vp-password").value });
-    $("vp-password").value = "";
+    const pw = $("act-vp-pass").value;
+    // Cleared at once: the page keeps no password either.
+    $("act-vp-pass").value = "";
+    act_("vantagepoint", { username: $("act-vp-user").value, password: pw }, "/ui/activate/vantagepoint");
   });
   $("pair-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

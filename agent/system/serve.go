@@ -1,0 +1,77 @@
+package system
+
+import (
+	"context"
+	"errors"
+
+	"vpconnect/agent"
+	"vpconnect/agent/config"
+	"vpconnect/agent/localapi"
+)
+
+// Serve runs the agent as `vpconnect run` does, until ctx ends: it builds
+// the system from what load returns, listens, and runs it. When the agent
+// asks to be built again (agent.ErrRestart: an activation, on the page or
+// by another process), it is built again from the stored configuration and
+// sign-ins, behind the same loopback API, so that the Sync Options page
+// that activated it keeps its session and follows the new agent.
+//
+// An agent that starts not activated opens the Sync Options page at its
+// activation screen through env.OpenPage, once per start (the agent starts
+// at login; it is not opened again when the employee closed it, and the
+// tray's "Activate…" opens it any time).
+func Serve(ctx context.Context, env Env, load func() (config.Config, string, []error, error), listening func(*System)) error {
+	flow := newPageFlow(env)
+	var api *localapi.Server
+	var served chan error
+	srvCtx, stopServer := context.WithCancel(ctx)
+	stop := func() error {
+		stopServer()
+		if served == nil {
+			return nil
+		}
+		err := <-served
+		served = nil
+		return err
+	}
+	defer stop()
+	for first := true; ; first = false {
+		cfg, dir, problems, err := load()
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			env.logger().Warn("policy value ignored", "err", p)
+		}
+		sys, err := buildSystem(ctx, env, cfg, dir, problems, api)
+		if err != nil {
+			return err
+		}
+		flow.serve(cfg, dir, sys.Agent)
+		if api == nil {
+			api = sys.API
+			flow.changed = api.ActivationChanged
+			api.SetActivator(flow)
+			if err := api.Listen(); err != nil {
+				sys.Close()
+				return err
+			}
+			served = make(chan error, 1)
+			go func() { served <- api.Serve(srvCtx) }()
+			if listening != nil {
+				listening(sys)
+			}
+		}
+		if first && env.OpenPage != nil && sys.Agent.Status().State == agent.StateNotConfigured {
+			if err := env.OpenPage(ctx, api.OpenURL()+"&v="+localapi.ModeActivate); err != nil {
+				env.logger().Warn("open the activation page", "err", err)
+			}
+		}
+		err = sys.Agent.Run(ctx)
+		sys.Close()
+		if !errors.Is(err, agent.ErrRestart) {
+			return errors.Join(err, stop())
+		}
+		env.logger().Info("building the agent again to take up a new activation or configuration")
+	}
+}
