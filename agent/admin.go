@@ -174,9 +174,11 @@ func (l *loop) adminPlan() {
 	}
 	now := l.a.clock.Now()
 	rec := l.adminRecord()
-	report := adm.reported == nil || rec.changedFrom(*adm.reported) ||
+	// One record per employee: on standby it is the lease holder's to
+	// write (its machine name, its batches), so only the switches are read.
+	report := l.standby == nil && (adm.reported == nil || rec.changedFrom(*adm.reported) ||
 		(rec.LastBatch.After(adm.reported.LastBatch) && now.Sub(adm.reportedAt) >= AdminHeartbeat) ||
-		now.Sub(adm.reportedAt) >= AdminIdleHeartbeat
+		now.Sub(adm.reportedAt) >= AdminIdleHeartbeat)
 	readAt := time.Time{} // when the next periodic read is due; zero: none
 	if adm.present && !adm.lastRead.IsZero() {
 		readAt = adm.lastRead.Add(AdminReadEvery)
@@ -301,18 +303,45 @@ func (l *loop) applySwitch(sw string) {
 	}
 	if (sw == SwitchDelete || sw == SwitchForceDelete) && !adm.deleting && l.syncer != nil && !l.deactivating {
 		adm.deleting = true
-		go l.a.adminDelete(sw == SwitchForceDelete)
+		go l.a.adminDelete(sw == SwitchForceDelete, l.gate)
 	}
 }
 
 // adminDelete carries out the administrator's Delete (un-initialize the
 // mailbox, then forget) or Force Delete (forget only), and reports Deleted
 // in the record before the sign-ins are forgotten.
-func (a *Agent) adminDelete(force bool) {
+//
+// With another agent of the employee on the same mailbox (lease.go), the
+// mailbox is un-initialized by the agent that holds its lease; the other
+// waits, re-checking at each read of the switch, and forgets only its own
+// activation once the holder is done. When the holder has not renewed its
+// lease for LeaseGoneAfter (the Not Seen period: a retired laptop), the
+// other agent carries out the Delete itself. A mailbox no agent reaches is
+// never touched.
+func (a *Agent) adminDelete(force bool, gate *leaseGate) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	a.log.Info("the administrator asked to delete this computer's activation", "force", force)
-	err := a.deactivate(ctx, force, func(ctx context.Context) {
+	localOnly := force
+	if !force && gate != nil {
+		wait, gone, err := gate.deleteWaits(ctx)
+		if err == nil && wait != nil {
+			a.log.Info("the Delete is left to the computer that syncs the mailbox", "computer", wait.Computer)
+			_ = a.do(context.Background(), func(l *loop) {
+				l.adm.deleting = false
+				l.adm.deleteErr = fmt.Sprintf("Delete waits for %s, which syncs this mailbox (done from this computer if %s is not seen for %d days)",
+					wait.Computer, wait.Computer, int(LeaseGoneAfter/(24*time.Hour)))
+			})
+			return
+		}
+		if err == nil && gone {
+			// The holder un-initialized the mailbox already.
+			localOnly = true
+		}
+		// A failed read falls through: the Delete itself then fails
+		// the same way, with its reason, and is retried.
+	}
+	err := a.deactivate(ctx, localOnly, func(ctx context.Context) {
 		rec := &AdminRecord{State: StateDeleted, MailboxStatus: syncer.MailboxNotInitialized}
 		if force {
 			rec.LastError = "Force Delete: the mailbox was not touched"

@@ -127,8 +127,16 @@ type Options struct {
 	WakeThreshold time.Duration
 	// Admin keeps the agent's record in Vantagepoint's agents hub and reads
 	// the administrator's switches (SPEC §5.5); nil: no administration.
-	Admin  Admin
-	Logger *slog.Logger
+	Admin Admin
+	// Lease keeps the mailbox's lease (SPEC §5.5: one agent per mailbox);
+	// nil: this agent syncs without one. Computer names this computer in
+	// it ("Syncing on COMPUTER" on the other agent); the agent's id is
+	// made once and kept in the data dir. LeaseSettle is how long a claim
+	// waits before it is read back (DefaultLeaseSettle when zero).
+	Lease       Leaser
+	Computer    string
+	LeaseSettle time.Duration
+	Logger      *slog.Logger
 }
 
 // Errors of the agent's actions. The loopback API maps them to its codes.
@@ -220,6 +228,9 @@ func New(opts Options) (*Agent, error) {
 	if opts.Schedule.MailboxInterval == 0 {
 		opts.Schedule.MailboxInterval = opts.Config.Sync.MailboxInterval.D()
 	}
+	if opts.LeaseSettle == 0 {
+		opts.LeaseSettle = DefaultLeaseSettle
+	}
 	a := &Agent{
 		opts: opts, clock: opts.Clock, log: opts.Logger,
 		reqs:    make(chan func(*loop)),
@@ -269,7 +280,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	l := a.loop
 	now := a.clock.Now()
 	l.lastWall, l.lastMono = now, a.clock.Monotonic()
-	_, probe := l.syncer.(MailboxProber)
+	_, probe := a.opts.Syncer.(MailboxProber)
 	l.sched.start(now, probe)
 	if l.adminDisabled {
 		// Disabled by the administrator when it stopped: the first read of

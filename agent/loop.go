@@ -29,6 +29,11 @@ type loop struct {
 	pace          pacing
 	rejected      map[string]string
 	failures      int
+	// gate holds the mailbox's lease (lease.go); nil without one. standby
+	// is set while another agent holds it.
+	gate    *leaseGate
+	standby *StandbyError
+	agentID string
 
 	running      bool
 	cancelBatch  context.CancelFunc
@@ -75,6 +80,8 @@ type batchResult struct {
 	issues  []store.Issue
 	totals  map[string]store.Counts
 	hasInfo bool
+	// leased: the agent held the mailbox's lease when the batch ended.
+	leased bool
 }
 
 func (a *Agent) newLoop() *loop {
@@ -93,12 +100,25 @@ func (a *Agent) newLoop() *loop {
 		l.mailboxStatus = syncer.MailboxNotInitialized
 	}
 	p := a.loadPersisted()
+	l.agentID = p.AgentID
+	if a.opts.Lease != nil && a.opts.Syncer != nil {
+		if l.agentID == "" {
+			l.agentID = newClaim()
+		}
+		l.gate = newLeaseGate(a.opts.Syncer, a.opts.Lease, l.agentID, a.opts.Computer, a.opts.LeaseSettle, a.clock.Now)
+		l.syncer = l.gate
+	}
 	l.paused = p.Paused
 	l.adminDisabled = p.AdminDisabled && a.opts.Admin != nil
 	l.pace = pacing{budget: a.opts.Config.Vantagepoint.MaxRequestsPerSecond, estimate: a.opts.Config.Vantagepoint.FleetSize,
 		counted: p.FleetSize, countedAt: p.FleetCounted, perPoll: initialPerPoll}
 	l.adm.countSpread = time.Duration(a.opts.Rand() * float64(fleetCountSpread))
 	l.repace()
+	if l.gate != nil && p.AgentID == "" {
+		if err := l.save(); err != nil {
+			a.log.Warn("save the agent state", "err", err)
+		}
+	}
 	return l
 }
 
@@ -113,6 +133,9 @@ func (l *loop) inputs() Inputs {
 		ConsecutiveFailures: l.failures,
 		Running:             l.running,
 	}
+	if l.standby != nil {
+		in.Standby = l.standby.Computer
+	}
 	if l.lastBatch != nil {
 		in.LastOutcome = l.lastBatch.Outcome
 	}
@@ -122,7 +145,7 @@ func (l *loop) inputs() Inputs {
 // scheduling reports whether scheduled batches run in the current state.
 func (l *loop) scheduling() bool {
 	switch ComputeState(l.inputs()) {
-	case StateActive, StateWithIssues:
+	case StateActive, StateWithIssues, StateStandby:
 		return !l.deactivating
 	}
 	return false
@@ -232,7 +255,9 @@ func (l *loop) tick() {
 		l.startBatch(trigger, nil)
 	case probe:
 		l.sched.nextMailbox = time.Time{}
-		l.startProbe()
+		if l.standby == nil {
+			l.startProbe()
+		}
 	}
 }
 
@@ -272,10 +297,15 @@ func (l *loop) startBatch(trigger syncer.Trigger, waiters []chan Result) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancelBatch = cancel
 	a, s, h := l.a, l.syncer, l.a.opts.History
+	if l.gate != nil {
+		l.gate.setPeriod(l.sched.plannedInterval(a.clock.Now()))
+	}
+	gate := l.gate
 	go func() {
 		defer cancel()
 		b, err := s.Run(ctx, trigger)
 		r := batchResult{batch: b, err: err, changed: changedSomething(b)}
+		r.leased = gate != nil && gate.holding()
 		if h != nil {
 			// Read issues and totals here, not on the loop goroutine, so
 			// status never waits on the database.
@@ -377,6 +407,15 @@ func (l *loop) batchDone(r batchResult) {
 		return
 	}
 	l.cancelBatch = nil
+	var sb *StandbyError
+	if errors.As(r.err, &sb) {
+		l.onStandby(sb, now)
+		return
+	}
+	if l.standby != nil && (r.leased || r.err == nil) {
+		l.a.log.Info("took over the mailbox: this computer syncs it now", "from", l.standby.Computer)
+		l.standby = nil
+	}
 	// The administrator's switches are read after the first batch, after
 	// Sync now, and then every AdminReadEvery (adminPlan's timer), not
 	// after every batch: a fleet's reads count against the server's

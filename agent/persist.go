@@ -26,6 +26,9 @@ type persisted struct {
 	// FleetCounted (pacing.go): counted at most once a day.
 	FleetSize    int       `json:"fleetSize,omitempty"`
 	FleetCounted time.Time `json:"fleetCounted,omitzero"`
+	// AgentID names this agent in the mailbox's lease: made once, so that
+	// a restarted agent knows its own lease.
+	AgentID string `json:"agentId,omitempty"`
 }
 
 func (a *Agent) loadPersisted() persisted {
@@ -49,7 +52,8 @@ func (l *loop) save() error {
 	if l.a.opts.DataDir == "" {
 		return nil
 	}
-	b, _ := json.Marshal(persisted{Paused: l.paused, AdminDisabled: l.adminDisabled, FleetSize: l.pace.counted, FleetCounted: l.pace.countedAt})
+	b, _ := json.Marshal(persisted{Paused: l.paused, AdminDisabled: l.adminDisabled, FleetSize: l.pace.counted, FleetCounted: l.pace.countedAt,
+		AgentID: l.agentID})
 	return config.WriteFile(l.a.opts.DataDir, agentStateFile, b)
 }
 

@@ -127,6 +127,17 @@ func (s *scheduler) vpInterval(now time.Time) time.Duration {
 	return s.jittered(max(s.cfg.Interval, s.paced))
 }
 
+// plannedInterval is the Vantagepoint interval as planned now (paced or
+// stretched), at its longest jitter: the longest a holder of the mailbox's
+// lease waits between batches (lease.go).
+func (s *scheduler) plannedInterval(now time.Time) time.Duration {
+	d := max(s.cfg.Interval, s.paced)
+	if s.stretched(now) {
+		d = max(s.cfg.Stretched, s.paced)
+	}
+	return time.Duration(float64(d) * (1 + s.cfg.Jitter))
+}
+
 // next is the earliest planned event.
 func (s *scheduler) next() time.Time {
 	if s.nextMailbox.IsZero() || (!s.nextVP.IsZero() && s.nextVP.Before(s.nextMailbox)) {

@@ -16,6 +16,10 @@ const (
 	StateSuspended     = "Suspended by Error"
 	StatePaused        = "Paused"
 	StateDisabled      = "Disabled by administrator"
+	// StateStandby: another agent of the employee (another computer)
+	// holds the mailbox's lease and syncs it; this one waits to take over
+	// (SPEC §5.5). Shown with "Syncing on COMPUTER".
+	StateStandby = "Standby"
 )
 
 // Synchronization status words of SPEC §3 (the user's switch).
@@ -50,6 +54,9 @@ type Inputs struct {
 	Running bool
 	// LastOutcome is the outcome of the last finished batch ("" when none).
 	LastOutcome string
+	// Standby names the computer whose agent holds the mailbox's lease
+	// ("" when this agent holds it, or there is none).
+	Standby string
 }
 
 // ComputeState is the one place the agent state of SPEC §3 is decided.
@@ -60,6 +67,8 @@ type Inputs struct {
 //   - Suspended by Error: a rejected credential or ten failed batches; sync
 //     stays stopped until the user acts, so it outranks Paused.
 //   - Paused.
+//   - Standby: another computer syncs the mailbox; a lease check that runs
+//     is not a batch, so it does not show Active.
 //   - Active while a batch runs (SPEC: "or a batch running").
 //   - With Issues when the last batch had failed items or failed as a whole.
 //   - Active.
@@ -73,6 +82,8 @@ func ComputeState(in Inputs) string {
 		return StateSuspended
 	case in.Paused:
 		return StatePaused
+	case in.Standby != "":
+		return StateStandby
 	case in.Running:
 		return StateActive
 	case in.LastOutcome == syncer.OutcomeIssues || in.LastOutcome == syncer.OutcomeFailed:
@@ -119,6 +130,9 @@ type Status struct {
 	// record's last write and the administrator's switch; absent when the
 	// agent has none (not activated).
 	Admin *AdminStatus `json:"admin,omitempty"`
+	// SyncingOn names the computer that syncs the mailbox while this agent
+	// is on standby (State "Standby", SPEC §5.5).
+	SyncingOn string `json:"syncingOn,omitempty"`
 	// Pacing is the Vantagepoint poll interval the fleet's budget allows,
 	// and why (pacing.go).
 	Pacing *PacingStatus `json:"pacing,omitempty"`

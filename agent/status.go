@@ -88,6 +88,10 @@ func (l *loop) snapshot() Status {
 		} else {
 			s.Reason = fmt.Sprintf("%d batches in a row failed (last: %s). Scheduled sync stopped: press Resume to try again.", l.failures, l.lastErr)
 		}
+	case StateStandby:
+		s.SyncingOn = l.standby.Computer
+		s.Reason = fmt.Sprintf("Syncing on %s. This computer takes over if %s stops syncing (its lease runs until %s UTC).",
+			l.standby.Computer, l.standby.Computer, l.standby.Until.UTC().Format("2006-01-02 15:04"))
 	case StateWithIssues:
 		if l.lastBatch != nil && l.lastBatch.Outcome == syncer.OutcomeFailed {
 			s.Reason = "The last batch failed: " + l.lastErr

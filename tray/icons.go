@@ -32,7 +32,7 @@ const (
 // iconFor is the icon of a state of SPEC §3.
 func iconFor(state string) iconKind {
 	switch state {
-	case StateActive:
+	case StateActive, StateStandby:
 		return iconActive
 	case StateWithIssues:
 		return iconIssues

@@ -19,6 +19,9 @@ const (
 	StateSuspended     = "Suspended by Error"
 	StatePaused        = "Paused"
 	StateDisabled      = "Disabled by administrator"
+	// StateStandby: another computer of the user syncs the mailbox; the
+	// menu says "Syncing on COMPUTER".
+	StateStandby = "Standby"
 )
 
 // Status is what the tray shows of the agent: the part of agent.Status a
@@ -28,6 +31,9 @@ type Status struct {
 	State string
 	// Reason explains the state in a sentence when it needs explaining.
 	Reason string
+	// SyncingOn names the computer that syncs the mailbox while this one
+	// is on standby.
+	SyncingOn string
 	// PauseAllowed is false when policy forbids pause and resume.
 	PauseAllowed bool
 	// Running is true while a batch runs.
@@ -186,6 +192,10 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 
 	v.title = "vpconnect: " + s.State
 	v.items[itemState] = entry{label: s.State, tooltip: s.Reason, visible: true}
+	if s.State == StateStandby && s.SyncingOn != "" {
+		v.title = "vpconnect: Syncing on " + s.SyncingOn
+		v.items[itemState].label = "Syncing on " + s.SyncingOn
+	}
 	detail := detailLine(s, now, loc)
 	v.items[itemDetail] = entry{label: detail, visible: detail != ""}
 	v.tooltip = v.title

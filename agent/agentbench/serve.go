@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
@@ -92,5 +93,8 @@ func Build(ctx context.Context, s Start, log *slog.Logger) (*system.System, erro
 		Database: s.Database, Username: s.VPUser, Employee: s.Employee}); err != nil {
 		return nil, err
 	}
-	return system.Build(ctx, system.Env{Keychain: func(string) auth.Keychain { return kc }, Logger: log}, cfg, s.DataDir, nil)
+	// The simulated Graph applies a write before it answers: the claim of
+	// the mailbox's lease need not wait for the service.
+	return system.Build(ctx, system.Env{Keychain: func(string) auth.Keychain { return kc }, Logger: log,
+		LeaseSettle: 10 * time.Millisecond}, cfg, s.DataDir, nil)
 }

@@ -145,6 +145,9 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		Browser:  followRedirects,
 		Schedule: agent.Schedule{Interval: opts.Interval, FirstPollMax: time.Nanosecond},
 		Batches:  func(next agent.Syncer) agent.Syncer { return printing{d, next} },
+		// The simulated Graph applies a write before it answers: the
+		// claim of the mailbox's lease need not wait for the service.
+		LeaseSettle: 10 * time.Millisecond,
 	}
 	// It activates the way `vpconnect activate` does, through
 	// system.Activation: Microsoft sign-in by authorization code + PKCE (the

@@ -72,8 +72,13 @@ type Env struct {
 	// Batches wraps the engine's batch runner (the demo prints what each
 	// batch wrote); nil: none.
 	Batches func(agent.Syncer) agent.Syncer
-	// Hostname names this computer in the agents hub; "" asks the OS.
+	// Hostname names this computer in the agents hub and in the mailbox's
+	// lease; "" asks the OS.
 	Hostname string
+	// LeaseSettle is how long a claim of the mailbox's lease waits before
+	// it is read back; zero: agent.DefaultLeaseSettle (tests on loopback
+	// simulators shorten it).
+	LeaseSettle time.Duration
 	// Logger receives the agent's log; nil discards it.
 	Logger *slog.Logger
 	// OpenPage opens a one-time address of the Sync Options page in the
@@ -235,7 +240,7 @@ func buildSystem(ctx context.Context, env Env, cfg config.Config, dir string, pr
 		}
 	}()
 	opts := agent.Options{Config: cfg, PolicyErrors: problems, DataDir: dir, Logger: log,
-		Clock: env.Clock, Rand: env.Rand, Schedule: env.Schedule,
+		Clock: env.Clock, Rand: env.Rand, Schedule: env.Schedule, LeaseSettle: env.LeaseSettle,
 		Idle: env.Idle, NetworkChanged: env.NetworkChanged,
 		// Not the local API secret: the agent keeps serving after a
 		// deactivation, and without the file the CLI and the tray could no
@@ -396,6 +401,9 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 	if machine == "" {
 		machine, _ = os.Hostname()
 	}
+	// One agent per mailbox (SPEC §5.5): the lease on the marked folder.
+	opts.Lease, opts.Computer = eng, machine
+	s.part("lease", true)
 	opts.Admin = admin.NewHubs(admin.Options{Client: adminClient, AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
 		Group: cfg.Admin.Group, Employee: vpRec.Employee, User: vpRec.Username, Machine: machine, Version: agent.Version, Now: env.now,
 		StateFile: filepath.Join(dir, AdminSwitchesFile), Log: log})

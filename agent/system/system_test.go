@@ -75,7 +75,7 @@ func TestActivatedIsBuiltWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := build(t, kc, cfg)
-	want := []string{"admin", "directory", "engine", "graph", "idle", "keychain", "localapi", "network",
+	want := []string{"admin", "directory", "engine", "graph", "idle", "keychain", "lease", "localapi", "network",
 		"reauthorize", "store", "translateIDs", "vantagepoint"}
 	if p := s.Parts(); !slices.Equal(p, want) {
 		t.Errorf("parts %v, want %v", p, want)

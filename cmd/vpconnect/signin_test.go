@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
@@ -138,6 +139,9 @@ func newWorld(t *testing.T) *world {
 			// The first run's activation page is opened by the tests
 			// that look at it.
 			OpenPage: func(context.Context, string) error { return nil },
+			// The simulator applies a write before it answers: a claim
+			// of the mailbox's lease need not wait for Graph.
+			LeaseSettle: time.Millisecond,
 		},
 		stdin:        strings.NewReader(""),
 		readPassword: func() (string, error) { return "", errors.New("no terminal in tests") },

@@ -20,6 +20,7 @@ func TestTrayStatesAreTheAgentStates(t *testing.T) {
 		{tray.StateNotConfigured, agent.StateNotConfigured}, {tray.StateActive, agent.StateActive},
 		{tray.StateWithIssues, agent.StateWithIssues}, {tray.StateSuspended, agent.StateSuspended},
 		{tray.StatePaused, agent.StatePaused}, {tray.StateDisabled, agent.StateDisabled},
+		{tray.StateStandby, agent.StateStandby},
 	} {
 		if p[0] != p[1] {
 			t.Errorf("the tray says %q where the agent says %q", p[0], p[1])

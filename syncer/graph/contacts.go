@@ -15,7 +15,7 @@ import (
 )
 
 // The agent's named single-value extended properties (SPEC §4.5, §11).
-// Named properties are a finite mailbox resource, so there are exactly two,
+// Named properties are a finite mailbox resource, so there are exactly three,
 // in one property set of ours; their ids must never change, or marks and
 // stamps written by earlier versions become invisible.
 const (
@@ -27,12 +27,16 @@ const (
 	// MailboxMarkProperty marks the agent's contact folder with the
 	// Vantagepoint URL, database and employee the mailbox is linked to.
 	MailboxMarkProperty = "String " + PropertySetGUID + " Name VantagepointMailbox"
+	// MailboxLeaseProperty holds the lease of the agent that syncs the
+	// mailbox (SPEC §5.5: one agent per mailbox), on the same folder.
+	MailboxLeaseProperty = "String " + PropertySetGUID + " Name VantagepointLease"
 )
 
 var (
 	_ syncer.MailboxContacts   = (*Client)(nil)
 	_ syncer.MailboxCalendar   = (*Client)(nil)
 	_ syncer.MailboxItemReader = (*Client)(nil)
+	_ syncer.MailboxLeases     = (*Client)(nil)
 )
 
 // contactSelect is what MailboxContact needs (SPEC §4.2).
@@ -154,6 +158,34 @@ func (c *Client) SetMailboxMark(ctx context.Context, folderID, value string) err
 	body.SetSingleValueExtendedProperties([]models.SingleValueLegacyExtendedPropertyable{newProp(MailboxMarkProperty, value)})
 	_, err := users.NewItemContactFoldersContactFolderItemRequestBuilder(c.rawURL("/me/contactFolders/"+url.PathEscape(folderID), nil), c.adapter).Patch(ctx, body, nil)
 	return wrap("writing the mailbox mark", err)
+}
+
+// MailboxLease reads the lease on a contact folder; "" when it has none.
+func (c *Client) MailboxLease(ctx context.Context, folderID string) (string, error) {
+	q := url.Values{"$select": {"id"}, "$expand": {expandProp(MailboxLeaseProperty)}}
+	f, err := users.NewItemContactFoldersContactFolderItemRequestBuilder(c.rawURL("/me/contactFolders/"+url.PathEscape(folderID), q), c.adapter).Get(ctx, nil)
+	if err != nil {
+		return "", wrap("reading the mailbox lease", err)
+	}
+	if f == nil {
+		return "", wrap("reading the mailbox lease", errNoBody)
+	}
+	return propValue(f.GetSingleValueExtendedProperties(), MailboxLeaseProperty), nil
+}
+
+// SetMailboxLease writes the lease on a contact folder. The write is not
+// conditional: a contactFolder has no changeKey or etag to send in
+// If-Match (its properties are id, displayName and parentFolderId:
+// https://learn.microsoft.com/graph/api/resources/contactfolder), unlike a
+// contact or an event. Other properties of the folder (the mark) are kept:
+// a PATCH of singleValueExtendedProperties creates or updates only the
+// ones it names
+// (https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-post-singlevalueextendedproperties).
+func (c *Client) SetMailboxLease(ctx context.Context, folderID, value string) error {
+	body := models.NewContactFolder()
+	body.SetSingleValueExtendedProperties([]models.SingleValueLegacyExtendedPropertyable{newProp(MailboxLeaseProperty, value)})
+	_, err := users.NewItemContactFoldersContactFolderItemRequestBuilder(c.rawURL("/me/contactFolders/"+url.PathEscape(folderID), nil), c.adapter).Patch(ctx, body, nil)
+	return wrap("writing the mailbox lease", err)
 }
 
 // mailboxContact maps a contact (SPEC §4.2: the first e-mail address, the

@@ -56,7 +56,8 @@
     last = ps;
     const s = ps.status;
     const badge = $("state-badge");
-    badge.textContent = s.state;
+    // On standby the badge names the computer that syncs the mailbox.
+    badge.textContent = s.state === "Standby" && s.syncingOn ? "Syncing on " + s.syncingOn : s.state;
     badge.className = "badge " + s.state.replace(/ /g, "-");
     $("reason").textContent = s.reason || "";
     text("mailbox", s.mailboxStatus);
