@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"vpconnect/syncer"
-	"vpconnect/syncer/store"
 )
 
 // One agent per mailbox (SPEC §5.5). An employee with a laptop and a
@@ -29,10 +28,12 @@ import (
 // that took longer is abandoned (it may have overwritten a claim that was
 // already confirmed) and left to expire, never held.
 
-// Leaser reads and writes the mailbox's lease; *syncer.Engine is one.
+// Leaser reads and writes the mailbox's lease, and calls the gate before
+// each batch; *syncer.Engine is one.
 type Leaser interface {
 	ReadLease(ctx context.Context) (syncer.MailboxLease, error)
 	WriteLease(ctx context.Context, l syncer.MailboxLease) error
+	SetLeaseGate(gate func(ctx context.Context) error)
 }
 
 // Lease timing.
@@ -60,15 +61,19 @@ type StandbyError struct {
 	Until    time.Time
 }
 
+// Is makes a StandbyError match syncer.ErrStandby: the engine records no
+// batch for it.
+func (e *StandbyError) Is(target error) bool { return target == syncer.ErrStandby }
+
 func (e *StandbyError) Error() string {
 	return fmt.Sprintf("the mailbox is synced on %s: this computer is on standby and takes over if that one stops", e.Computer)
 }
 
-// leaseGate runs batches only while the agent holds the lease. Batches and
-// probes come one at a time (the loop's running flag); the mutex is for
-// Status and the admin's Delete, which read it from other goroutines.
+// leaseGate lets batches run only while the agent holds the lease (the
+// engine calls acquire first). Batches come one at a time (the loop's
+// running flag); the mutex is for the loop and the admin's Delete, which
+// read it from other goroutines.
 type leaseGate struct {
-	next     Syncer
 	leaser   Leaser
 	agent    string
 	computer string
@@ -83,8 +88,8 @@ type leaseGate struct {
 	standby   *StandbyError
 }
 
-func newLeaseGate(next Syncer, leaser Leaser, agentID, computer string, settle time.Duration, now func() time.Time) *leaseGate {
-	return &leaseGate{next: next, leaser: leaser, agent: agentID, computer: computer, settle: settle, now: now,
+func newLeaseGate(leaser Leaser, agentID, computer string, settle time.Duration, now func() time.Time) *leaseGate {
+	return &leaseGate{leaser: leaser, agent: agentID, computer: computer, settle: settle, now: now,
 		period: LeaseIntervals*DefaultSchedule.Interval + LeaseMargin}
 }
 
@@ -95,30 +100,6 @@ func (g *leaseGate) setPeriod(interval time.Duration) {
 	g.mu.Lock()
 	g.period = LeaseIntervals*interval + LeaseMargin
 	g.mu.Unlock()
-}
-
-// Run takes or renews the lease, then runs the batch.
-func (g *leaseGate) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
-	if err := g.acquire(ctx); err != nil {
-		return store.Batch{}, err
-	}
-	return g.next.Run(ctx, trigger)
-}
-
-// MailboxChanged probes only while holding: a standby agent makes no
-// requests between its lease checks.
-func (g *leaseGate) MailboxChanged(ctx context.Context) (bool, error) {
-	p, ok := g.next.(MailboxProber)
-	if !ok || g.onStandby() != nil {
-		return false, nil
-	}
-	return p.MailboxChanged(ctx)
-}
-
-func (g *leaseGate) onStandby() *StandbyError {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.standby
 }
 
 func (g *leaseGate) holding() bool {

@@ -105,8 +105,8 @@ func (a *Agent) newLoop() *loop {
 		if l.agentID == "" {
 			l.agentID = newClaim()
 		}
-		l.gate = newLeaseGate(a.opts.Syncer, a.opts.Lease, l.agentID, a.opts.Computer, a.opts.LeaseSettle, a.clock.Now)
-		l.syncer = l.gate
+		l.gate = newLeaseGate(a.opts.Lease, l.agentID, a.opts.Computer, a.opts.LeaseSettle, a.clock.Now)
+		a.opts.Lease.SetLeaseGate(l.gate.acquire)
 	}
 	l.paused = p.Paused
 	l.adminDisabled = p.AdminDisabled && a.opts.Admin != nil

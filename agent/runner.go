@@ -48,6 +48,10 @@ func NewRunner(eng *syncer.Engine, ms, vp *auth.TokenSource, takeUp bool) *Runne
 // Run runs one batch.
 func (r *Runner) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
 	if r.takeUp {
+		// On standby the other agent keeps the mailbox: no writes here.
+		if err := r.Engine.LeaseGate(ctx); errors.Is(err, syncer.ErrStandby) {
+			return store.Batch{}, err
+		}
 		if err := r.Engine.InitializeMailbox(ctx, false); err != nil {
 			if errors.Is(err, syncer.ErrForeignCustomization) {
 				err = fmt.Errorf("%w; run 'vpconnect activate --reinitialize' to link it to you", err)

@@ -137,6 +137,11 @@ type Engine struct {
 	// loaded and brought up to date for the running batch; nil between
 	// batches, when the store holds it.
 	contacts, contactsByID map[string]Contact
+	// gate takes or renews the mailbox's lease before each batch (lease.go).
+	gate func(ctx context.Context) error
+	// leaseFolderID is the lease's folder as found by name when the state
+	// does not know it (lease.go); only the gate's goroutine uses it.
+	leaseFolderID string
 	// started is when the engine was made, and indexSettle how long after
 	// that a full listing of the contact index may fall due by age alone.
 	started     time.Time
@@ -291,7 +296,18 @@ func (b *batchRun) resolve(typ, side, item string) {
 // Run runs one batch and records it. The returned batch is what was
 // recorded; the error is set when the batch failed as a whole (a service
 // refused the credentials, a listing could not be completed).
+//
+// With a lease gate (SetLeaseGate) the batch first takes or renews the
+// mailbox's lease: ErrStandby (another agent syncs the mailbox) is no
+// batch at all and records nothing; any other failure of the gate is a
+// failed batch, recorded as one.
 func (e *Engine) Run(ctx context.Context, trigger Trigger) (store.Batch, error) {
+	var gateErr error
+	if e.gate != nil {
+		if gateErr = e.gate(ctx); errors.Is(gateErr, ErrStandby) {
+			return store.Batch{}, gateErr
+		}
+	}
 	b := &batchRun{trigger: trigger, started: e.opts.Now().UTC(), counts: map[string]*store.Counts{}}
 	if err := e.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
@@ -307,7 +323,10 @@ func (e *Engine) Run(ctx context.Context, trigger Trigger) (store.Batch, error) 
 	e.contacts, e.contactsByID = nil, nil
 	defer func() { e.contacts, e.contactsByID = nil, nil }()
 
-	runErr := e.syncEmails(ctx, b)
+	runErr := gateErr
+	if runErr == nil {
+		runErr = e.syncEmails(ctx, b)
+	}
 	for _, k := range []kind{e.newContactKind(), newEventKind(e)} {
 		if runErr != nil {
 			break

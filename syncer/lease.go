@@ -44,6 +44,24 @@ type MailboxLeases interface {
 	SetMailboxLease(ctx context.Context, folderID, value string) error
 }
 
+// ErrStandby is the lease gate's answer when another agent holds the
+// lease: the batch does not run.
+var ErrStandby = errors.New("another agent syncs this mailbox")
+
+// SetLeaseGate makes every batch call gate first (the agent's lease:
+// take or renew it, or answer ErrStandby). Set it before the first batch.
+func (e *Engine) SetLeaseGate(gate func(ctx context.Context) error) { e.gate = gate }
+
+// LeaseGate runs the lease gate alone (nil without one): what must not
+// happen on standby (taking the mailbox up again writes its mark) asks it
+// first.
+func (e *Engine) LeaseGate(ctx context.Context) error {
+	if e.gate == nil {
+		return nil
+	}
+	return e.gate(ctx)
+}
+
 // ErrNoLeaseFolder: the mailbox has no contact folder of the agent yet
 // (not initialized, or deactivated), so there is no lease to hold.
 var ErrNoLeaseFolder = errors.New("the mailbox has no Vantagepoint contact folder to keep the lease on")
@@ -60,6 +78,9 @@ func (e *Engine) leaseFolder(ctx context.Context) (MailboxLeases, string, error)
 	if err := e.store.View(ctx, func(tx *store.Tx) error { var err error; id, err = tx.Meta(metaContactFolder); return err }); err != nil {
 		return nil, "", err
 	}
+	if id == "" {
+		id = e.leaseFolderID
+	}
 	if id != "" {
 		return leases, id, nil
 	}
@@ -70,6 +91,8 @@ func (e *Engine) leaseFolder(ctx context.Context) (MailboxLeases, string, error)
 	if !found {
 		return nil, "", ErrNoLeaseFolder
 	}
+	// Kept for the next checks: a standby agent's state never learns it.
+	e.leaseFolderID = f.ID
 	return leases, f.ID, nil
 }
 
@@ -82,6 +105,7 @@ func (e *Engine) ReadLease(ctx context.Context) (MailboxLease, error) {
 	}
 	raw, err := leases.MailboxLease(ctx, folder)
 	if errors.Is(err, ErrNotFound) {
+		e.leaseFolderID = ""
 		// The folder the state knew is gone (deleted in Outlook, or by the
 		// other agent's Delete).
 		return MailboxLease{}, fmt.Errorf("%w: %v", ErrNoLeaseFolder, err)

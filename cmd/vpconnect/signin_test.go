@@ -140,8 +140,9 @@ func newWorld(t *testing.T) *world {
 			// that look at it.
 			OpenPage: func(context.Context, string) error { return nil },
 			// The simulator applies a write before it answers: a claim
-			// of the mailbox's lease need not wait for Graph.
-			LeaseSettle: time.Millisecond,
+			// of the mailbox's lease need not wait long for Graph (but
+			// its read and write must fit in it, or it is abandoned).
+			LeaseSettle: 100 * time.Millisecond,
 		},
 		stdin:        strings.NewReader(""),
 		readPassword: func() (string, error) { return "", errors.New("no terminal in tests") },
