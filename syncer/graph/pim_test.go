@@ -129,6 +129,23 @@ func TestContactFolderAndMark(t *testing.T) {
 	if props := e.sim.ContactFolders()[0].ExtendedProperties; props[MailboxMarkProperty] != mark || len(props) != 1 {
 		t.Fatalf("at the sim: %v", props)
 	}
+	// The lease (SPEC §5.5) is a second property of the folder: writing
+	// it keeps the mark, and the last write wins (a folder has no
+	// changeKey to make a write conditional).
+	if l, err := e.client.MailboxLease(ctx, f.ID); err != nil || l != "" {
+		t.Fatalf("no lease: %q %v", l, err)
+	}
+	for _, l := range []string{`{"agent":"a","computer":"LAPTOP-7"}`, `{"agent":"b","computer":"DESKTOP-2"}`} {
+		if err := e.client.SetMailboxLease(ctx, f.ID, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, err := e.client.MailboxLease(ctx, f.ID); err != nil || l != `{"agent":"b","computer":"DESKTOP-2"}` {
+		t.Fatalf("lease: %q %v", l, err)
+	}
+	if m, err := e.client.MailboxMark(ctx, f.ID); err != nil || m != mark {
+		t.Fatalf("mark after the lease: %q %v", m, err)
+	}
 	if err := e.client.DeleteContactFolder(ctx, f.ID); err != nil {
 		t.Fatal(err)
 	}
