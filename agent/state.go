@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"vpconnect/syncer"
-	"vpconnect/syncer/store"
 )
 
 // Agent states of SPEC §3. The words are the product's: the tray, the CLI,
@@ -97,12 +96,12 @@ func ComputeState(in Inputs) string {
 // SPEC §5.1 (`status --json`, `GET /v1/status`): the fields up to NextBatchAt
 // are a contract and are never renamed; the rest are additions.
 type Status struct {
-	State         string       `json:"state"`
-	MailboxStatus string       `json:"mailboxStatus"`
-	SyncStatus    string       `json:"syncStatus"`
-	Accounts      Accounts     `json:"accounts"`
-	LastBatch     *store.Batch `json:"lastBatch"`
-	NextBatchAt   *time.Time   `json:"nextBatchAt"`
+	State         string     `json:"state"`
+	MailboxStatus string     `json:"mailboxStatus"`
+	SyncStatus    string     `json:"syncStatus"`
+	Accounts      Accounts   `json:"accounts"`
+	LastBatch     *Batch     `json:"lastBatch"`
+	NextBatchAt   *time.Time `json:"nextBatchAt"`
 
 	// Reason explains the state in a sentence when it needs explaining
 	// (why sync is suspended, disabled or not configured).
@@ -117,9 +116,9 @@ type Status struct {
 	// PolicyErrors are bad policy values that were ignored (SPEC §5.4).
 	PolicyErrors []string `json:"policyErrors,omitempty"`
 	// OpenIssues are the items that failed and are retried every batch.
-	OpenIssues []store.Issue `json:"openIssues"`
+	OpenIssues []Issue `json:"openIssues"`
 	// Totals sums what the batches of the last 30 days did, per item type.
-	Totals map[string]store.Counts `json:"totals"`
+	Totals map[string]Counts `json:"totals"`
 	// Version is the agent's version.
 	Version string `json:"version"`
 	// Seq grows with every change, so that a watcher can tell snapshots apart.

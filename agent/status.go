@@ -7,7 +7,6 @@ import (
 
 	"vpconnect/auth"
 	"vpconnect/syncer"
-	"vpconnect/syncer/store"
 )
 
 // The status snapshot the loop publishes after every change, and its
@@ -21,20 +20,20 @@ func (l *loop) snapshot() Status {
 		MailboxStatus:       l.mailboxStatus,
 		SyncStatus:          SyncEnabled,
 		Accounts:            o.Accounts,
-		LastBatch:           l.lastBatch,
 		Running:             l.running,
 		ConsecutiveFailures: l.failures,
 		PauseAllowed:        o.Config.SyncEnabled() && o.Config.PauseAllowed() && !l.adminDisabled,
-		OpenIssues:          l.issues,
-		Totals:              l.totals,
+		OpenIssues:          issuesReport(l.issues),
+		Totals:              countsReport(l.totals),
 		Version:             Version,
 		Seq:                 l.seq,
 		Updated:             l.a.clock.Now().UTC(),
 		Admin:               l.adminSnapshot(),
 		Pacing:              l.pacingSnapshot(),
 	}
-	if s.OpenIssues == nil {
-		s.OpenIssues = []store.Issue{}
+	if l.lastBatch != nil {
+		b := BatchReport(*l.lastBatch)
+		s.LastBatch = &b
 	}
 	if !o.Config.SyncEnabled() || l.paused || l.adminDisabled {
 		s.SyncStatus = SyncDisabled

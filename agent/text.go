@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"vpconnect/syncer"
-	"vpconnect/syncer/store"
 )
 
 // WriteStatus writes a status for people ('vpconnect status'); running says
@@ -81,7 +80,7 @@ func dash(s string) string {
 // WriteBatch writes a batch for people ('vpconnect sync', the demo): its
 // outcome, the counts of the three types (zero when a type did not run) and
 // any other, the requests to each service, its issues and error.
-func WriteBatch(w io.Writer, b store.Batch) {
+func WriteBatch(w io.Writer, b Batch) {
 	fmt.Fprintf(w, "batch %d (%s) %s in %s\n", b.ID, b.Trigger, b.Outcome, b.Finished.Sub(b.Started).Round(time.Millisecond))
 	types := []string{syncer.TypeEmails, syncer.TypeContacts, syncer.TypeEvents}
 	var more []string

@@ -146,8 +146,10 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		Schedule: agent.Schedule{Interval: opts.Interval, FirstPollMax: time.Nanosecond},
 		Batches:  func(next agent.Syncer) agent.Syncer { return printing{d, next} },
 		// The simulated Graph applies a write before it answers: the
-		// claim of the mailbox's lease need not wait for the service.
-		LeaseSettle: 10 * time.Millisecond,
+		// claim of the mailbox's lease need not wait long for the
+		// service, but its read and write must fit in the wait even on
+		// a loaded computer, or the claim is abandoned.
+		LeaseSettle: 500 * time.Millisecond,
 	}
 	// It activates the way `vpconnect activate` does, through
 	// system.Activation: Microsoft sign-in by authorization code + PKCE (the
@@ -400,7 +402,8 @@ func (d *Demo) announce() {
 	fmt.Fprintf(w, "  in Vantagepoint, as Dana would\n\n")
 }
 
-func (d *Demo) print(b store.Batch, lines []written) {
+func (d *Demo) print(sb store.Batch, lines []written) {
+	b := agent.BatchReport(sb)
 	if d.opts.JSON {
 		line, _ := json.Marshal(b)
 		fmt.Fprintln(d.opts.Out, string(line))

@@ -23,7 +23,7 @@ type Hello struct {
 // batch itself once it finished.
 type SyncAnswer struct {
 	Batch  int64        `json:"batch"`
-	Result *store.Batch `json:"result,omitempty"`
+	Result *agent.Batch `json:"result,omitempty"`
 	Error  string       `json:"error,omitempty"`
 	// SignInNeeded is set when the batch failed because a credential was
 	// refused (the CLI exits 3).
@@ -216,7 +216,7 @@ func (s *Server) syncNow(w http.ResponseWriter, r *http.Request, _ caller) {
 	case res := <-t.Done:
 		a := SyncAnswer{Batch: t.Batch}
 		if res.Batch.ID != 0 {
-			b := res.Batch
+			b := agent.BatchReport(res.Batch)
 			a.Batch, a.Result = b.ID, &b
 		}
 		if res.Err != nil {

@@ -13,7 +13,6 @@ import (
 	"vpconnect/agent/localapi"
 	"vpconnect/agent/system"
 	"vpconnect/syncer"
-	"vpconnect/syncer/store"
 )
 
 func init() {
@@ -156,7 +155,7 @@ func (c *cli) runSync(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	var b *store.Batch
+	var b *agent.Batch
 	var runErr error
 	ac, err := c.dialAgent(ctx)
 	switch {
@@ -183,7 +182,8 @@ func (c *cli) runSync(ctx context.Context, args []string, stdout, stderr io.Writ
 			return needSignIn{err}
 		}
 		if batch.ID != 0 {
-			b = &batch
+			r := agent.BatchReport(batch)
+			b = &r
 		}
 		runErr = signInError(err)
 		if errors.Is(err, syncer.ErrAuthRejected) {

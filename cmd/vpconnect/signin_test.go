@@ -142,7 +142,7 @@ func newWorld(t *testing.T) *world {
 			// The simulator applies a write before it answers: a claim
 			// of the mailbox's lease need not wait long for Graph (but
 			// its read and write must fit in it, or it is abandoned).
-			LeaseSettle: 100 * time.Millisecond,
+			LeaseSettle: 500 * time.Millisecond,
 		},
 		stdin:        strings.NewReader(""),
 		readPassword: func() (string, error) { return "", errors.New("no terminal in tests") },
