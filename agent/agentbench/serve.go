@@ -94,7 +94,9 @@ func Build(ctx context.Context, s Start, log *slog.Logger) (*system.System, erro
 		return nil, err
 	}
 	// The simulated Graph applies a write before it answers: the claim of
-	// the mailbox's lease need not wait for the service.
+	// the mailbox's lease need not wait long for the service, but its read
+	// and write must fit in the wait even on a loaded computer, or the
+	// claim is abandoned.
 	return system.Build(ctx, system.Env{Keychain: func(string) auth.Keychain { return kc }, Logger: log,
-		LeaseSettle: 10 * time.Millisecond}, cfg, s.DataDir, nil)
+		LeaseSettle: 500 * time.Millisecond}, cfg, s.DataDir, nil)
 }
