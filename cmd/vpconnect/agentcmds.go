@@ -42,6 +42,10 @@ func (c *cli) runAgent(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer closer.Close()
+	// On Windows, also stop when Windows asks the program to close
+	// (taskkill, End task, logoff): closewindow_windows.go.
+	ctx, release := stopOnClose(ctx, log)
+	defer release()
 	env := c.env
 	env.Logger = log
 	if env.OpenPage == nil {
