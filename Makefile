@@ -52,9 +52,12 @@ test-go:
 test-race:
 	$(GO) test -race -count=1 -timeout 30m $(PKG)
 
-# test-wine runs the Windows build under Wine in a private prefix: the exe,
-# a demo batch, Credential Manager and the loopback API's owner check
-# (.ci/wine-suite).
+# test-wine runs the Windows build under Wine in a private prefix
+# (.ci/wine-suite, about a minute and a half): the GUI-subsystem exe, a demo
+# batch, the tray menu under Xvfb (screenshot in testdata/artifacts),
+# activation against the simulators into Credential Manager, run --headless
+# syncing a batch and stopped by WM_CLOSE, deactivate, idle detection, the
+# loopback API's owner check, and the MSI's install/upgrade/uninstall cycle.
 test-wine:
 	bash .ci/wine-suite
 
