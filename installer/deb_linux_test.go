@@ -45,6 +45,14 @@ func TestDebInstallsAndPurges(t *testing.T) {
 	if v := run("dpkg-deb", "-f", deb, "Version"); strings.TrimSpace(v) != "1.2.3" {
 		t.Errorf("package version %q", v)
 	}
+	// Every directory of the package, its root included, is 0755 and
+	// root's: dpkg applies them to the system's own directories.
+	for _, line := range strings.Split(strings.TrimSpace(run("dpkg-deb", "-c", deb)), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && strings.HasPrefix(f[0], "d") && (f[0] != "drwxr-xr-x" || f[1] != "root/root") {
+			t.Errorf("a directory of the package: %s", line)
+		}
+	}
 	run("dpkg", "-i", deb)
 	t.Cleanup(func() { exec.Command("dpkg", "--purge", "vpconnect").Run() })
 	files := map[string]os.FileMode{

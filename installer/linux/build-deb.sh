@@ -22,6 +22,8 @@ debver=${version#v}
 [[ $debver =~ ^[0-9] ]] || debver="0.0.0+g${debver//[^A-Za-z0-9.+~]/}"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+# mktemp makes it 0700, and dpkg-deb records it as the package's "./".
+chmod 0755 "$root"
 install -D -m 0755 "$exe" "$root/usr/bin/vpconnect"
 install -D -m 0644 "$here/vpconnect.desktop" "$root/etc/xdg/autostart/vpconnect.desktop"
 install -D -m 0644 "$here/vpconnect.service" "$root/usr/lib/systemd/user/vpconnect.service"
