@@ -43,7 +43,7 @@ func (c *cli) runAgent(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	defer closer.Close()
 	// On Windows, also stop when Windows asks the program to close
-	// (taskkill, End task, logoff): closewindow_windows.go.
+	// (taskkill, sign-out, shutdown): closewindow_windows.go.
 	ctx, release := stopOnClose(ctx, log)
 	defer release()
 	env := c.env
