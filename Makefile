@@ -56,8 +56,9 @@ test-race:
 # (.ci/wine-suite, about a minute and a half): the GUI-subsystem exe, a demo
 # batch, the tray menu under Xvfb (screenshot in testdata/artifacts),
 # activation against the simulators into Credential Manager, run --headless
-# syncing a batch and stopped by WM_CLOSE, deactivate, idle detection, the
-# loopback API's owner check, and the MSI's install/upgrade/uninstall cycle.
+# syncing a batch and stopped by WM_CLOSE and by a sign-out, deactivate,
+# idle detection, the loopback API's owner check, and the MSI's
+# install/upgrade/uninstall cycle.
 test-wine:
 	bash .ci/wine-suite
 
