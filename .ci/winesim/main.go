@@ -14,6 +14,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -25,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,13 +115,16 @@ func serve(ctx context.Context, cfgPath, dataDir, secretsPath string) error {
 	seed(g, v, time.Now().UTC())
 
 	// The identity platform and Vantagepoint are reached through proxies
-	// that note the tokens they answer; Graph itself directly.
-	msFront, err := front(g.AuthorityURL(), rec)
+	// that note the tokens they answer; Graph itself directly. The
+	// identity platform's refresh tokens are lengthened past what one
+	// Credential Manager entry holds, so that the agent must split the
+	// record it keeps.
+	msFront, err := front(g.AuthorityURL(), rec, refreshPad)
 	if err != nil {
 		return err
 	}
 	defer msFront.Close()
-	vpFront, err := front(v.URL(), rec)
+	vpFront, err := front(v.URL(), rec, 0)
 	if err != nil {
 		return err
 	}
@@ -176,6 +182,12 @@ func seed(g *graphsim.Server, v *vpsim.Server, now time.Time) {
 	}
 }
 
+// refreshPad is what the Microsoft front adds to each refresh token:
+// alone more than Windows' 2,560-byte limit on a credential's blob
+// (CRED_MAX_CREDENTIAL_BLOB_SIZE, 5*512; learn.microsoft.com/en-us/windows/
+// win32/api/wincred/ns-wincred-credentiala).
+const refreshPad = 3000
+
 // recorder appends secrets to a file, each once.
 type recorder struct {
 	mu   sync.Mutex
@@ -214,16 +226,31 @@ type proxy struct {
 
 func (p *proxy) Close() { p.srv.Close() }
 
+// isTokenRequest tells a token request: a POST to a path ending in /token.
+func isTokenRequest(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(strings.ToLower(r.URL.Path), "/token")
+}
+
 // front serves a reverse proxy to target that notes the access, refresh
-// and id tokens of every token answer (a POST to a path ending in /token).
-func front(target string, rec *recorder) (*proxy, error) {
+// and id tokens of every token answer. With pad > 0 it hands out each
+// refresh token lengthened by pad characters, and gives the service back
+// the token it issued when the client redeems a lengthened one.
+func front(target string, rec *recorder, pad int) (*proxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", target, err)
 	}
+	var issued sync.Map // lengthened refresh token → the service's own
 	rp := httputil.NewSingleHostReverseProxy(u)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		if pad > 0 && isTokenRequest(r) {
+			restoreRefreshToken(r, &issued)
+		}
+	}
 	rp.ModifyResponse = func(res *http.Response) error {
-		if res.Request.Method != http.MethodPost || !strings.HasSuffix(strings.ToLower(res.Request.URL.Path), "/token") {
+		if !isTokenRequest(res.Request) {
 			return nil
 		}
 		body, err := io.ReadAll(res.Body)
@@ -237,13 +264,36 @@ func front(target string, rec *recorder) (*proxy, error) {
 			Refresh string `json:"refresh_token"`
 			ID      string `json:"id_token"`
 		}
-		if json.Unmarshal(body, &tok) == nil {
-			for _, s := range []string{tok.Access, tok.Refresh, tok.ID} {
-				if err := rec.add(s); err != nil {
-					return err
-				}
+		if json.Unmarshal(body, &tok) != nil {
+			return nil
+		}
+		for _, s := range []string{tok.Access, tok.Refresh, tok.ID} {
+			if err := rec.add(s); err != nil {
+				return err
 			}
 		}
+		if pad == 0 || tok.Refresh == "" {
+			return nil
+		}
+		long, err := lengthen(tok.Refresh, pad)
+		if err != nil {
+			return err
+		}
+		var all map[string]any
+		if err := json.Unmarshal(body, &all); err != nil {
+			return fmt.Errorf("decode a token answer: %w", err)
+		}
+		all["refresh_token"] = long
+		if body, err = json.Marshal(all); err != nil {
+			return fmt.Errorf("encode a token answer: %w", err)
+		}
+		issued.Store(long, tok.Refresh)
+		if err := rec.add(long); err != nil {
+			return err
+		}
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		res.ContentLength = int64(len(body))
+		res.Header.Set("Content-Length", strconv.Itoa(len(body)))
 		return nil
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -257,4 +307,35 @@ func front(target string, rec *recorder) (*proxy, error) {
 		}
 	}()
 	return p, nil
+}
+
+// lengthen appends n random base64url characters to a token, after a dot.
+func lengthen(token string, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("lengthen a refresh token: %w", err)
+	}
+	return token + "." + base64.RawURLEncoding.EncodeToString(b)[:n], nil
+}
+
+// restoreRefreshToken puts back, in a token request's form, the refresh
+// token the service issued for a lengthened one. A token the front never
+// handed out is passed on as it is, for the service to refuse.
+func restoreRefreshToken(r *http.Request, issued *sync.Map) {
+	if r.Body == nil {
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err == nil {
+		if form, perr := url.ParseQuery(string(body)); perr == nil {
+			if orig, ok := issued.Load(form.Get("refresh_token")); ok {
+				form.Set("refresh_token", orig.(string))
+				body = []byte(form.Encode())
+			}
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 }
