@@ -78,6 +78,12 @@ const StateDeleted = "Deleted"
 
 // Timing of the administration.
 const (
+	// AdminFirstSpread: in a fleet large enough to be paced, the first
+	// round of a run (the record's write and the switches' read) comes at
+	// a random moment this long after the first batch, not with it: at a
+	// 9 a.m. login wave the rounds of thousands of agents would otherwise
+	// crowd the minutes of their first polls. Sync now reads at once.
+	AdminFirstSpread = 10 * time.Minute
 	// AdminMinInterval: the record is written, and the switches read, at
 	// most once a minute (SPEC §5.5).
 	AdminMinInterval = time.Minute
@@ -123,8 +129,13 @@ type adminLoop struct {
 	next       time.Time // when a round is due (timer); zero: none
 	lastRead   time.Time // when the switches were last read
 	// countSpread delays each fleet count by a random part of
-	// fleetCountSpread, chosen once per run.
+	// FleetCountSpread, chosen once per run.
 	countSpread time.Duration
+	// firstAt is when the run's first round may come (zero: at once);
+	// firstSpread is its random wait after the first batch in a paced
+	// fleet, chosen once per run.
+	firstAt     time.Time
+	firstSpread time.Duration
 	status      AdminStatus
 }
 
@@ -173,6 +184,10 @@ func (l *loop) adminPlan() {
 		return
 	}
 	now := l.a.clock.Now()
+	if !l.adminDisabled && !adm.firstAt.IsZero() && now.Before(adm.firstAt) {
+		adm.next = adm.firstAt
+		return
+	}
 	rec := l.adminRecord()
 	// One record per employee: on standby it is the lease holder's to
 	// write (its machine name, its batches), so only the switches are read.

@@ -268,6 +268,11 @@ type fleetAgent struct {
 	// in the agents hub.
 	pace         pacing
 	adminStarted bool
+	reportedAt   int64 // when the record was last written in the agents hub
+	reported     bool  // it was, in this run
+	// probeNews and fromProbe mirror the loop's: the batch requested, or
+	// the one in flight, was started by a mailbox probe's news.
+	probeNews, fromProbe bool
 
 	trigger  syncer.Trigger // of the batch in flight
 	lastCost int            // its Vantagepoint requests as the engine counts them
@@ -288,6 +293,7 @@ const (
 	fleetEvVP                  // a change in Vantagepoint within the user's scope
 	fleetEvSample              // once a minute in the steady window: count stretched agents
 	fleetEvAdmin               // the periodic read of the administrator's switches
+	fleetEvCount               // the agent's daily count of the fleet in the agents hub
 )
 
 type fleetEvent struct {
@@ -440,7 +446,7 @@ func (f *fleetSim) addAgent(id int32) {
 	r := rand.New(rand.NewPCG(m.Seed, uint64(id)+1))
 	a.sched = newScheduler(m.Schedule, r.Float64, func() bool { return f.idleAt(a, f.now) })
 	a.pace = pacing{budget: m.Budget, estimate: m.Agents, counted: m.Agents, perPoll: initialPerPoll, admin: m.Admin}
-	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval)
+	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval, f.at(f.now))
 	a.arrive = f.triangular()
 	switch u := f.world.Float64(); {
 	case u < m.OvernightShare:
@@ -472,6 +478,16 @@ func (f *fleetSim) addAgent(id int32) {
 	}
 	if m.VPChangesPerHour > 0 {
 		f.push(max(m.VPChangesFrom.Nanoseconds(), m.Start.Nanoseconds())+f.exp(m.VPChangesPerHour), id, fleetEvVP, 0)
+	}
+	// The daily count of the fleet comes at a moment spread over a cycle of
+	// FleetCountEvery and a random part of FleetCountSpread (admin.go
+	// adminPlan): the share of agents whose count falls in the morning
+	// count at a uniform moment of it.
+	if m.Admin {
+		cycle := FleetCountEvery + FleetCountSpread/2
+		if morning := m.End - m.Start; f.world.Float64() < morning.Seconds()/cycle.Seconds() {
+			f.push(m.Start.Nanoseconds()+f.uniform(0, morning), id, fleetEvCount, 0)
+		}
 	}
 }
 
@@ -545,8 +561,11 @@ func (f *fleetSim) run() {
 			f.batchDone(a, e.agent)
 		case fleetEvUser:
 			f.user(a, e.agent)
+		case fleetEvCount:
+			f.countFleet(a)
+			continue
 		case fleetEvAdmin:
-			f.adminRead()
+			f.adminRead(a, !a.reported)
 			f.push(f.now+int64(AdminReadEvery), e.agent, fleetEvAdmin, 0)
 			continue
 		case fleetEvVP:
@@ -711,6 +730,7 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, trigger syncer.Trigger) {
 	a.running, a.probing = true, false
 	a.stretchedPlan = false
 	a.trigger = trigger
+	a.fromProbe = a.probeNews && trigger == syncer.TriggerSchedule
 
 	c := fleetCost{listings: m.Listings}
 	if m.Admin && trigger == syncer.TriggerManual {
@@ -795,18 +815,31 @@ func (f *fleetSim) batchDone(a *fleetAgent, id int32) {
 			return
 		}
 		if a.changed {
+			a.probeNews = true
 			f.request(a, id, syncer.TriggerSchedule)
+			a.probeNews = false
 		}
 		return
 	}
 	// The loop's batchDone: the batch's Vantagepoint requests into the
-	// pacing (agent.go), the first read of the switches, then the plan.
-	a.pace.observe(string(a.trigger), int64(a.lastCost), now)
-	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval)
+	// pacing (loop.go), the first read of the switches with the first
+	// write of the record, or the record's hourly heartbeat (admin.go
+	// adminPlan), then the plan.
+	a.pace.observe(pacedPoll(string(a.trigger), a.fromProbe), int64(a.lastCost), now)
+	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval, now)
 	if f.m.Admin && !a.adminStarted {
+		// The first round: at once, or in a paced fleet at a random
+		// moment of AdminFirstSpread (loop.go batchDone, admin.go
+		// adminPlan); Sync now's own read is counted with its batch.
 		a.adminStarted = true
-		f.adminRead()
-		f.push(f.now+int64(AdminReadEvery), id, fleetEvAdmin, 0)
+		if a.sched.paced > a.sched.cfg.Interval && a.trigger != syncer.TriggerManual {
+			f.push(f.now+f.uniform(0, AdminFirstSpread), id, fleetEvAdmin, 0)
+		} else {
+			f.adminRead(a, true)
+			f.push(f.now+int64(AdminReadEvery), id, fleetEvAdmin, 0)
+		}
+	} else if f.m.Admin && a.reported && f.now-a.reportedAt >= int64(AdminHeartbeat) {
+		f.adminWrite(a)
 	}
 	a.sched.batchEnded(now, a.changed, false)
 	a.stretchedPlan = a.sched.stretched(now)
@@ -817,12 +850,66 @@ func (f *fleetSim) batchDone(a *fleetAgent, id int32) {
 	}
 }
 
-// adminRead counts one read of an agent's record in the agents hub.
-func (f *fleetSim) adminRead() {
+// adminRead counts one read of the agent's switch in the groups hub (no
+// groups: one GET, agent/admin hubs.go Exchange), with the write of its
+// record in the agents hub when write is set, and the token either needs
+// when the agent's has expired: the hubs' client shares the engine's token
+// source, and on a quiet, paced agent the switches are what keeps asking
+// for a token.
+func (f *fleetSim) adminRead(a *fleetAgent, write bool) {
+	f.adminToken(a)
 	f.count(f.requests, f.now)
-	if f.now >= f.m.SteadyFrom.Nanoseconds() && f.now < f.m.SteadyTo.Nanoseconds() {
+	if f.steady() {
 		f.steadyCost.admin++
 	}
+	if write {
+		f.adminWrite(a)
+	}
+}
+
+// adminWrite counts one write of the agent's record (a PUT), as the first
+// round of a run and the hourly heartbeat make it.
+func (f *fleetSim) adminWrite(a *fleetAgent) {
+	f.adminToken(a)
+	a.reportedAt, a.reported = f.now, true
+	f.count(f.requests, f.now)
+	if f.steady() {
+		f.steadyCost.admin++
+	}
+}
+
+// countFleet counts the fleet in the agents hub: one listing of keys,
+// paged (agent/admin hubs.go CountAgents), on the agent's token.
+func (f *fleetSim) countFleet(a *fleetAgent) {
+	if !a.started {
+		return // the computer is off: it counts later in the day
+	}
+	f.adminToken(a)
+	pages := (f.m.Agents + fleetCountPage - 1) / fleetCountPage
+	for i := range pages {
+		f.count(f.requests, f.now+int64(i)*int64(f.m.RequestTime))
+		if f.steady() {
+			f.steadyCost.admin++
+		}
+	}
+}
+
+// adminToken counts the token request of an administration round whose
+// token has expired.
+func (f *fleetSim) adminToken(a *fleetAgent) {
+	if f.now+int64(f.m.TokenLeeway) < a.tokenUntil {
+		return
+	}
+	a.tokenUntil = f.now + int64(f.m.TokenLifetime)
+	f.count(f.requests, f.now)
+	if f.steady() {
+		f.steadyCost.token++
+	}
+}
+
+// steady says whether now is in the steady window.
+func (f *fleetSim) steady() bool {
+	return f.now >= f.m.SteadyFrom.Nanoseconds() && f.now < f.m.SteadyTo.Nanoseconds()
 }
 
 // sample counts, once a simulated minute of the steady window, the agents
@@ -906,7 +993,7 @@ func (f *fleetSim) result() fleetResult {
 		r.SeenP50, r.SeenP95 = d[len(d)/2], d[len(d)*95/100]
 	}
 	if len(f.agents) > 0 {
-		r.Interval, _ = f.agents[0].pace.interval(f.agents[0].sched.cfg.Interval)
+		r.Interval, _ = f.agents[0].pace.interval(f.agents[0].sched.cfg.Interval, f.at(f.now))
 	}
 	return r
 }

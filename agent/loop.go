@@ -35,14 +35,18 @@ type loop struct {
 	standby *StandbyError
 	agentID string
 
-	running      bool
-	cancelBatch  context.CancelFunc
-	waiters      []chan Result // for the running batch
-	pending      syncer.Trigger
-	nextWaiters  []chan Result // for the batch after it
-	idleWaiters  []chan struct{}
-	deactivating bool
-	restart      bool // Restart was asked: stop and return ErrRestart
+	running     bool
+	cancelBatch context.CancelFunc
+	waiters     []chan Result // for the running batch
+	pending     syncer.Trigger
+	// probeNews: the scheduled batch being requested was started by a
+	// mailbox probe's news; batchFromProbe: the one running was. Pacing
+	// counts such batches apart from its polls (pacing.go observe).
+	probeNews, batchFromProbe bool
+	nextWaiters               []chan Result // for the batch after it
+	idleWaiters               []chan struct{}
+	deactivating              bool
+	restart                   bool // Restart was asked: stop and return ErrRestart
 
 	// The loop's one timer, set to the next planned event (arm); nothing
 	// wakes the agent between events (no busy polling). live: Run owns it.
@@ -112,7 +116,8 @@ func (a *Agent) newLoop() *loop {
 	l.adminDisabled = p.AdminDisabled && a.opts.Admin != nil
 	l.pace = pacing{budget: a.opts.Config.Vantagepoint.MaxRequestsPerSecond, estimate: a.opts.Config.Vantagepoint.FleetSize,
 		counted: p.FleetSize, countedAt: p.FleetCounted, perPoll: initialPerPoll}
-	l.adm.countSpread = time.Duration(a.opts.Rand() * float64(fleetCountSpread))
+	l.adm.countSpread = time.Duration(a.opts.Rand() * float64(FleetCountSpread))
+	l.adm.firstSpread = time.Duration(a.opts.Rand() * float64(AdminFirstSpread))
 	l.repace()
 	if l.gate != nil && p.AgentID == "" {
 		if err := l.save(); err != nil {
@@ -293,6 +298,7 @@ func (l *loop) startBatch(trigger syncer.Trigger, waiters []chan Result) {
 	}
 	l.sched.batchStarted()
 	l.running = true
+	l.batchFromProbe = l.probeNews && trigger == syncer.TriggerSchedule
 	l.waiters = append(l.waiters, waiters...)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancelBatch = cancel
@@ -401,7 +407,9 @@ func (l *loop) batchDone(r batchResult) {
 			return
 		}
 		if r.changed && l.scheduling() {
+			l.probeNews = true
 			l.request(syncer.TriggerSchedule, nil)
+			l.probeNews = false
 		}
 		l.afterIdle()
 		return
@@ -420,6 +428,12 @@ func (l *loop) batchDone(r batchResult) {
 	// Sync now, and then every AdminReadEvery (adminPlan's timer), not
 	// after every batch: a fleet's reads count against the server's
 	// budget. The record is written when it changed.
+	switch {
+	case syncer.Trigger(r.batch.Trigger) == syncer.TriggerManual:
+		l.adm.firstAt = time.Time{}
+	case !l.adm.started && l.sched.paced > l.sched.cfg.Interval:
+		l.adm.firstAt = now.Add(l.adm.firstSpread)
+	}
 	if !l.adm.started || syncer.Trigger(r.batch.Trigger) == syncer.TriggerManual || !l.adm.present {
 		// (While the hubs are missing each batch asks again; the hubs'
 		// client answers from memory until its hourly recheck, so that a
@@ -427,7 +441,7 @@ func (l *loop) batchDone(r batchResult) {
 		l.adm.readWanted = true
 	}
 	l.adm.started = true
-	l.pace.observe(r.batch.Trigger, r.batch.Requests["vantagepoint"], now)
+	l.pace.observe(pacedPoll(r.batch.Trigger, l.batchFromProbe), r.batch.Requests["vantagepoint"], now)
 	if r.batch.ID != 0 {
 		b := r.batch
 		l.lastBatch = &b
