@@ -164,7 +164,7 @@ func (p *pacing) interval(base time.Duration, now time.Time) (time.Duration, str
 	if left > 0 {
 		d = min(BudgetPacedInterval, time.Duration(n*p.perPoll/left*float64(time.Second)))
 	}
-	fleet := fmt.Sprintf("%s agents (%s)", thousands(p.fleet()), map[bool]string{true: "counted in the agents hub", false: "vantagepoint.fleetSize"}[p.counted > 0])
+	fleet := fmt.Sprintf("%s agents (%s)", thousands(p.fleet()), map[bool]string{true: "counted in the agents hub", false: "estimated: vantagepoint.fleetSize"}[p.counted > 0])
 	switch {
 	case d <= base:
 		return base, fmt.Sprintf("not paced: %s within the budget of %d req/s", fleet, p.budget)

@@ -221,7 +221,7 @@ func TestCheck(t *testing.T) {
 	t.Cleanup(g.Close)
 	base := CheckEnv{APIURL: e.sim.APIURL(), Database: e.sim.Database(), ClientID: "app", ClientSecret: "s3cret",
 		AuthorityURL: g.AuthorityURL(), Tenant: "organizations", MicrosoftClientID: "ms-app",
-		Client: e.c, MicrosoftUser: "jdoe@contoso.example"}
+		Client: e.c, MicrosoftUser: "jdoe@contoso.example", FleetSize: 500, Budget: 20}
 	byName := func(rs []CheckResult) map[string]CheckResult {
 		m := map[string]CheckResult{}
 		for _, r := range rs {
@@ -230,7 +230,7 @@ func TestCheck(t *testing.T) {
 		return m
 	}
 	rs := Check(ctx, base)
-	if len(rs) != 11 {
+	if len(rs) != 12 {
 		t.Fatalf("%d checks", len(rs))
 	}
 	if r := byName(rs)["Vantagepoint server clock"]; !r.OK || !strings.Contains(r.Detail, "not measured yet") {
@@ -248,11 +248,21 @@ func TestCheck(t *testing.T) {
 	if r := byName(rs)["activity field CustMessageID for the key of filed e-mails"]; !strings.Contains(r.Fix, "CustMessageID") || !strings.Contains(r.Fix, "docs/admin.md") {
 		t.Errorf("key field line: %+v", r)
 	}
+	// Without the agents hub the agents pace on the estimate, and the
+	// check says so (for information: not a failure).
+	if r := byName(rs)["fleet size the agents pace on"]; !r.OK || !strings.Contains(r.Detail, "vantagepoint.fleetSize = 500") ||
+		!strings.Contains(r.Detail, "budget 20 req/s") || !strings.Contains(r.Fix, "docs/admin.md") {
+		t.Errorf("fleet line without hubs: %+v", r)
+	}
 	e.sim.AddConnectHubs()
-	for _, r := range Check(ctx, base) {
+	rs = Check(ctx, base)
+	for _, r := range rs {
 		if !r.OK {
 			t.Errorf("with the template's hubs: %+v", r)
 		}
+	}
+	if r := byName(rs)["fleet size the agents pace on"]; !strings.Contains(r.Detail, "agents active in the agents hub") || r.Fix != "" {
+		t.Errorf("fleet line with the hubs: %+v", r)
 	}
 	// A hub made without one of the template's fields is named with it
 	// (here: a groups hub of the older template, without Employee).

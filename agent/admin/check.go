@@ -31,6 +31,10 @@ type CheckEnv struct {
 	Client *vantagepoint.Client
 	// MicrosoftUser is the activated Microsoft 365 address.
 	MicrosoftUser string
+	// FleetSize and Budget are vantagepoint.fleetSize and
+	// vantagepoint.maxRequestsPerSecond: the estimate the agents pace on
+	// when the agents hub cannot count them, and the budget.
+	FleetSize, Budget int
 }
 
 // CheckResult is one line of the checklist.
@@ -167,7 +171,9 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 	add(checkKeyField(ctx, env))
 
 	// 5, 6. The hubs and their fields.
-	add(checkHub(ctx, env, "agents hub", env.AgentsHub, "admin.agentsHub", AgentFields))
+	agents := checkHub(ctx, env, "agents hub", env.AgentsHub, "admin.agentsHub", AgentFields)
+	add(agents)
+	add(checkFleet(ctx, env, agents.OK))
 	add(checkHub(ctx, env, "groups hub", env.GroupsHub, "admin.groupsHub", GroupFields))
 	// Who may write what: the agents their record, nobody but IT the
 	// switches.
@@ -177,6 +183,34 @@ func Check(ctx context.Context, env CheckEnv) []CheckResult {
 	// 7. The Microsoft authority: its OpenID configuration document.
 	add(checkAuthority(ctx, env))
 	return out
+}
+
+// checkFleet says what fleet size the agents pace on (agent/pacing.go):
+// counted in the agents hub, or the vantagepoint.fleetSize estimate where
+// the hub cannot count them. For information: an estimate is not a
+// failure, but a large company should know it is one.
+func checkFleet(ctx context.Context, env CheckEnv, hubOK bool) CheckResult {
+	r := CheckResult{Name: "fleet size the agents pace on", OK: true}
+	budget := fmt.Sprintf("budget %d req/s (vantagepoint.maxRequestsPerSecond)", env.Budget)
+	estimate := func(why string) {
+		r.Detail = fmt.Sprintf("%s: the agents assume vantagepoint.fleetSize = %d; %s", why, env.FleetSize, budget)
+		r.Fix = "create the agents hub (docs/admin.md) so that the agents count themselves, or set vantagepoint.fleetSize to the number of computers that run the agent"
+	}
+	switch {
+	case env.Client == nil:
+		estimate("not signed in, the agents hub not read")
+	case !hubOK:
+		estimate("the agents hub cannot count the agents")
+	default:
+		h := NewHubs(Options{Client: env.Client, AgentsHub: env.AgentsHub})
+		n, err := h.CountAgents(ctx, time.Now().Add(-24*time.Hour))
+		if err != nil {
+			estimate(firstLine(err))
+			break
+		}
+		r.Detail = fmt.Sprintf("%d agents active in the agents hub in the last day (each agent counts them about once a day); %s", n, budget)
+	}
+	return r
 }
 
 func checkHub(ctx context.Context, env CheckEnv, what, area, key string, want []Field) CheckResult {

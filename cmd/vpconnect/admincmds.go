@@ -150,6 +150,7 @@ func (c *cli) runAdminCheck(ctx context.Context, args []string, stdout, stderr i
 		AuthorityURL: cfg.Microsoft.AuthorityURL, Tenant: cfg.Microsoft.Tenant, MicrosoftClientID: cfg.Microsoft.ClientID,
 		AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub, Group: cfg.Admin.Group,
 		HTTPClient: c.env.HTTPClient(), Client: s.client, MicrosoftUser: s.msUser,
+		FleetSize: cfg.Vantagepoint.FleetSize, Budget: cfg.Vantagepoint.MaxRequestsPerSecond,
 	})
 	lines := make([]checkLine, 0, len(results))
 	for _, r := range results {
