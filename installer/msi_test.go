@@ -42,6 +42,8 @@ var policyProperties = map[string]string{
 	"MS_CLIENT_ID":     "microsoft.clientId",
 	"MS_TENANT":        "microsoft.tenant",
 	"ADDIN_ORIGINS":    "localApi.allowedOrigins",
+	"VP_MAX_REQUESTS":  "vantagepoint.maxRequestsPerSecond",
+	"VP_FLEET_SIZE":    "vantagepoint.fleetSize",
 	"SYNC_ENABLED":     "sync.enabled",
 }
 
@@ -260,6 +262,9 @@ func TestMSI(t *testing.T) {
 			"microsoft.tenant":          "example.com",
 			"localApi.allowedOrigins":   "https://addin.example.com;https://addin2.example.com",
 			"sync.enabled":              uint64(0),
+			// The pacing's numbers, written as REG_SZ.
+			"vantagepoint.maxRequestsPerSecond": "40",
+			"vantagepoint.fleetSize":            "5000",
 		}
 		p, errs := config.PolicyFromValues(values, `HKLM\`+config.WindowsPolicyKey)
 		if len(errs) != 0 {
@@ -270,7 +275,8 @@ func TestMSI(t *testing.T) {
 			t.Fatalf("effective config errors: %v", errs)
 		}
 		if c.Vantagepoint.APIURL != "https://vp.example.com/vantagepoint/api" || c.SyncEnabled() ||
-			!slices.Equal(c.LocalAPI.AllowedOrigins, []string{"https://addin.example.com", "https://addin2.example.com"}) {
+			!slices.Equal(c.LocalAPI.AllowedOrigins, []string{"https://addin.example.com", "https://addin2.example.com"}) ||
+			c.Vantagepoint.MaxRequestsPerSecond != 40 || c.Vantagepoint.FleetSize != 5000 {
 			t.Errorf("effective config: %+v", c)
 		}
 	})

@@ -103,6 +103,8 @@ CONDITIONS=(
   "PolicyMsClientId|MS_CLIENT_ID"
   "PolicyMsTenant|MS_TENANT"
   "PolicyAddinOrigins|ADDIN_ORIGINS"
+  "PolicyVpMaxRequests|VP_MAX_REQUESTS"
+  "PolicyVpFleetSize|VP_FLEET_SIZE"
   'PolicySyncEnabledOn|SYNC_ENABLED="1" OR SYNC_ENABLED~="true"'
   'PolicySyncEnabledOff|SYNC_ENABLED="0" OR SYNC_ENABLED~="false"'
 )
@@ -110,7 +112,7 @@ queries=()
 for c in "${CONDITIONS[@]}"; do
   queries+=(-q "UPDATE \`Component\` SET \`Condition\` = '${c#*|}' WHERE \`Component\` = '${c%%|*}'")
 done
-public="VP_API_URL;VP_DATABASE;VP_CLIENT_ID;VP_CLIENT_SECRET;MS_CLIENT_ID;MS_TENANT;ADDIN_ORIGINS;SYNC_ENABLED"
+public="VP_API_URL;VP_DATABASE;VP_CLIENT_ID;VP_CLIENT_SECRET;MS_CLIENT_ID;MS_TENANT;ADDIN_ORIGINS;VP_MAX_REQUESTS;VP_FLEET_SIZE;SYNC_ENABLED"
 queries+=(-q "UPDATE \`Property\` SET \`Value\` = '$public;WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED' WHERE \`Property\` = 'SecureCustomProperties'")
 queries+=(-q "UPDATE \`CustomAction\` SET \`Type\` = 10291 WHERE \`Action\` = 'RestoreVpClientSecret'")
 msibuild "$work/vpconnect.msi" "${queries[@]}"
