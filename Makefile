@@ -53,8 +53,8 @@ test-race:
 	$(GO) test -race -count=1 -timeout 30m $(PKG)
 
 # test-wine runs the Windows build under Wine in a private prefix
-# (.ci/wine-suite, about a minute and a half): the GUI-subsystem exe, a demo
-# batch, the tray menu under Xvfb (screenshot in testdata/artifacts),
+# (.ci/wine-suite, about a minute and a half): the GUI-subsystem exe (and
+# its output in a terminal's console), a demo batch, the tray menu under Xvfb (screenshot in testdata/artifacts),
 # activation against the simulators into Credential Manager, run --headless
 # syncing a batch and stopped by WM_CLOSE and by a sign-out, deactivate,
 # idle detection, the loopback API's owner check, and the MSI's
