@@ -54,8 +54,9 @@ test-race:
 
 # test-wine runs the Windows build under Wine in a private prefix
 # (.ci/wine-suite, about a minute and a half): the GUI-subsystem exe (and
-# its output in a terminal's console), a demo batch, the tray menu under Xvfb (screenshot in testdata/artifacts),
-# activation against the simulators into Credential Manager, run --headless
+# its output in a terminal's console), a demo batch, the tray menu under
+# Xvfb (screenshot in testdata/artifacts), activation against the
+# simulators into Credential Manager, run --headless
 # syncing a batch and stopped by WM_CLOSE and by a sign-out, deactivate,
 # idle detection, the loopback API's owner check, and the MSI's
 # install/upgrade/uninstall cycle.
