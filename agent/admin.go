@@ -131,9 +131,9 @@ type adminLoop struct {
 	// countSpread delays each fleet count by a random part of
 	// FleetCountSpread, chosen once per run.
 	countSpread time.Duration
-	// firstAt is when the run's first round may come (zero: at once);
-	// firstSpread is its random wait after the first batch in a paced
-	// fleet, chosen once per run.
+	// firstAt is when the run's first round, or the first after a
+	// sleep, may come (zero: at once); firstSpread is its random wait in a
+	// paced fleet, chosen once per run.
 	firstAt     time.Time
 	firstSpread time.Duration
 	status      AdminStatus
@@ -184,6 +184,14 @@ func (l *loop) adminPlan() {
 		return
 	}
 	now := l.a.clock.Now()
+	if adm.present && !adm.lastRead.IsZero() && now.Sub(adm.lastRead) > 2*AdminReadEvery &&
+		adm.firstAt.Before(adm.lastRead) && l.sched.paced > l.sched.cfg.Interval {
+		// The read is overdue by more than a period: the computer slept
+		// (a laptop waking at 9 a.m.; Windows fires the late timer at
+		// once). Like a start, the round comes at a random moment of the
+		// next AdminFirstSpread, not with the wave's first polls.
+		adm.firstAt = now.Add(adm.firstSpread)
+	}
 	if !l.adminDisabled && !adm.firstAt.IsZero() && now.Before(adm.firstAt) {
 		adm.next = adm.firstAt
 		return

@@ -79,3 +79,31 @@ func TestPacingBudgetByPolicyAndSyncNow(t *testing.T) {
 		t.Fatalf("Sync now while paced = %d %+v\n%s", code, b2, errOut)
 	}
 }
+
+// In a paced fleet the first administration round of a run (the record's
+// write and the switches' read) comes at a random moment of the
+// AdminFirstSpread after the first batch, not with it: a 9 a.m. login
+// wave would otherwise carry every agent's round with its first poll.
+// Sync now reads at once (TestPacingBudgetByPolicyAndSyncNow's world).
+// (The world's random number is 0.5: half the spread.)
+func TestPacingSpreadsTheFirstAdministrationRound(t *testing.T) {
+	w := newAgentWorld(t)
+	w.v.AddConnectHubs()
+	writePolicy(t, `{"vantagepoint": {"maxRequestsPerSecond": 5, "fleetSize": 5000}}`)
+	w.activate(t)
+	w.startAgent(t)
+	w.clock.Advance(30 * time.Second) // the random first poll
+	st := w.waitStatus(t, "the first scheduled batch", func(s agent.Status) bool { return !s.Running && s.LastBatch != nil })
+	if time.Duration(st.Pacing.Interval) <= 2*time.Minute || st.LastBatch.Trigger == "manual" {
+		t.Fatalf("not paced, or not a scheduled batch: %+v, %+v", st.Pacing, st.LastBatch)
+	}
+	if st.Admin == nil || st.Admin.Reports != 0 || st.Admin.SwitchReads != 0 {
+		t.Fatalf("the first round came with the first batch: %+v", st.Admin)
+	}
+	w.clock.Advance(agent.AdminFirstSpread/2 - time.Second)
+	if st, _ := w.status(t); st.Admin.Reports != 0 || st.Admin.SwitchReads != 0 {
+		t.Fatalf("the first round came before its moment: %+v", st.Admin)
+	}
+	w.clock.Advance(time.Second)
+	w.waitAdmin(t, "the first round", func(a agent.AdminStatus) bool { return a.Reports == 1 && a.SwitchReads == 1 })
+}
