@@ -58,11 +58,28 @@ func TestPacingFollowsTheFleetInTheAgentsHub(t *testing.T) {
 	}
 }
 
-// The budget comes from policy; Sync now is never paced.
+// The budget comes from policy: 1,000 agents fit the default budget at
+// sync.interval; the same fleet under a policy budget of 5 req/s is paced
+// (the agent reads policy at its start). Sync now is never paced.
 func TestPacingBudgetByPolicyAndSyncNow(t *testing.T) {
 	w := newAgentWorld(t)
+	writePolicy(t, `{"vantagepoint": {"fleetSize": 1000}}`)
+	w.activate(t)
+	running := w.startAgent(t)
+	st, _ := w.status(t)
+	if st.Pacing == nil || time.Duration(st.Pacing.Interval) != 2*time.Minute || st.Pacing.Budget != 20 ||
+		!strings.Contains(st.Pacing.Reason, "not paced: 1,000 agents (estimated: vantagepoint.fleetSize)") {
+		t.Fatalf("1,000 agents at the default budget: %+v", st.Pacing)
+	}
+	running.stop(t)
+
 	writePolicy(t, `{"vantagepoint": {"maxRequestsPerSecond": 5, "fleetSize": 1000}}`)
-	st := w.startSynced(t)
+	w.startAgent(t)
+	code, first, errOut := w.sync(t)
+	if code != exitOK || first == nil {
+		t.Fatalf("sync = %d\n%s", code, errOut)
+	}
+	st = w.waitStatus(t, "the first batch", settled(first.ID))
 	b := st.LastBatch
 	p := st.Pacing
 	// 1,000 agents × about 2 requests per poll ÷ (5 req/s less tokens)
