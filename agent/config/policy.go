@@ -359,3 +359,32 @@ func LoadPolicyFile(path string) (Policy, []error) {
 	}
 	return ParsePolicy(data, path)
 }
+
+// PolicyFingerprint is the policy as LoadPolicy reads it now, as text:
+// every key with its value and source, then the problems. Two readings
+// differ when the administrator changed anything the agent would apply
+// differently; a running agent compares them once a minute (SPEC §5.4: a
+// policy change reaches a running agent without a new login).
+func PolicyFingerprint() string {
+	p, errs := LoadPolicy()
+	var b strings.Builder
+	for _, k := range p.Keys() {
+		v := p.values[k]
+		// Values may be pointers (a bool that can be unset): their
+		// targets are what counts.
+		rv := reflect.ValueOf(v.v)
+		for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			rv = rv.Elem()
+		}
+		var shown any
+		if rv.IsValid() {
+			shown = rv.Interface()
+		}
+		fmt.Fprintf(&b, "%s=%#v (%s)\n", k, shown, v.source)
+	}
+	for _, e := range errs {
+		b.WriteString(e.Error())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"vpconnect/agent"
 	"vpconnect/agent/config"
@@ -36,6 +37,9 @@ func Serve(ctx context.Context, env Env, load func() (config.Config, string, []e
 	}
 	defer stop()
 	for first := true; ; first = false {
+		// Read before the configuration is loaded: a change in between is
+		// seen by the first check (one restart too many, never one missed).
+		policy := env.policyFingerprint()
 		cfg, dir, problems, err := load()
 		if err != nil {
 			return err
@@ -43,16 +47,30 @@ func Serve(ctx context.Context, env Env, load func() (config.Config, string, []e
 		for _, p := range problems {
 			env.logger().Warn("policy value ignored", "err", p)
 		}
+		// The watch starts before the agent is built (and the API answers
+		// for it): whoever sees the new agent may count on its policy
+		// being watched.
+		var current atomic.Pointer[agent.Agent]
+		stopWatch := env.policyWatch(ctx, policy, func() {
+			if a := current.Load(); a != nil {
+				if err := a.Restart(ctx); err != nil && !errors.Is(err, agent.ErrStopped) {
+					env.logger().Warn("restart the agent for the new policy", "err", err)
+				}
+			}
+		})
 		sys, err := buildSystem(ctx, env, cfg, dir, problems, api)
 		if err != nil {
+			stopWatch()
 			return err
 		}
+		current.Store(sys.Agent)
 		flow.serve(cfg, dir, sys.Agent)
 		if api == nil {
 			api = sys.API
 			flow.changed = api.ActivationChanged
 			api.SetActivator(flow)
 			if err := api.Listen(); err != nil {
+				stopWatch()
 				sys.Close()
 				return err
 			}
@@ -68,6 +86,7 @@ func Serve(ctx context.Context, env Env, load func() (config.Config, string, []e
 			}
 		}
 		err = sys.Agent.Run(ctx)
+		stopWatch()
 		sys.Close()
 		if !errors.Is(err, agent.ErrRestart) {
 			return errors.Join(err, stop())

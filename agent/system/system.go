@@ -75,6 +75,9 @@ type Env struct {
 	// Hostname names this computer in the agents hub and in the mailbox's
 	// lease; "" asks the OS.
 	Hostname string
+	// PolicyFingerprint reads the policy as text, for the running agent's
+	// check every PolicyCheckEvery; nil: config.PolicyFingerprint.
+	PolicyFingerprint func() string
 	// LeaseSettle is how long a claim of the mailbox's lease waits before
 	// it is read back; zero: agent.DefaultLeaseSettle (tests on loopback
 	// simulators shorten it).
