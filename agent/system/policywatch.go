@@ -27,11 +27,11 @@ func (e Env) policyFingerprint() string {
 }
 
 // policyWatch reads the policy every PolicyCheckEvery on the environment's
-// clock and calls changed once when it differs from since. Its first timer
+// policy clock and calls changed once when it differs from since. Its first timer
 // is set before it returns, so that a test's clock that moves a minute
 // after the start fires it.
 func (e Env) policyWatch(ctx context.Context, since string, changed func()) (stop func()) {
-	clock := e.Clock
+	clock := e.PolicyClock
 	if clock == nil {
 		clock = agent.SystemClock()
 	}

@@ -77,7 +77,11 @@ type Env struct {
 	Hostname string
 	// PolicyFingerprint reads the policy as text, for the running agent's
 	// check every PolicyCheckEvery; nil: config.PolicyFingerprint.
+	// PolicyClock times that check; nil: the system clock. It is not
+	// Clock: the check is the running system's, not the agent's, whose
+	// tests count the agent's own timers.
 	PolicyFingerprint func() string
+	PolicyClock       agent.Clock
 	// LeaseSettle is how long a claim of the mailbox's lease waits before
 	// it is read back; zero: agent.DefaultLeaseSettle (tests on loopback
 	// simulators shorten it).

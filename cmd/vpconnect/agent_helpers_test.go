@@ -54,9 +54,12 @@ func (c *tokenCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 // agentWorld is a world whose agent can be started.
 type agentWorld struct {
 	*world
-	clock  *agenttest.FakeClock
-	tokens *tokenCounter
-	dir    string // the data dir
+	clock *agenttest.FakeClock
+	// policyClock times the running agent's policy check (system.Env's
+	// PolicyClock), apart from the agent's own timers.
+	policyClock *agenttest.FakeClock
+	tokens      *tokenCounter
+	dir         string // the data dir
 }
 
 type vpActivity = vpsim.Activity
@@ -71,6 +74,8 @@ func newAgentWorld(t *testing.T) *agentWorld {
 	w := &agentWorld{world: newWorld(t), clock: agenttest.NewFakeClock(time.Now())}
 	isolatePolicy(t) // none until a test writes it
 	w.cli.env.Clock = w.clock
+	w.policyClock = agenttest.NewFakeClock(time.Now())
+	w.cli.env.PolicyClock = w.policyClock
 	w.cli.env.Rand = func() float64 { return 0.5 } // no jitter; the first poll 30 s after the start
 	w.cfg.LocalAPI.Port = freePort(t)
 	if err := config.Save(w.cfgPath, w.cfg); err != nil {

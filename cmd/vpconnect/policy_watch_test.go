@@ -26,7 +26,7 @@ func TestPolicyChangeReachesTheRunningAgent(t *testing.T) {
 
 	// IT turns sync off for this computer.
 	writePolicy(t, `{"sync": {"enabled": false}}`)
-	w.clock.Advance(system.PolicyCheckEvery)
+	w.policyClock.Advance(system.PolicyCheckEvery)
 	st := w.waitStatus(t, "Disabled by administrator, a minute after the policy changed",
 		func(s agent.Status) bool { return s.State == agent.StateDisabled })
 	if st.PauseAllowed || st.SyncStatus != agent.SyncDisabled {
@@ -40,17 +40,17 @@ func TestPolicyChangeReachesTheRunningAgent(t *testing.T) {
 	if err := os.Remove(config.PolicyPath); err != nil {
 		t.Fatal(err)
 	}
-	w.clock.Advance(system.PolicyCheckEvery)
+	w.policyClock.Advance(system.PolicyCheckEvery)
 	w.waitStatus(t, "Paused again once the policy is lifted", func(s agent.Status) bool { return s.State == agent.StatePaused })
 
 	// A new value applies; the same values written again (a GPO refresh)
 	// build nothing.
 	writePolicy(t, `{"ui": {"allowPause": false}}`)
-	w.clock.Advance(system.PolicyCheckEvery)
+	w.policyClock.Advance(system.PolicyCheckEvery)
 	w.waitStatus(t, "pause no longer allowed", func(s agent.Status) bool { return s.State == agent.StatePaused && !s.PauseAllowed })
 	writePolicy(t, `{"ui": {"allowPause": false}}`)
 	for range 3 {
-		w.clock.Advance(system.PolicyCheckEvery)
+		w.policyClock.Advance(system.PolicyCheckEvery)
 	}
 	// The next rebuild, if any, would be logged after this status.
 	w.waitStatus(t, "still paused", func(s agent.Status) bool { return s.State == agent.StatePaused })
