@@ -59,6 +59,9 @@ const (
 type StandbyError struct {
 	Computer string
 	Until    time.Time
+	// Abandoned: the lease is this computer's own claim, written too late
+	// after its read to be trusted; it waits for it to expire.
+	Abandoned bool
 }
 
 // Is makes a StandbyError match syncer.ErrStandby: the engine records no
@@ -66,6 +69,10 @@ type StandbyError struct {
 func (e *StandbyError) Is(target error) bool { return target == syncer.ErrStandby }
 
 func (e *StandbyError) Error() string {
+	if e.Abandoned {
+		return fmt.Sprintf("this computer's claim on the mailbox was written too late to be sure no other computer holds it: it waits until %s, then claims the mailbox again",
+			e.Until.Local().Format("15:04"))
+	}
 	return fmt.Sprintf("the mailbox is synced on %s: this computer is on standby and takes over if that one stops", e.Computer)
 }
 
@@ -150,7 +157,8 @@ func (g *leaseGate) acquire(ctx context.Context) error {
 		return nil
 	case cur.Agent != "" && now.Before(cur.Expires) && (cur.Agent != g.agent || cur.Claim == g.abandonedClaim()):
 		// Another agent's, or a claim of ours that was abandoned.
-		sb := &StandbyError{Computer: cur.Computer, Until: cur.Expires}
+		sb := &StandbyError{Computer: cur.Computer, Until: cur.Expires,
+			Abandoned: cur.Agent == g.agent}
 		g.set(nil, sb)
 		return sb
 	}
@@ -163,10 +171,21 @@ func (g *leaseGate) acquire(ctx context.Context) error {
 	if time.Since(readAt) > g.settle {
 		// Written too long after the read: it may have overwritten a
 		// claim confirmed meanwhile. Never hold it; it expires.
+		//
+		// No earlier retry is safe. The folder's PATCH is not conditional,
+		// so the overwritten holder (if any) learns of it only at its next
+		// acquire, and a batch it has started runs to its end; meanwhile it
+		// still believes it holds the lease. Nothing we can read tells us
+		// whether such a holder existed or when its batch ends: its own
+		// lease's expiry was overwritten with ours. The only bound we know
+		// is a full period after our write (a holder renews at least once
+		// a period, or its claim had expired anyway), which is exactly
+		// when our abandoned claim expires. A retry at that point is the
+		// ordinary claim of an expired lease.
 		g.mu.Lock()
 		g.abandoned = claim.Claim
 		g.mu.Unlock()
-		sb := &StandbyError{Computer: g.computer, Until: claim.Expires}
+		sb := &StandbyError{Computer: g.computer, Until: claim.Expires, Abandoned: true}
 		g.set(nil, sb)
 		return sb
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,10 +135,16 @@ func TestLeaseLateClaimIsAbandoned(t *testing.T) {
 	if err := g.acquire(context.Background()); !errors.As(err, &sb) || g.holding() {
 		t.Fatalf("a late claim: %v, holding %v", err, g.holding())
 	}
+	if !sb.Abandoned || strings.Contains(sb.Error(), "synced on") {
+		t.Fatalf("the standby must say the claim was this computer's own, abandoned: %q", sb.Error())
+	}
 	mb.beforeWrite = nil
 	clock.Advance(2 * time.Minute)
 	if err := g.acquire(context.Background()); !errors.As(err, &sb) {
 		t.Fatalf("the abandoned claim, unexpired: %v", err)
+	}
+	if !sb.Abandoned {
+		t.Fatalf("its own abandoned claim read back: %q", sb.Error())
 	}
 	clock.Advance(g.period)
 	if err := g.acquire(context.Background()); err != nil || !g.holding() {

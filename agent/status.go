@@ -89,8 +89,16 @@ func (l *loop) snapshot() Status {
 		}
 	case StateStandby:
 		s.SyncingOn = l.standby.Computer
-		s.Reason = fmt.Sprintf("Syncing on %s. This computer takes over if %s stops syncing (its lease runs until %s UTC).",
-			l.standby.Computer, l.standby.Computer, l.standby.Until.UTC().Format("2006-01-02 15:04"))
+		if l.standby.Abandoned {
+			// Our own claim, written too late to trust: no other computer
+			// is known to sync, and saying so would mislead.
+			s.SyncingOn = ""
+			s.Reason = fmt.Sprintf("Not syncing: this computer's claim on the mailbox was written too late to be sure no other computer syncs it. It claims the mailbox again at %s UTC.",
+				l.standby.Until.UTC().Format("2006-01-02 15:04"))
+		} else {
+			s.Reason = fmt.Sprintf("Syncing on %s. This computer takes over if %s stops syncing (its lease runs until %s UTC).",
+				l.standby.Computer, l.standby.Computer, l.standby.Until.UTC().Format("2006-01-02 15:04"))
+		}
 	case StateWithIssues:
 		if l.lastBatch != nil && l.lastBatch.Outcome == syncer.OutcomeFailed {
 			s.Reason = "The last batch failed: " + l.lastErr
