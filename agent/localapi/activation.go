@@ -8,7 +8,7 @@ import (
 	"vpconnect/agent"
 )
 
-// Activation on the Sync Options page (issue 18, SPEC §5.1 without a
+// Activation on the Sync Options page (SPEC §5.1 without a
 // terminal): the page starts the same Microsoft sign-in as `vpconnect
 // activate`, follows it, takes the Vantagepoint user name and password in a
 // form, and shows who is signed in where. The work is the activator's
@@ -118,6 +118,7 @@ func (s *Server) directory() Directory { return s.cur.Load().directory }
 // add-ins stay, and the streams follow the new agent.
 func (s *Server) SetBackend(b Backend, d Directory) {
 	s.cur.Store(&holder{backend: b, directory: d})
+	s.generation.Add(1)
 	s.notify()
 }
 

@@ -78,10 +78,12 @@ func routeTable() []route {
 		{"GET /ui/state", accessPage, (*Server).uiState},
 		{"GET /ui/events", accessPage, (*Server).pageEvents},
 		{"POST /ui/action", accessPage, (*Server).action},
-		// Activation and re-authorization on the page (issue 18).
+		// Activation and re-authorization on the page.
 		{"POST /ui/activate", accessPage, (*Server).activate},
 		{"POST /ui/activate/vantagepoint", accessPage, (*Server).activateVantagepoint},
 		{"POST /ui/activate/cancel", accessPage, (*Server).activateCancel},
+		// Sync options; a key policy sets is refused here.
+		{"POST /ui/options", accessPage, (*Server).setOptions},
 	}
 }
 

@@ -60,6 +60,7 @@ var wantAccess = map[string]access{
 	"POST /ui/activate":              accessPage,
 	"POST /ui/activate/vantagepoint": accessPage,
 	"POST /ui/activate/cancel":       accessPage,
+	"POST /ui/options":               accessPage,
 }
 
 func TestRouteTableDeclaresTheWantedAccess(t *testing.T) {

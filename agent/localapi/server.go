@@ -104,6 +104,9 @@ type Server struct {
 	// runs the page's activations (SetActivator).
 	cur       atomic.Pointer[holder]
 	activator atomic.Pointer[Activator]
+	optioner  atomic.Pointer[Optioner]
+	// generation counts SetBackend's agents.
+	generation atomic.Int64
 
 	mu        sync.Mutex
 	tokens    []tokenEntry

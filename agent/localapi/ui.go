@@ -212,6 +212,11 @@ type PageState struct {
 	// Activation is the page's activation or re-authorization, when this
 	// agent can run one.
 	Activation *ActivationState `json:"activation,omitempty"`
+	// Options are the sync options and which of them policy sets.
+	Options *OptionsView `json:"options,omitempty"`
+	// Generation counts the agents served (SetBackend): a status's seq
+	// is its agent's, and starts again with a new one.
+	Generation int64 `json:"generation"`
 }
 
 func (s *Server) pageState(st agent.Status) PageState {
@@ -220,7 +225,7 @@ func (s *Server) pageState(st agent.Status) PageState {
 		o = []string{}
 	}
 	return PageState{Status: st, Pairings: s.Pending(), Addins: s.Addins(), AllowedOrigins: o,
-		Activation: s.activationState()}
+		Activation: s.activationState(), Options: s.optionsView(), Generation: s.generation.Load()}
 }
 
 func writeEvent(w io.Writer, name string, v any) error {

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"vpconnect/agent/config"
 	"vpconnect/internal/chromiumtest"
 	"vpconnect/syncer/graph/graphsim"
 )
 
-// TestFirstRunActivatesOnThePageInChromium is issue 18's first run, as a
+// TestFirstRunActivatesOnThePageInChromium is the first run, as a
 // new employee meets it after IT installed the agent: the agent starts on
 // an empty data dir, not activated, and opens Sync Options at the
 // activation screen; "Sign in with Microsoft" opens the sign-in in the
@@ -40,7 +41,7 @@ func TestFirstRunActivatesOnThePageInChromium(t *testing.T) {
 	shot := func(br *chromiumtest.Browser, name string) {
 		p := filepath.Join(artifacts, name)
 		br.Screenshot(t, p)
-		t.Logf("screenshot: %s", p)
+		t.Logf("screenshot: %s %s", p, time.Now().Format("15:04:05.000"))
 	}
 
 	opened := make(chan string, 4)
@@ -57,7 +58,11 @@ func TestFirstRunActivatesOnThePageInChromium(t *testing.T) {
 		tabMu.Unlock()
 		return nil
 	}
-	listening := w.serve(t, w.env(browser, func(_ context.Context, u string) error { opened <- u; return nil }))
+	env := w.env(browser, func(_ context.Context, u string) error { opened <- u; return nil })
+	// IT set the days ahead: the page shows that option locked.
+	pol, _ := config.ParsePolicy([]byte(`{"sync": {"daysAhead": 90}}`), "test policy")
+	env.Policy = func() (config.Policy, []error) { return pol, nil }
+	listening := w.serve(t, env)
 	select {
 	case <-listening:
 	case <-time.After(30 * time.Second):
@@ -116,5 +121,19 @@ func TestFirstRunActivatesOnThePageInChromium(t *testing.T) {
 	b.WaitJS(t, `document.getElementById("activation").hidden && document.getElementById("state-badge").textContent === "Active"`, 10*time.Second)
 	b.WaitJS(t, `document.getElementById("ms-user").textContent === "`+frUser+`"`, 5*time.Second)
 	shot(b, "firstrun-6-sync-options.png")
+
+	// 6. Options: the look-back changed on the page, the locked one shown
+	// locked.
+	b.WaitJS(t, `!document.getElementById("options").hidden && document.getElementById("opt-daysAhead").disabled`, 5*time.Second)
+	b.WaitJS(t, `document.querySelector("#opt-daysAhead").closest("label").textContent.includes("Locked: set by your administrator (test policy)")`, 5*time.Second)
+	b.Eval(t, `(() => { document.getElementById("opt-lookbackDays").value = "30";
+		document.getElementById("btn-opt-save").click(); return true; })()`, nil)
+	b.WaitJS(t, `!document.getElementById("opt-saved").hidden`, 10*time.Second)
+	b.Eval(t, `document.getElementById("options").scrollIntoView(), true`, nil)
+	shot(b, "firstrun-7-options.png")
+	saved, _, err := config.Load(w.cfgPath)
+	if err != nil || saved.Sync.LookbackDays != 30 {
+		t.Fatalf("saved look-back %d (%v)", saved.Sync.LookbackDays, err)
+	}
 	w.noSecretsLeft(t)
 }

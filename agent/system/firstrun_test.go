@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,6 +44,8 @@ type firstRunWorld struct {
 	logMu *sync.Mutex
 	// cleanup closes what a case started.
 	cleanup []func()
+	// cfgPath is the configuration file Serve reads.
+	cfgPath string
 }
 
 func newFirstRunWorld(t *testing.T, gopts graphsim.Options) *firstRunWorld {
@@ -78,10 +81,29 @@ func newFirstRunWorld(t *testing.T, gopts graphsim.Options) *firstRunWorld {
 	cfg.Vantagepoint.ClientID, cfg.Vantagepoint.ClientSecret = "vpc", "vps"
 	cfg.Vantagepoint.FleetSize = 1
 	cfg.DataDir = t.TempDir()
-	cfg.LocalAPI.Port = 0
+	cfg.LocalAPI.Port = freePort(t)
 	cfg.KeychainService = "vpconnect-test"
 	w.cfg = cfg
 	return w
+}
+
+// freePort is a loopback port free now, in the range a configuration
+// accepts.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if p >= 1024 && p <= 65516 {
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
 }
 
 type lockedWriter struct {
@@ -109,10 +131,16 @@ func (w *firstRunWorld) serve(t *testing.T, env Env) <-chan *System {
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan *System, 1)
 	done := make(chan error, 1)
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := config.Save(path, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	w.cfgPath = path
+	if env.Policy == nil {
+		env.Policy = func() (config.Policy, []error) { return config.Policy{}, nil }
+	}
 	go func() {
-		done <- Serve(ctx, env, func() (config.Config, string, []error, error) {
-			return w.cfg, w.cfg.DataDir, nil, nil
-		}, func(s *System) { listening <- s })
+		done <- Serve(ctx, env, path, func(s *System) { listening <- s })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -124,7 +152,7 @@ func (w *firstRunWorld) serve(t *testing.T, env Env) <-chan *System {
 }
 
 // noSecretsLeft checks that the password is nowhere in the data dir or the
-// log (SPEC §6; issue 18: not logged, not stored).
+// log (SPEC §6: not logged, not stored).
 func (w *firstRunWorld) noSecretsLeft(t *testing.T) {
 	t.Helper()
 	filepath.WalkDir(w.cfg.DataDir, func(p string, d os.DirEntry, err error) error {
@@ -194,7 +222,7 @@ func (w *firstRunWorld) flowFor(t *testing.T, env Env) *pageFlow {
 }
 
 // Each failure of an activation on the page has its own sentence and next
-// step (issue 18): a wrong password keeps the Microsoft sign-in and asks
+// step: a wrong password keeps the Microsoft sign-in and asks
 // again; no employee, several employees, a mailbox linked to someone else,
 // an unreachable Vantagepoint and a misregistered app each say what to do.
 func TestPageActivationFailuresSayWhatToDo(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"vpconnect/agent"
-	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
 )
 
@@ -21,8 +20,13 @@ import (
 // activation screen through env.OpenPage, once per start (the agent starts
 // at login; it is not opened again when the employee closed it, and the
 // tray's "Activate…" opens it any time).
-func Serve(ctx context.Context, env Env, load func() (config.Config, string, []error, error), listening func(*System)) error {
+//
+// configPath is the configuration file ("" for VPCONNECT_CONFIG or the
+// default), read again at every build; the page's option changes are
+// saved there.
+func Serve(ctx context.Context, env Env, configPath string, listening func(*System)) error {
 	flow := newPageFlow(env)
+	opts := &optionsKeeper{env: env}
 	var api *localapi.Server
 	var served chan error
 	srvCtx, stopServer := context.WithCancel(ctx)
@@ -40,10 +44,11 @@ func Serve(ctx context.Context, env Env, load func() (config.Config, string, []e
 		// Read before the configuration is loaded: a change in between is
 		// seen by the first check (one restart too many, never one missed).
 		policy := env.policyFingerprint()
-		cfg, dir, problems, err := load()
+		l, err := env.load(configPath)
 		if err != nil {
 			return err
 		}
+		cfg, dir, problems := l.cfg, l.dir, l.problems
 		for _, p := range problems {
 			env.logger().Warn("policy value ignored", "err", p)
 		}
@@ -65,10 +70,12 @@ func Serve(ctx context.Context, env Env, load func() (config.Config, string, []e
 		}
 		current.Store(sys.Agent)
 		flow.serve(cfg, dir, sys.Agent)
+		opts.serve(l, sys.Agent)
 		if api == nil {
 			api = sys.API
 			flow.changed = api.ActivationChanged
 			api.SetActivator(flow)
+			api.SetOptioner(opts)
 			if err := api.Listen(); err != nil {
 				stopWatch()
 				sys.Close()

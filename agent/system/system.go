@@ -92,6 +92,8 @@ type Env struct {
 	// user's browser: Serve opens the activation screen with it when the
 	// agent starts not activated. nil: the page is not opened by itself.
 	OpenPage func(ctx context.Context, pageURL string) error
+	// Policy reads IT's policy (SPEC §5.4); nil: the OS's (config.LoadPolicy).
+	Policy func() (config.Policy, []error)
 }
 
 func (e Env) keychain(service string) auth.Keychain {
@@ -130,20 +132,38 @@ func (e Env) HTTPClient() *http.Client {
 // runs with the rest (SPEC §5.4). An incomplete configuration is not an
 // error here: the agent starts Not Configured and says what is missing.
 func LoadConfig(path string) (cfg config.Config, dir string, problems []error, err error) {
-	if path, err = config.PathFromEnv(path); err != nil {
-		return config.Config{}, "", nil, err
+	l, err := Env{}.load(path)
+	return l.cfg, l.dir, l.problems, err
+}
+
+// loaded is a configuration as loaded: the file (and its path), the
+// policy, the effective configuration and the data dir.
+type loaded struct {
+	path     string
+	file     config.Config
+	policy   config.Policy
+	cfg      config.Config
+	dir      string
+	problems []error
+}
+
+func (e Env) load(path string) (l loaded, err error) {
+	if l.path, err = config.PathFromEnv(path); err != nil {
+		return l, err
 	}
-	file, _, err := config.Load(path)
-	if err != nil {
-		return config.Config{}, "", nil, err
+	if l.file, _, err = config.Load(l.path); err != nil {
+		return l, err
 	}
-	pol, problems := config.LoadPolicy()
-	cfg, more := file.Effective(pol)
-	problems = append(problems, more...)
-	if dir, err = config.EnsureDataDir(cfg); err != nil {
-		return cfg, "", problems, err
+	if e.Policy != nil {
+		l.policy, l.problems = e.Policy()
+	} else {
+		l.policy, l.problems = config.LoadPolicy()
 	}
-	return cfg, dir, problems, nil
+	var more []error
+	l.cfg, more = l.file.Effective(l.policy)
+	l.problems = append(l.problems, more...)
+	l.dir, err = config.EnsureDataDir(l.cfg)
+	return l, err
 }
 
 // Apps are the two sign-in endpoints of the configuration.

@@ -65,7 +65,7 @@ func (c *cli) runAgent(ctx context.Context, args []string, stdout, stderr io.Wri
 // page, or by another process) builds the agent again behind the same API
 // (system.Serve).
 func (c *cli) serveAgent(ctx context.Context, env system.Env, stderr io.Writer) error {
-	return system.Serve(ctx, env, c.config, func(sys *system.System) {
+	return system.Serve(ctx, env, c.configPath, func(sys *system.System) {
 		fmt.Fprintf(stderr, "vpconnect agent %s: %s, API on %s (logs in %s); 'vpconnect options' opens Sync Options\n",
 			agent.Version, sys.Agent.Status().State, sys.API.BaseURL(), sys.DataDir)
 	})

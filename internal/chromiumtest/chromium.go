@@ -334,8 +334,25 @@ func (b *Browser) WaitJS(t *testing.T, cond string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var ok bool
-		b.Eval(t, "Boolean("+cond+")", &ok)
+		var r struct {
+			Result struct {
+				Value bool `json:"value"`
+			} `json:"result"`
+			ExceptionDetails *struct {
+				Text string `json:"text"`
+			} `json:"exceptionDetails"`
+		}
+		err := b.page.call("Runtime.evaluate", map[string]any{"expression": "Boolean(" + cond + ")", "returnByValue": true}, &r)
+		switch {
+		case err != nil && navigating(err):
+			// The page navigated under the evaluation (a reload, a
+			// redirect): not yet; the next one asks the new page.
+		case err != nil:
+			t.Fatal(err)
+		case r.ExceptionDetails != nil:
+			t.Fatalf("javascript failed: %s", r.ExceptionDetails.Text)
+		}
+		ok := err == nil && r.Result.Value
 		if ok {
 			return
 		}
@@ -346,6 +363,13 @@ func (b *Browser) WaitJS(t *testing.T, cond string, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// navigating reports an evaluation that its page's navigation ended.
+func navigating(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "navigated or closed") || strings.Contains(m, "Execution context was destroyed") ||
+		strings.Contains(m, "Cannot find context")
 }
 
 // Screenshot saves a PNG of the page.

@@ -52,7 +52,10 @@
     // Answers race each other (an action's reply, the event stream, a
     // poll): never let an older snapshot replace a newer one.
     if (last && ps.activation && last.activation && ps.activation.seq < last.activation.seq) ps.activation = last.activation;
-    if (last && ps.status.seq < last.status.seq) return;
+    // A status's seq is its agent's: an agent built again (after an
+    // activation or an option change) starts again from 0.
+    if (last && (ps.generation || 0) < (last.generation || 0)) return;
+    if (last && ps.generation === last.generation && ps.status.seq < last.status.seq) return;
     last = ps;
     const s = ps.status;
     const badge = $("state-badge");
@@ -73,6 +76,7 @@
     pol.hidden = !(s.policyErrors || []).length;
 
     renderActivation(ps);
+    renderOptions(ps);
 
     const ms = s.accounts.microsoft, vp = s.accounts.vantagepoint;
     text("ms-user", ms.user); text("ms-conn", conn(ms)); text("ms-last", when(ms.lastSuccess));
@@ -129,7 +133,7 @@
     const box = $("activation");
     box.hidden = !show;
     for (const e of document.querySelectorAll("main > section")) {
-      if (e.id !== "activation" && e.id !== "ended") e.hidden = show || over;
+      if (e.id !== "activation" && e.id !== "ended") e.hidden = show || over || (e.id === "options" && (!ps.options || !activated));
     }
     if (!show) return;
     const step = a.step || "";
@@ -191,6 +195,32 @@
   async function closeActivation() {
     dismissed = true; wanted = "";
     await act_("cancel", {}, "/ui/activate/cancel");
+  }
+
+  // Sync options: the form shows the values in effect; an option set by
+  // policy is disabled with the reason (the agent refuses it anyway). The
+  // form is filled when the options change, not while the user types.
+  const optKeys = ["category", "mailFolders", "lookbackDays", "daysAhead", "conflict", "emailType", "calendarTypes"];
+  let shownOptions = "";
+  function renderOptions(ps) {
+    const o = ps.options;
+    if (!o) return;
+    const key = JSON.stringify(o);
+    if (key === shownOptions) return;
+    shownOptions = key;
+    for (const k of optKeys) {
+      const el = $("opt-" + k);
+      let v = o.values[k];
+      if (k === "mailFolders") v = (v || []).join("\n");
+      if (k === "calendarTypes") v = (v || []).join(", ");
+      el.value = v;
+      const reason = o.locked["sync." + k];
+      el.disabled = !!reason;
+      const label = el.closest("label");
+      let lock = label.querySelector(".lock");
+      if (reason && !lock) { lock = document.createElement("span"); lock.className = "lock"; label.appendChild(lock); }
+      if (lock) { lock.textContent = reason ? "Locked: " + reason : ""; lock.hidden = !reason; }
+    }
   }
 
   function issueItem(i) {
@@ -276,6 +306,23 @@
   $("btn-act-retry").addEventListener("click", () => startActivation((last && last.activation && last.activation.mode) || "activate"));
   $("btn-act-reinit").addEventListener("click", () => {
     if (confirm("Link this mailbox to you? Another computer or user syncing it stops being recognised.")) startActivation("activate", true);
+  });
+  $("opt-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const o = last && last.options;
+    if (!o) return;
+    const change = {};
+    for (const k of optKeys) {
+      if (o.locked["sync." + k]) continue;
+      let v = $("opt-" + k).value;
+      if (k === "mailFolders") v = v.split("\n").map((x) => x.trim()).filter(Boolean);
+      else if (k === "calendarTypes") v = v.split(",").map((x) => x.trim()).filter(Boolean);
+      else if (k === "lookbackDays" || k === "daysAhead") v = Number(v);
+      if (JSON.stringify(v) !== JSON.stringify(o.values[k] || (k === "mailFolders" ? [] : o.values[k]))) change[k] = v;
+    }
+    $("opt-saved").hidden = true;
+    if (!Object.keys(change).length) { $("opt-saved").hidden = false; return; }
+    if (await act_("options", change, "/ui/options")) $("opt-saved").hidden = false;
   });
   $("act-vp-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
