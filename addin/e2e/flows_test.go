@@ -70,6 +70,8 @@ func (w *world) open(t *testing.T, b *chromiumtest.Browser, m graphsim.Message) 
 // e-mail with the project typed in the pane at its next batch.
 func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
 	chromiumtest.Path(t)
+	// No policy may open the local network to the page meanwhile.
+	chromiumtest.LockPolicies(t, false)
 	const mailboxInterval = 2 * time.Second
 	w := startWorld(t, mailboxInterval)
 	m := w.message(t, "Harbour bridge: drawings rev B")

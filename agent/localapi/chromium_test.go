@@ -47,6 +47,7 @@ func startPage(t *testing.T) (origin string, port int) {
 // permission, granted by IT for the add-in's origin), and removes it after.
 func allowLocalNetworkAccess(t *testing.T, origins ...string) {
 	t.Helper()
+	chromiumtest.LockPolicies(t, true)
 	dir := "/etc/chromium/policies/managed"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if os.Getenv("VPCONNECT_TEST_SECRET_SERVICE") != "" {
