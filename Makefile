@@ -47,7 +47,7 @@ test-go:
 	VPCONNECT_TEST_SECRET_SERVICE=1 bash .ci/with-keyring $(GO) test -count=1 -timeout 30m $(PKG)
 
 # test-race runs every test under the race detector, the agent's state tests
-# (cmd/vpconnect) included. Instrumenting the Graph SDK costs about two
+# (cli) included. Instrumenting the Graph SDK costs about two
 # minutes of compilation once; the build cache keeps it after that.
 test-race:
 	$(GO) test -race -count=1 -timeout 30m $(PKG)

@@ -1,6 +1,6 @@
 // Package tray shows the agent's status in the desktop tray and calls its
 // actions. It is a view of the agent, nothing else: it knows the agent only
-// through the small Client interface of this package (which cmd/vpconnect
+// through the small Client interface of this package (which cli
 // satisfies with the loopback API's client), so it pulls in neither the sync
 // engine nor the sign-ins, and it could as well run in a process of its own.
 //

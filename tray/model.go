@@ -10,7 +10,7 @@ import (
 
 // The agent states of SPEC §3, in the product's words. They are repeated
 // here, not imported from package agent, so that the tray does not drag the
-// engine and the sign-ins into its build; cmd/vpconnect's tests check that
+// engine and the sign-ins into its build; cli's tests check that
 // they equal agent's.
 const (
 	StateNotConfigured = "Not Configured"

@@ -1,3 +1,4 @@
-// Command vpconnect is the vpconnect desktop agent and its command line: it
-// parses flags and wires the packages together, nothing more.
+// Command vpconnect is the vpconnect desktop agent and its command line
+// (package cli). On Windows it also attaches to the console of the terminal
+// that started it, before anything prints.
 package main
