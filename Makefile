@@ -76,17 +76,17 @@ cross:
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet $$(GOOS=darwin CGO_ENABLED=0 $(GO) list $(PKG) | grep -v '/tray$$')
 
 # bench runs the Go benchmarks once each, then the end-to-end initial sync
-# of SPEC §7 at 10,000 and 100,000 messages (peak memory must grow by at
+# of docs/behaviour.md §7 at 10,000 and 100,000 messages (peak memory must grow by at
 # most 1.5x between them) and prints the figures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x $(PKG)
 	$(GO) build -o $(BIN)/vpbench ./cmd/vpbench
 	$(BIN)/vpbench -messages 10000
 	$(BIN)/vpbench -messages 100000
-	@# the running agent (SPEC §7): start, idle, tracked/tagged/edited → Vantagepoint; about 5 minutes
+	@# the running agent (docs/behaviour.md §7): start, idle, tracked/tagged/edited → Vantagepoint; about 5 minutes
 	$(BIN)/vpbench -agent
 
-# msi cross-builds vpconnect.exe and packages it with wixl (SPEC §9, see
+# msi cross-builds vpconnect.exe and packages it with wixl (docs/behaviour.md §9, see
 # installer/windows/build-msi.sh and docs/deployment.md). With SIGN_CERT and
 # SIGN_KEY (or SIGN_PFX) both are Authenticode-signed with osslsigncode.
 msi:

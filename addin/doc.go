@@ -3,7 +3,7 @@
 // the packaging that writes them for IT to host on any HTTPS server and
 // deploy centrally (docs/deployment.md, "The Outlook add-in").
 //
-// The pane tracks an e-mail in two ways (SPEC §4.1, §5.3). Through the
+// The pane tracks an e-mail in two ways (docs/behaviour.md §4.1, §5.3). Through the
 // mailbox, always: it sets the category and saves the chosen records as the
 // add-in's custom properties, which the agent reads through Graph on any
 // computer where it runs (syncer.AddinManifestID names them). Through the

@@ -59,7 +59,7 @@ func (a *Agent) Pause(ctx context.Context) error {
 	return err
 }
 
-// Resume ends a pause or a suspension (SPEC §3: "until the user
+// Resume ends a pause or a suspension (docs/behaviour.md §3: "until the user
 // re-authorizes or presses Resume") and runs a batch at once.
 func (a *Agent) Resume(ctx context.Context) error {
 	var err error
@@ -196,7 +196,7 @@ func (a *Agent) translate(ctx context.Context, id string) (string, error) {
 	return out, nil
 }
 
-// ConfirmDeletes is the user's answer to the empty-side guard (SPEC §4.4):
+// ConfirmDeletes is the user's answer to the empty-side guard (docs/behaviour.md §4.4):
 // the deletions of typ that were held back are intended. A batch runs at
 // once to apply them.
 func (a *Agent) ConfirmDeletes(ctx context.Context, typ string) (Ticket, error) {
@@ -233,7 +233,7 @@ func (a *Agent) Reauthorize(ctx context.Context, account string, cred Credential
 	})
 }
 
-// Deactivate is SPEC §3's Delete (force false: un-initialize the mailbox,
+// Deactivate is docs/behaviour.md §3's Delete (force false: un-initialize the mailbox,
 // then forget) or Force Delete (force true: forget tokens and local state
 // without touching the mailbox). The running batch finishes first. After
 // it the agent is Not Configured and keeps serving its API.

@@ -9,7 +9,7 @@ import (
 	"vpconnect/syncer"
 )
 
-// Administration inside Vantagepoint (SPEC §5.5). The agent keeps its
+// Administration inside Vantagepoint (docs/behaviour.md §5.5). The agent keeps its
 // record in the agents hub up to date and obeys the administrator's switch;
 // the hubs themselves are reached through Options.Admin (agent/admin
 // implements it over the Vantagepoint client), so that nothing here knows
@@ -64,7 +64,7 @@ type AdminAnswer struct {
 	Missing []string
 }
 
-// The administrator's switch (the hubs' SyncStatus, SPEC §3 and §5.5).
+// The administrator's switch (the hubs' SyncStatus, docs/behaviour.md §3 and §5.5).
 const (
 	SwitchEnabled     = "Enabled"
 	SwitchDisabled    = "Disabled"
@@ -85,7 +85,7 @@ const (
 	// crowd the minutes of their first polls. Sync now reads at once.
 	AdminFirstSpread = 10 * time.Minute
 	// AdminMinInterval: the record is written, and the switches read, at
-	// most once a minute (SPEC §5.5).
+	// most once a minute (docs/behaviour.md §5.5).
 	AdminMinInterval = time.Minute
 	// AdminHeartbeat: a record that did not change is written again after
 	// a batch once it is an hour old, so that its last-batch time tells IT

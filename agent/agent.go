@@ -56,7 +56,7 @@ type Credentials struct {
 // A nil hook makes its action answer ErrUnsupported.
 type Hooks struct {
 	// Uninitialize removes what the agent put in the mailbox (the engine's
-	// Deactivate: SPEC §4.5 "Delete").
+	// Deactivate: docs/behaviour.md §4.5 "Delete").
 	Uninitialize func(ctx context.Context) error
 	// ForgetTokens deletes both accounts' keychain records.
 	ForgetTokens func(ctx context.Context) error
@@ -67,7 +67,7 @@ type Hooks struct {
 	Reauthorize func(ctx context.Context, account string, cred Credentials) error
 	// ConfirmDeletes lets the next batch apply the deletions of an item
 	// type that the empty-side guard held back (the engine's
-	// ConfirmDeletes: SPEC §4.4).
+	// ConfirmDeletes: docs/behaviour.md §4.4).
 	ConfirmDeletes func(ctx context.Context, typ string) error
 	// TranslateIDs is Graph's translateExchangeIds: Office.js ids (EWS or
 	// REST form) to the immutable REST ids the engine keys e-mails by.
@@ -126,9 +126,9 @@ type Options struct {
 	// counts as a wake from sleep; 1 min when zero.
 	WakeThreshold time.Duration
 	// Admin keeps the agent's record in Vantagepoint's agents hub and reads
-	// the administrator's switches (SPEC §5.5); nil: no administration.
+	// the administrator's switches (docs/behaviour.md §5.5); nil: no administration.
 	Admin Admin
-	// Lease keeps the mailbox's lease (SPEC §5.5: one agent per mailbox);
+	// Lease keeps the mailbox's lease (docs/behaviour.md §5.5: one agent per mailbox);
 	// nil: this agent syncs without one. Computer names this computer in
 	// it ("Syncing on COMPUTER" on the other agent); the agent's id is
 	// made once and kept in the data dir. LeaseSettle is how long a claim
@@ -177,7 +177,7 @@ type TrackRequest struct {
 }
 
 // Agent is the long-running process's core: it owns the scheduler and the
-// state of SPEC §3. One goroutine (Run's) owns all mutable state; every
+// state of docs/behaviour.md §3. One goroutine (Run's) owns all mutable state; every
 // other goroutine sends it requests, Tailscale-style, so no lock guards the
 // state machine and no two batches ever overlap.
 type Agent struct {

@@ -598,7 +598,7 @@ func TestPauseEndsTheNetworkWatch(t *testing.T) {
 
 // The Vantagepoint interval stretches after a quiet spell only while the
 // session is idle, and a mailbox probe snaps it back once the user is
-// back (SPEC §4.6).
+// back (docs/behaviour.md §4.6).
 func TestStretchFollowsTheSessionsIdleness(t *testing.T) {
 	var idle atomic.Bool
 	var asked atomic.Int32

@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// SPEC §7's fleet targets, as numbers the benchmark compares with.
+// docs/behaviour.md §7's fleet targets, as numbers the benchmark compares with.
 const (
 	fleetTargetWave  = 2.0               // the login wave's busiest 10 s / steady
 	fleetTargetDelay = 150 * time.Second // Vantagepoint → Outlook p95 at 100 and 1,000 agents
 )
 
-// BenchmarkFleet measures SPEC §7's fleet figures: 100, 1,000 and 5,000
+// BenchmarkFleet measures docs/behaviour.md §7's fleet figures: 100, 1,000 and 5,000
 // agents on one Vantagepoint over a simulated working morning (05:00–12:00,
 // logins 08:45–09:15), each driven by the real scheduler and pacing as
 // Agent.Run drives them (fleetsim_test.go), with the default budget of 20

@@ -1,6 +1,6 @@
 package agent
 
-// The fleet simulation of SPEC §7 ("fleet: 5,000 agents on one Vantagepoint
+// The fleet simulation of docs/behaviour.md §7 ("fleet: 5,000 agents on one Vantagepoint
 // (simulated clock, agents' real scheduler code)"). It lives in package agent
 // so that it drives the real, unexported scheduler of scheduler.go, and it is
 // a discrete-event simulation (a heap of next-event times) so that a working
@@ -103,7 +103,7 @@ type fleetModel struct {
 	LoginFrom, LoginTo   time.Duration // the window the login wave's peaks are taken in
 }
 
-// defaultFleetModel is SPEC §7's fleet on a working morning. Every number
+// defaultFleetModel is docs/behaviour.md §7's fleet on a working morning. Every number
 // here is an assumption, not a measurement, except Listings (measured).
 func defaultFleetModel() fleetModel {
 	return fleetModel{
@@ -209,7 +209,7 @@ func defaultFleetModel() fleetModel {
 //     listing is due (the engine defers it 1–4 h after a start).
 //   - 1 create per e-mail filed; 2 per Outlook edit (the record is read
 //     before the PUT); Vantagepoint-side changes write only to Graph.
-//   - admin: SPEC §5.5's read of the agent's record in the agents hub,
+//   - admin: docs/behaviour.md §5.5's read of the agent's record in the agents hub,
 //     every AdminReadEvery and after Sync now (agent/admin.go), when the
 //     company has the hubs; counted apart from the batches (fleetEvAdmin).
 //

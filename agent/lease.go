@@ -12,7 +12,7 @@ import (
 	"vpconnect/syncer"
 )
 
-// One agent per mailbox (SPEC §5.5). An employee with a laptop and a
+// One agent per mailbox (docs/behaviour.md §5.5). An employee with a laptop and a
 // desktop runs an agent on each, on one mailbox: the one that syncs holds a
 // lease kept in the mailbox (syncer/lease.go), renewed by its batches; the
 // other stays on standby ("Syncing on LAPTOP-7"): no batches, no writes, one
@@ -225,7 +225,7 @@ func (g *leaseGate) set(held *syncer.MailboxLease, sb *StandbyError) {
 }
 
 // deleteWaits decides whether this agent may carry out the administrator's
-// Delete on the mailbox now (SPEC §5.5): yes when it holds the lease, when
+// Delete on the mailbox now (docs/behaviour.md §5.5): yes when it holds the lease, when
 // there is none, or when its holder has not renewed it for LeaseGoneAfter
 // (the retired laptop); otherwise the holder does it, and this agent waits.
 // gone reports that the mailbox has no folder of the agent any more (the

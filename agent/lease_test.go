@@ -217,7 +217,7 @@ func TestLeaseRenewStandbyTakeover(t *testing.T) {
 
 // The administrator's Delete is carried out by the holder; another agent
 // waits for it, and carries it out itself only when the holder has not
-// renewed the lease for the Not Seen period (SPEC §5.5).
+// renewed the lease for the Not Seen period (docs/behaviour.md §5.5).
 func TestLeaseDeleteWaitsForTheHolder(t *testing.T) {
 	clock := agenttest.NewFakeClock(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
 	mb := &fakeLeaseMailbox{}

@@ -17,7 +17,7 @@ const LogFile = "vpconnect.log"
 
 // RotatingFile is an io.Writer over a log file that rotates by size:
 // vpconnect.log, vpconnect.log.1 … vpconnect.log.<Keep>. Files are 0600 in
-// a 0700 directory (SPEC §6): logs say who synced what with whom.
+// a 0700 directory (docs/behaviour.md §6): logs say who synced what with whom.
 type RotatingFile struct {
 	mu      sync.Mutex
 	path    string
@@ -116,7 +116,7 @@ func OpenLog(dataDir string, level slog.Level) (*slog.Logger, io.Closer, error) 
 }
 
 // redactedKeys are attribute keys whose values never reach a log: secrets,
-// and message content (SPEC §6: logs redact tokens, passwords and message
+// and message content (docs/behaviour.md §6: logs redact tokens, passwords and message
 // bodies). Compared case-insensitively.
 var redactedKeys = map[string]bool{
 	"password": true, "secret": true, "token": true, "access_token": true, "refresh_token": true,

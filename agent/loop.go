@@ -22,7 +22,7 @@ type loop struct {
 	syncer Syncer
 	paused bool
 	// adminDisabled: the administrator's switch in Vantagepoint is not
-	// Enabled (SPEC §5.5); like policy's sync.enabled=false, the user
+	// Enabled (docs/behaviour.md §5.5); like policy's sync.enabled=false, the user
 	// cannot turn sync back on.
 	adminDisabled bool
 	adm           adminLoop
@@ -196,7 +196,7 @@ func (l *loop) checkWake() {
 
 // watchNetwork watches the network between batches while the last one
 // could not reach a service, and only then: nothing polls while all is well
-// (SPEC §7), nor while scheduled sync is stopped (paused, suspended), nor
+// (docs/behaviour.md §7), nor while scheduled sync is stopped (paused, suspended), nor
 // when a batch is due anyway (Resume).
 func (l *loop) watchNetwork() {
 	want := l.unreachable && l.scheduling() && !l.running && l.a.opts.NetworkChanged != nil &&

@@ -9,7 +9,7 @@ import (
 	"vpconnect/syncer"
 )
 
-// Pacing (SPEC §7, docs/configuration.md): the whole fleet of agents must
+// Pacing (docs/behaviour.md §7, docs/configuration.md): the whole fleet of agents must
 // stay within the request budget IT gives the Vantagepoint server
 // (vantagepoint.maxRequestsPerSecond). A fixed interval cannot serve both a
 // 40-person firm and a 5,000-person one, so each agent sets its

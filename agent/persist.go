@@ -19,7 +19,7 @@ const agentStateFile = "agent.json"
 type persisted struct {
 	Paused bool `json:"paused"`
 	// AdminDisabled: the administrator's switch in Vantagepoint stopped
-	// sync (SPEC §5.5); kept so that a restart does not sync once before
+	// sync (docs/behaviour.md §5.5); kept so that a restart does not sync once before
 	// the switch is read again.
 	AdminDisabled bool `json:"adminDisabled,omitempty"`
 	// FleetSize is the fleet last counted in the agents hub, at

@@ -14,7 +14,7 @@ import (
 // with the two rules that sit between a batch and the sign-ins.
 //
 // A 401 is a rejection only when confirmed. The service clients report
-// every 401 as syncer.ErrAuthRejected, but SPEC §3 suspends sync only on a
+// every 401 as syncer.ErrAuthRejected, but docs/behaviour.md §3 suspends sync only on a
 // definitive rejection: a refused refresh (invalid_grant), a refused
 // password, or a 401 to a token that was just refreshed. A first 401 only
 // made the token source drop its access token (Graph and Vantagepoint may
@@ -29,7 +29,7 @@ import (
 // or the activation stopped before its last step, the first batch
 // initializes the mailbox again (a mailbox linked to another user or
 // database is refused, with the way out) and pairs every item by its
-// natural key (SPEC §8), instead of asking the user to activate again.
+// natural key (docs/behaviour.md §8), instead of asking the user to activate again.
 type Runner struct {
 	*syncer.Engine
 	ms, vp *auth.TokenSource

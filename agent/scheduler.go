@@ -2,7 +2,7 @@ package agent
 
 import "time"
 
-// Schedule holds the timing rules of SPEC §4.6. Zero fields take the
+// Schedule holds the timing rules of docs/behaviour.md §4.6. Zero fields take the
 // defaults of DefaultSchedule.
 type Schedule struct {
 	// MailboxInterval is how often the mailbox is probed for changes
@@ -26,7 +26,7 @@ type Schedule struct {
 	BackoffMin, BackoffMax time.Duration
 }
 
-// DefaultSchedule is SPEC §4.6 with the configuration's defaults.
+// DefaultSchedule is docs/behaviour.md §4.6 with the configuration's defaults.
 var DefaultSchedule = Schedule{
 	MailboxInterval: 30 * time.Second,
 	Interval:        2 * time.Minute,

@@ -6,7 +6,7 @@ import (
 	"vpconnect/syncer"
 )
 
-// Agent states of SPEC §3. The words are the product's: the tray, the CLI,
+// Agent states of docs/behaviour.md §3. The words are the product's: the tray, the CLI,
 // the Sync Options page and the admin hub all show them as they are.
 const (
 	StateNotConfigured = "Not Configured"
@@ -17,18 +17,18 @@ const (
 	StateDisabled      = "Disabled by administrator"
 	// StateStandby: another agent of the employee (another computer)
 	// holds the mailbox's lease and syncs it; this one waits to take over
-	// (SPEC §5.5). Shown with "Syncing on COMPUTER".
+	// (docs/behaviour.md §5.5). Shown with "Syncing on COMPUTER".
 	StateStandby = "Standby"
 )
 
-// Synchronization status words of SPEC §3 (the user's switch).
+// Synchronization status words of docs/behaviour.md §3 (the user's switch).
 const (
 	SyncEnabled  = "Enabled"
 	SyncDisabled = "Disabled"
 )
 
 // MaxConsecutiveFailures is how many failed batches in a row suspend
-// scheduled sync (SPEC §3): past that, retrying is only noise on both servers.
+// scheduled sync (docs/behaviour.md §3): past that, retrying is only noise on both servers.
 const MaxConsecutiveFailures = 10
 
 // Inputs are the facts the agent state is computed from. Keeping them in one
@@ -58,7 +58,7 @@ type Inputs struct {
 	Standby string
 }
 
-// ComputeState is the one place the agent state of SPEC §3 is decided.
+// ComputeState is the one place the agent state of docs/behaviour.md §3 is decided.
 // Precedence, first match wins, and why:
 //   - Disabled by administrator: nothing the user does changes it, so it must
 //     not be hidden behind a state that suggests an action.
@@ -68,7 +68,7 @@ type Inputs struct {
 //   - Paused.
 //   - Standby: another computer syncs the mailbox; a lease check that runs
 //     is not a batch, so it does not show Active.
-//   - Active while a batch runs (SPEC: "or a batch running").
+//   - Active while a batch runs (docs/behaviour.md §3: "or a batch running").
 //   - With Issues when the last batch had failed items or failed as a whole.
 //   - Active.
 func ComputeState(in Inputs) string {
@@ -93,7 +93,7 @@ func ComputeState(in Inputs) string {
 }
 
 // Status is a snapshot of the agent. Its JSON form is the status object of
-// SPEC §5.1 (`status --json`, `GET /v1/status`): the fields up to NextBatchAt
+// docs/behaviour.md §5.1 (`status --json`, `GET /v1/status`): the fields up to NextBatchAt
 // are a contract and are never renamed; the rest are additions.
 type Status struct {
 	State         string     `json:"state"`
@@ -113,7 +113,7 @@ type Status struct {
 	// PauseAllowed is false when policy forbids pause/resume (or disables
 	// sync): the UIs then do not offer them.
 	PauseAllowed bool `json:"pauseAllowed"`
-	// PolicyErrors are bad policy values that were ignored (SPEC §5.4).
+	// PolicyErrors are bad policy values that were ignored (docs/behaviour.md §5.4).
 	PolicyErrors []string `json:"policyErrors,omitempty"`
 	// OpenIssues are the items that failed and are retried every batch.
 	OpenIssues []Issue `json:"openIssues"`
@@ -125,19 +125,19 @@ type Status struct {
 	Seq uint64 `json:"seq"`
 	// Updated is when this snapshot was taken.
 	Updated time.Time `json:"updated"`
-	// Admin is the administration in Vantagepoint (SPEC §5.5): the
+	// Admin is the administration in Vantagepoint (docs/behaviour.md §5.5): the
 	// record's last write and the administrator's switch; absent when the
 	// agent has none (not activated).
 	Admin *AdminStatus `json:"admin,omitempty"`
 	// SyncingOn names the computer that syncs the mailbox while this agent
-	// is on standby (State "Standby", SPEC §5.5).
+	// is on standby (State "Standby", docs/behaviour.md §5.5).
 	SyncingOn string `json:"syncingOn,omitempty"`
 	// Pacing is the Vantagepoint poll interval the fleet's budget allows,
 	// and why (pacing.go).
 	Pacing *PacingStatus `json:"pacing,omitempty"`
 }
 
-// Accounts are the two accounts of SPEC §5.1's status object.
+// Accounts are the two accounts of docs/behaviour.md §5.1's status object.
 type Accounts struct {
 	Microsoft    MicrosoftAccount    `json:"microsoft"`
 	Vantagepoint VantagepointAccount `json:"vantagepoint"`

@@ -50,7 +50,7 @@ func WriteStatus(w io.Writer, s Status, running bool) {
 		fmt.Fprintf(w, "Policy ignored:   %s\n", p)
 	}
 	if a := s.Admin; a != nil {
-		// The administration in Vantagepoint (SPEC §5.5), for whoever
+		// The administration in Vantagepoint (docs/behaviour.md §5.5), for whoever
 		// wonders why sync stopped, or why IT's dashboard lacks them.
 		switch {
 		case len(a.MissingHubs) > 0:

@@ -82,7 +82,7 @@ type SignInOptions struct {
 	// Browser opens the sign-in page; OpenSystemBrowser when nil.
 	Browser BrowserFunc
 	// NoBrowser prints "Sign in: <url>" to Out instead of opening a
-	// browser, and waits for the browser's redirect (SPEC §5.1).
+	// browser, and waits for the browser's redirect (docs/behaviour.md §5.1).
 	NoBrowser bool
 	// DeviceCode uses the device-code flow from the start.
 	DeviceCode bool

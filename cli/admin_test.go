@@ -18,7 +18,7 @@ import (
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
-// Administration inside Vantagepoint (SPEC §5.5), through the real agent
+// Administration inside Vantagepoint (docs/behaviour.md §5.5), through the real agent
 // on a fake clock and the simulators' hubs of the template.
 
 // waitAdmin waits until the agent's administration status satisfies ok.
@@ -472,7 +472,7 @@ func TestAdminForceDelete(t *testing.T) {
 	}
 }
 
-// SPEC §5.5: an employee who sets their own switch back to Enabled in
+// docs/behaviour.md §5.5: an employee who sets their own switch back to Enabled in
 // Vantagepoint (their role lets them write it; ModUser is then themself)
 // stays Disabled; the administrator's Enable works at the next read. The
 // rule holds across a restart of the agent.

@@ -17,7 +17,7 @@ import (
 	"vpconnect/syncer/vantagepoint"
 )
 
-// Administration inside Vantagepoint (SPEC §5.5): the agent's record and
+// Administration inside Vantagepoint (docs/behaviour.md §5.5): the agent's record and
 // switches (wired into the agent by agent/system), and the two commands for
 // IT. The work is agent/admin's; this file is flags and wiring.
 

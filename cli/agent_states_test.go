@@ -18,7 +18,7 @@ import (
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
-// State-machine tests of SPEC §3, driven by what the simulators do: the
+// State-machine tests of docs/behaviour.md §3, driven by what the simulators do: the
 // real agent of 'vpconnect run --headless' runs in the process on a fake
 // clock, the CLI drives it, and 'vpconnect status --json' is what is
 // checked.
@@ -434,7 +434,7 @@ func TestAgentTakesUpAnActivationMadeWhileItRuns(t *testing.T) {
 	}
 }
 
-// SPEC §8: the state file deleted (or found damaged and recreated) while
+// docs/behaviour.md §8: the state file deleted (or found damaged and recreated) while
 // the sign-ins stay: the agent takes the mailbox up again on its first
 // batch and pairs everything by natural keys; nothing is created twice.
 func TestAgentTakesTheMailboxUpAfterTheStateFileIsLost(t *testing.T) {

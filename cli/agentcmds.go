@@ -87,7 +87,7 @@ func (c *cli) dialAgent(ctx context.Context) (*localapi.Client, error) {
 
 // tellAgentSignedIn tells this user's running agent, if any, that account
 // was signed in again as user by this process, so that it takes the new
-// sign-in up and lifts a suspension at once (SPEC §3: "until the user
+// sign-in up and lifts a suspension at once (docs/behaviour.md §3: "until the user
 // re-authorizes"). Without it the agent would keep refusing to sync until
 // it restarts. No running agent is not an error.
 func (c *cli) tellAgentSignedIn(ctx context.Context, account, user string) error {
@@ -124,7 +124,7 @@ func (c *cli) standalone(ctx context.Context) (*system.System, error) {
 
 func (c *cli) runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := c.newFlags("status", stderr)
-	asJSON := fs.Bool("json", false, "print the status object of SPEC §5.1")
+	asJSON := fs.Bool("json", false, "print the status object of docs/behaviour.md §5.1")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (c *cli) runStatus(ctx context.Context, args []string, stdout, stderr io.Wr
 func (c *cli) runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := c.newFlags("sync", stderr)
 	once := fs.Bool("once", false, "run one batch in this process when no agent runs")
-	asJSON := fs.Bool("json", false, "print the batch as the JSON object of SPEC §5.1")
+	asJSON := fs.Bool("json", false, "print the batch as the JSON object of docs/behaviour.md §5.1")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ import (
 
 // CLI tests of the agent commands (status, sync, pause, resume, deactivate,
 // options) with and without a running agent, and their exit codes
-// (SPEC §5.1: 0 ok, 1 failure, 2 usage error, 3 needs sign-in).
+// (docs/behaviour.md §5.1: 0 ok, 1 failure, 2 usage error, 3 needs sign-in).
 
 func TestNotConfiguredBeforeActivation(t *testing.T) {
 	w := newAgentWorld(t)
@@ -81,7 +81,7 @@ func TestNotConfiguredBeforeActivation(t *testing.T) {
 	}
 }
 
-// checkStatusFields checks the names of SPEC §5.1's status object.
+// checkStatusFields checks the names of docs/behaviour.md §5.1's status object.
 func checkStatusFields(t *testing.T, raw map[string]any) {
 	t.Helper()
 	for _, k := range []string{"state", "mailboxStatus", "syncStatus", "accounts", "lastBatch", "nextBatchAt"} {
@@ -104,7 +104,7 @@ func checkStatusFields(t *testing.T, raw map[string]any) {
 	}
 }
 
-// checkBatchFields checks the names of SPEC §5.1's batch object.
+// checkBatchFields checks the names of docs/behaviour.md §5.1's batch object.
 func checkBatchFields(t *testing.T, line string) {
 	t.Helper()
 	var raw map[string]any

@@ -47,7 +47,7 @@ func newCLI() *cli {
 	return &cli{stdin: os.Stdin, openPage: auth.OpenSystemBrowser}
 }
 
-// Exit codes of SPEC §5.1.
+// Exit codes of docs/behaviour.md §5.1.
 const (
 	exitOK         = 0
 	exitFailure    = 1

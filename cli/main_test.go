@@ -34,7 +34,7 @@ func TestDemoOnceJSON(t *testing.T) {
 		t.Fatalf("demo --once --json: exit %d\n%s", code, errOut.String())
 	}
 	// The demo's seed has a tagged weekly series in Outlook: one issue
-	// (SPEC §4.3), so the startup batch ends with issues.
+	// (docs/behaviour.md §4.3), so the startup batch ends with issues.
 	if !strings.Contains(out.String(), `"outcome":"issues"`) || !strings.Contains(out.String(), "recurring meetings are not synced") {
 		t.Errorf("output: %s", out.String())
 	}

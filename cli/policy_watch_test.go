@@ -14,7 +14,7 @@ import (
 )
 
 // A policy change reaches the running agent within a minute, without a new
-// login (SPEC §5.4): the agent is built again as a fresh start would build
+// login (docs/behaviour.md §5.4): the agent is built again as a fresh start would build
 // it, and the user's pause survives the rebuild.
 func TestPolicyChangeReachesTheRunningAgent(t *testing.T) {
 	w := newAgentWorld(t)

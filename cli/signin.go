@@ -24,7 +24,7 @@ func init() {
 		help: "sign in again to one account", run: (*cli).runReauthorize})
 }
 
-// Environment variables for scripted activation (SPEC §5.1).
+// Environment variables for scripted activation (docs/behaviour.md §5.1).
 const (
 	envVPUsername = "VPCONNECT_VP_USERNAME"
 	envVPPassword = "VPCONNECT_VP_PASSWORD"

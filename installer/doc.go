@@ -1,4 +1,4 @@
-// Package installer holds what IT deploys vpconnect with (SPEC §9): the
+// Package installer holds what IT deploys vpconnect with (docs/behaviour.md §9): the
 // Windows MSI source for wixl and its build script (windows/), the Group
 // Policy templates (windows/admx/), the macOS pkg layout, LaunchAgent and
 // example configuration profile (macos/), and the Linux systemd user unit,

@@ -32,7 +32,7 @@ func requireTool(t *testing.T, name, debianPackage string) string {
 // version install beside the installed one instead of replacing it.
 const upgradeCode = "{3B0E5A4C-7D2F-4C61-9A8E-5F1D2C3B4A59}"
 
-// policyProperties maps each MSI property of SPEC §9 to the policy value it
+// policyProperties maps each MSI property of docs/behaviour.md §9 to the policy value it
 // writes.
 var policyProperties = map[string]string{
 	"VP_API_URL":       "vantagepoint.apiUrl",

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The Outlook add-in tracks an e-mail in two ways (SPEC §4.1, §5.3): through
+// The Outlook add-in tracks an e-mail in two ways (docs/behaviour.md §4.1, §5.3): through
 // the agent's POST /v1/track when the agent answers, and always through the
 // mailbox: it sets the category and saves the records the user chose as the
 // add-in's custom properties on the message (Office.js CustomProperties).

@@ -3,7 +3,7 @@ package syncer
 import "strings"
 
 // normalizeAddress makes e-mail addresses comparable: Exchange and
-// Vantagepoint keep whatever case the user typed, and SPEC §4.1 compares
+// Vantagepoint keep whatever case the user typed, and docs/behaviour.md §4.1 compares
 // addresses case-insensitively.
 func normalizeAddress(a string) string {
 	return strings.ToLower(strings.TrimSpace(a))

@@ -9,7 +9,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// Edits made while a batch runs (SPEC §4.4: never overwrite a change the
+// Edits made while a batch runs (docs/behaviour.md §4.4: never overwrite a change the
 // engine has not seen): an update is based on the version the engine
 // listed. Outlook refuses a PATCH whose If-Match is stale (412); a
 // Vantagepoint record is compared with the read that precedes its PUT.

@@ -12,12 +12,12 @@ import (
 )
 
 // The contact index links e-mail correspondents and meeting attendees to
-// Vantagepoint contacts (SPEC §4.1, §4.3): every company contact with an
+// Vantagepoint contacts (docs/behaviour.md §4.1, §4.3): every company contact with an
 // e-mail address, by address and by id. It lives in the state store between
 // batches (and engines), and a batch that needs it (it files an e-mail, or
 // writes a meeting with attendees) brings it up to date with ONE listing of
 // the contacts changed since the latest ModDate it saw, instead of listing
-// every contact of the company again (SPEC §7: matching from one listing per
+// every contact of the company again (docs/behaviour.md §7: matching from one listing per
 // batch, and gentle on the server a whole company shares). A batch that
 // links nothing does not touch it.
 //

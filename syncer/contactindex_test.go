@@ -100,7 +100,7 @@ func TestSecondBatchListsOnlyTheContactsChangedSinceTheFirst(t *testing.T) {
 		t.Errorf("a batch filing one e-mail sent %d Vantagepoint requests, want 4", n)
 	}
 
-	// A batch that links nothing does not touch the index (SPEC §4.6: a
+	// A batch that links nothing does not touch the index (docs/behaviour.md §4.6: a
 	// no-change batch is one request per collection).
 	n := e.indexCount()
 	if b := e.run(); b.Requests["vantagepoint"] != 2 || e.indexCount() != n {

@@ -11,7 +11,7 @@ import (
 )
 
 // contactKind syncs the contact folder with the user's Vantagepoint
-// contacts (SPEC §4.2). One is made per batch, so its caches (firm names)
+// contacts (docs/behaviour.md §4.2). One is made per batch, so its caches (firm names)
 // live for one batch.
 type contactKind struct {
 	e      *Engine
@@ -20,7 +20,7 @@ type contactKind struct {
 	vp     VantagepointRecords
 	folder string
 	// firms, loaded once per batch when a contact needs one: ClientID →
-	// name, and lower-cased name → ClientID (exact match, SPEC §4.2).
+	// name, and lower-cased name → ClientID (exact match, docs/behaviour.md §4.2).
 	firmName   map[string]string
 	firmByName map[string]string
 }
@@ -231,7 +231,7 @@ func (k *contactKind) applyToVP(ctx context.Context, c *Contact, src item) error
 		}
 		c.ClientID = firm.ID
 	default:
-		// A new firm is never created unless sync.createFirms is on (SPEC
+		// A new firm is never created unless sync.createFirms is on (docs/behaviour.md
 		// §4.2): the contact keeps its firm, and the log says why.
 		k.e.log.Info("no Vantagepoint firm has the company name typed in Outlook", "contact", src.label)
 	}
@@ -397,7 +397,7 @@ func (s contactMailbox) findCopy(ctx context.Context, src item, _ func(string) b
 }
 
 // matchKeys: by e-mail, then by first or preferred name + last name + firm
-// name, all case-insensitive (SPEC §4.2).
+// name, all case-insensitive (docs/behaviour.md §4.2).
 func (k *contactKind) matchKeys(it item) []string {
 	f := it.fields
 	var keys []string

@@ -10,7 +10,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// Contacts both ways: each rule of SPEC §4.2 and §4.4.
+// Contacts both ways: each rule of docs/behaviour.md §4.2 and §4.4.
 
 func (e *env) outlookContact(c MailboxContact) MailboxContact {
 	e.t.Helper()

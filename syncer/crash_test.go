@@ -14,7 +14,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// Crash safety (SPEC §4.4, §8): the engine is killed at every step of a
+// Crash safety (docs/behaviour.md §4.4, §8): the engine is killed at every step of a
 // scenario with all item types — after each journal entry, each write sent,
 // each commit — restarted over the same state file, and must end where the
 // uninterrupted run ends: nothing duplicated, nothing lost (mbsync's -Tj).
@@ -439,7 +439,7 @@ func (e *env) loseState() {
 	}
 }
 
-// SPEC §8: a state file deleted or recreated after corruption is never a
+// docs/behaviour.md §8: a state file deleted or recreated after corruption is never a
 // mass create or delete: every item is paired again by its natural key, and
 // the e-mails already filed are not filed again (the Synced category sends
 // them to a look-up first). The one thing the lost file alone knew is that

@@ -10,7 +10,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// This file turns selected e-mails into Vantagepoint activities (SPEC §4.1).
+// This file turns selected e-mails into Vantagepoint activities (docs/behaviour.md §4.1).
 //
 // The path of one e-mail: a delta round reports it; it is selected by the
 // category or a track request; its create is journaled with the natural key
@@ -36,7 +36,7 @@ func MessageRef(internetMessageID string) string { return messageRefPrefix + int
 
 func messageRef(internetMessageID string) string { return MessageRef(internetMessageID) }
 
-// wellKnownFolders are always synced (SPEC §4.1).
+// wellKnownFolders are always synced (docs/behaviour.md §4.1).
 var wellKnownFolders = []string{"inbox", "sentitems"}
 
 func folderCursorKey(folderID string) string { return "messages:" + folderID }
@@ -174,7 +174,7 @@ func (e *Engine) syncFolder(ctx context.Context, r *emailRun, f MailFolder) erro
 func (e *Engine) considerMessage(ctx context.Context, r *emailRun, c MessageChange) error {
 	if c.Removed {
 		// Deleting or moving an e-mail changes nothing in Vantagepoint: an
-		// activity is a business record (SPEC §4.1).
+		// activity is a business record (docs/behaviour.md §4.1).
 		return nil
 	}
 	counts := r.b.count(TypeEmails)
@@ -241,7 +241,7 @@ func (e *Engine) considerMessage(ctx context.Context, r *emailRun, c MessageChan
 		// Marked filed, but the state does not know it (the state file was
 		// lost, or the user's agent on another computer filed it): look
 		// the activity up by its natural key before filing it, so that an
-		// e-mail is filed once (SPEC §8: never a mass create).
+		// e-mail is filed once (docs/behaviour.md §8: never a mass create).
 		adopted, err := e.adoptFiled(ctx, r, c, tr)
 		if err != nil || adopted {
 			return err
@@ -360,7 +360,7 @@ func (e *Engine) fileEmail(ctx context.Context, r *emailRun, messageID, internet
 	}
 	if msg.Private && track == nil {
 		// Private e-mails go to Vantagepoint only when the user files them
-		// explicitly from the add-in (SPEC §4.1).
+		// explicitly from the add-in (docs/behaviour.md §4.1).
 		counts.Skipped++
 		r.b.resolve(TypeEmails, SideVantagepoint, subject)
 		return nil
@@ -622,7 +622,7 @@ func activitySubject(s string) string {
 	return s
 }
 
-// activityFor builds the activity of a message: SPEC §4.1 field by field.
+// activityFor builds the activity of a message: docs/behaviour.md §4.1 field by field.
 func (e *Engine) activityFor(ctx context.Context, r *emailRun, msg Message, track *store.Track) (Activity, error) {
 	when := msg.SentAt
 	if when.IsZero() {

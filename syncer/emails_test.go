@@ -108,7 +108,7 @@ func TestTaggedEmailBecomesOneLinkedActivity(t *testing.T) {
 	if len(e.vp.all()) != 1 || e.mb.patches != patches || b2.Counts[TypeEmails] != (store.Counts{}) {
 		t.Fatalf("second batch wrote: activities %d, patches %d→%d, %+v", len(e.vp.all()), patches, e.mb.patches, b2)
 	}
-	// One request per collection per side (SPEC §4.6): Inbox, Sent Items,
+	// One request per collection per side (docs/behaviour.md §4.6): Inbox, Sent Items,
 	// contacts and calendar on Graph; contacts and meetings on Vantagepoint.
 	if n := e.vp.Requests() - vpBefore; n != 2 {
 		t.Errorf("a no-change batch sent %d Vantagepoint requests, want 2", n)

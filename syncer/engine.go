@@ -24,7 +24,7 @@ const (
 	TriggerWake     Trigger = "wake"
 )
 
-// Outcomes of a batch (SPEC §5.1).
+// Outcomes of a batch (docs/behaviour.md §5.1).
 const (
 	OutcomeOK     = "ok"
 	OutcomeIssues = "issues"
@@ -44,7 +44,7 @@ const (
 	SideVantagepoint = "vantagepoint"
 )
 
-// Options are the sync rules of SPEC §4 that the configuration sets.
+// Options are the sync rules of docs/behaviour.md §4 that the configuration sets.
 type Options struct {
 	// Category is the category that selects items (sync.category).
 	Category string
@@ -72,7 +72,7 @@ type Options struct {
 	// contact is saved without a firm.
 	CreateFirms bool
 	// Mark is what initialization writes on the mailbox to link it to this
-	// Vantagepoint user and database (SPEC §4.5).
+	// Vantagepoint user and database (docs/behaviour.md §4.5).
 	Mark MailboxMark
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -163,7 +163,7 @@ const (
 	metaActivatedAt = "activated_at"
 )
 
-// The employee look-up's failures (SPEC §4: none or several → activation
+// The employee look-up's failures (docs/behaviour.md §4: none or several → activation
 // stops and says which).
 var (
 	ErrNoEmployee        = errors.New("no employee record")

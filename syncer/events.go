@@ -11,7 +11,7 @@ import (
 )
 
 // eventKind syncs the default calendar with the user's Vantagepoint
-// meetings (SPEC §4.3).
+// meetings (docs/behaviour.md §4.3).
 type eventKind struct {
 	e          *Engine
 	mb         MailboxCalendar
@@ -85,7 +85,7 @@ func (k *eventKind) mailboxCursorKey() string {
 }
 
 // attendeeMarker starts the block of an agent-made Outlook event's body
-// that names the meeting's Vantagepoint contacts (SPEC §4.3: events the agent
+// that names the meeting's Vantagepoint contacts (docs/behaviour.md §4.3: events the agent
 // creates carry no attendees, which would send invitations).
 const attendeeMarker = "\n\n[Vantagepoint contact: "
 
@@ -470,7 +470,7 @@ func (s eventMailbox) findCopy(ctx context.Context, src item, _ func(string) boo
 	return s.fromMailbox(ev), true, nil
 }
 
-// matchKeys: subject (trimmed, case-insensitive) + start + end (SPEC §4.3).
+// matchKeys: subject (trimmed, case-insensitive) + start + end (docs/behaviour.md §4.3).
 func (k *eventKind) matchKeys(it item) []string {
 	f := it.fields
 	return []string{"meeting:" + strings.ToLower(f["subject"]) + " at " + f["start"] + "–" + f["end"]}

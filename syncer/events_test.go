@@ -9,7 +9,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// Calendar both ways: each rule of SPEC §4.3.
+// Calendar both ways: each rule of docs/behaviour.md §4.3.
 
 func meeting(subject string, start time.Time) Activity {
 	return Activity{Type: "Meeting", Subject: subject, StartDate: start, EndDate: start.Add(time.Hour), Location: "Room 4",
@@ -246,7 +246,7 @@ func TestMeetingLinksAContactCreatedInTheSameBatch(t *testing.T) {
 // @odata.type, @odata.etag, id, seriesMasterId, type, start and end
 // (microsoft-graph-docs issue 7632): no subject, no categories. The engine
 // reads each series master once per batch, so a tagged series is still
-// one issue (SPEC §4.3) and an untagged one stays silent.
+// one issue (docs/behaviour.md §4.3) and an untagged one stays silent.
 func TestStrippedOccurrencesAreKnownByTheirSeriesMaster(t *testing.T) {
 	e := newEnv(t)
 	outside := now.AddDate(0, 0, -60) // masters start before the window: delta never lists them

@@ -11,7 +11,7 @@ import (
 
 // This file carries a plan out (plan.go decides). Every write is committed
 // with its pairing on its own, so one failure never blocks the rest and a
-// crash leaves a state the next batch settles (SPEC §4.2–§4.4). Each step
+// crash leaves a state the next batch settles (docs/behaviour.md §4.2–§4.4). Each step
 // is written once for both directions: from is the side whose item is the
 // source, to the side that is written.
 

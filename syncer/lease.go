@@ -10,7 +10,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// One agent per mailbox (SPEC §5.5): an employee with a laptop and a desktop
+// One agent per mailbox (docs/behaviour.md §5.5): an employee with a laptop and a desktop
 // runs two agents on one mailbox, and only one of them may sync. The one
 // that syncs holds a lease kept in the mailbox itself, next to the mark on
 // the agent's contact folder (a second named property of ours), so that
@@ -19,7 +19,7 @@ import (
 
 // MailboxLease is the lease's value: which agent syncs the mailbox, on
 // which computer, until when. Renewed is when its holder last renewed it:
-// an agent whose lease was not renewed for days is gone (SPEC §5.5, Delete
+// an agent whose lease was not renewed for days is gone (docs/behaviour.md §5.5, Delete
 // without the computer).
 type MailboxLease struct {
 	Agent    string `json:"agent"`

@@ -12,7 +12,7 @@ import (
 )
 
 // MailboxMark links a mailbox to one Vantagepoint user and database. It is
-// written on the agent's contact folder at initialization (SPEC §4.5), so a
+// written on the agent's contact folder at initialization (docs/behaviour.md §4.5), so a
 // second agent, or the same agent pointed at another database, notices.
 type MailboxMark struct {
 	URL      string `json:"url"`
@@ -34,14 +34,14 @@ func (m MailboxMark) same(o MailboxMark) bool {
 // user or database. The user may re-initialize it.
 var ErrForeignCustomization = errors.New("Foreign customization detected: this mailbox is linked to another Vantagepoint user or database")
 
-// MailboxStatus words of SPEC §3.
+// MailboxStatus words of docs/behaviour.md §3.
 const (
 	MailboxNotInitialized = "Not initialized"
 	MailboxInitialized    = "Initialized"
 	MailboxConnectionLost = "Connection lost"
 )
 
-// InitializeMailbox makes the mailbox ready (SPEC §4.5): the master
+// InitializeMailbox makes the mailbox ready (docs/behaviour.md §4.5): the master
 // categories, the contact folder, and the mark naming the Vantagepoint URL,
 // database and employee. A mailbox marked for someone else is refused with
 // ErrForeignCustomization unless reinitialize is set.
@@ -92,7 +92,7 @@ func (e *Engine) Initialized(ctx context.Context) (bool, error) {
 	return v != "", err
 }
 
-// Deactivate un-initializes the mailbox (SPEC §4.5, "Delete"): it removes
+// Deactivate un-initializes the mailbox (docs/behaviour.md §4.5, "Delete"): it removes
 // the contact folder, the events the agent created and its categories. The
 // caller then forgets tokens and state. When the mailbox cannot be reached
 // it fails with the reason; "Force Delete" is then the caller's to offer.

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// Matching before any create (SPEC §4.2, §4.4) must hold across batches: an
+// Matching before any create (docs/behaviour.md §4.2, §4.4) must hold across batches: an
 // item left unpaired by a failed or ambiguous match is matched again later,
 // never copied to the other side next to its twin.
 

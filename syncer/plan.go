@@ -41,10 +41,10 @@ const (
 	// back by the empty-side guard.
 	opHoldDeletes
 	// opDeleteCopy: the pair's original on side is gone; the agent's copy
-	// on the other side goes too (SPEC §4.4).
+	// on the other side goes too (docs/behaviour.md §4.4).
 	opDeleteCopy
 	// opUnlink: the pair's item on side, a copy or one of two matched
-	// originals, is gone; the other is left alone for good (SPEC §4.4).
+	// originals, is gone; the other is left alone for good (docs/behaviour.md §4.4).
 	opUnlink
 	// opConfirmed uses up the user's confirmation of held-back deletions.
 	opConfirmed
@@ -278,7 +278,7 @@ func planNew(in planInput, acts []action) ([]action, int) {
 // planDeletes applies deletions, unless the empty-side guard holds them
 // back: a side that had guardMinimum or more pairings and lists none, or
 // loses more than half in one batch, looks like a broken listing, not like
-// a user who deleted everything (SPEC §4.4). live counts the pairs this
+// a user who deleted everything (docs/behaviour.md §4.4). live counts the pairs this
 // batch makes too.
 func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int) []action {
 	var deletes []action
@@ -306,7 +306,7 @@ func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int)
 
 // whenGone is what a pair comes to when its item on side s is gone:
 // deleting an original deletes the agent's copy; deleting a copy, or one of
-// two matched originals, only unlinks (SPEC §4.4).
+// two matched originals, only unlinks (docs/behaviour.md §4.4).
 func whenGone(s sideIndex, p store.Pairing) action {
 	if p.Origin == s.origin() {
 		return action{op: opDeleteCopy, side: s, p: p}

@@ -264,7 +264,7 @@ func TestPlanPushUsesTheChangeKeyItKeeps(t *testing.T) {
 	}
 }
 
-// The empty-side guard (SPEC §4.4): a side that had guardMinimum pairings
+// The empty-side guard (docs/behaviour.md §4.4): a side that had guardMinimum pairings
 // or more and lists none, or loses more than half in a batch, has its
 // deletions held back until the user confirms them.
 func TestPlanEmptySideGuard(t *testing.T) {

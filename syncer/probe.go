@@ -13,7 +13,7 @@ import (
 var errNews = errors.New("the mailbox changed")
 
 // MailboxChanged tells whether the mailbox holds a change the next batch
-// would act on, at the cost of one delta round per collection (SPEC §4.6:
+// would act on, at the cost of one delta round per collection (docs/behaviour.md §4.6:
 // the mailbox is polled every sync.mailboxInterval, Vantagepoint only every
 // sync.interval). A round with news saves no cursor: the batch it leads to
 // lists the same changes again. A round without news saves its new cursor,
@@ -90,7 +90,7 @@ func (e *Engine) probeFolder(ctx context.Context, folderID string) (bool, error)
 	next, err := e.mailbox.MessageChanges(ctx, folderID, cursor, func(changes []MessageChange) error {
 		for _, c := range changes {
 			if c.Removed {
-				continue // never acted on (SPEC §4.1)
+				continue // never acted on (docs/behaviour.md §4.1)
 			}
 			// Only a tagged e-mail not yet marked Synced can lead to a
 			// write; a tracked one is pushed by its track request. Untagged

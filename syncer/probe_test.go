@@ -8,7 +8,7 @@ import (
 	"vpconnect/syncer/store"
 )
 
-// The mailbox probe of SPEC §4.6: between Vantagepoint polls the agent asks
+// The mailbox probe of docs/behaviour.md §4.6: between Vantagepoint polls the agent asks
 // the mailbox, one delta round per collection, whether a batch is worth
 // running.
 

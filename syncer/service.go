@@ -250,7 +250,7 @@ func (e *MailboxRefusedError) Unwrap() error { return e.Err }
 // Is makes a MailboxRefusedError match ErrAuthRejected.
 func (e *MailboxRefusedError) Is(target error) bool { return target == ErrAuthRejected }
 
-// MailboxContacts is the contacts side of the mailbox (SPEC §4.2, §4.5).
+// MailboxContacts is the contacts side of the mailbox (docs/behaviour.md §4.2, §4.5).
 // Contacts live in one contact folder the agent creates at initialization.
 type MailboxContacts interface {
 	// ContactFolder finds a top-level contact folder by display name.
@@ -260,7 +260,7 @@ type MailboxContacts interface {
 	// DeleteContactFolder deletes a contact folder with its contacts.
 	DeleteContactFolder(ctx context.Context, id string) error
 	// MailboxMark reads the agent's mark on a contact folder (the named
-	// single-value extended property of SPEC §4.5); "" when unmarked.
+	// single-value extended property of docs/behaviour.md §4.5); "" when unmarked.
 	MailboxMark(ctx context.Context, folderID string) (string, error)
 	// SetMailboxMark writes the agent's mark on a contact folder.
 	SetMailboxMark(ctx context.Context, folderID, value string) error
@@ -285,7 +285,7 @@ type MailboxContacts interface {
 	FindContactByVPID(ctx context.Context, folderID, vpID string) (MailboxContact, bool, error)
 }
 
-// MailboxCalendar is the calendar side of the mailbox (SPEC §4.3): events of
+// MailboxCalendar is the calendar side of the mailbox (docs/behaviour.md §4.3): events of
 // the default calendar.
 type MailboxCalendar interface {
 	// EventChanges runs one calendarView delta round over [start, end).
@@ -315,7 +315,7 @@ type ContactFolder struct {
 	DisplayName string
 }
 
-// MailboxContact is a contact of the mailbox, reduced to the fields SPEC
+// MailboxContact is a contact of the mailbox, reduced to the fields docs/behaviour.md
 // §4.2 maps. When Removed is set only ID is meaningful.
 type MailboxContact struct {
 	ID string
@@ -339,7 +339,7 @@ type MailboxContact struct {
 }
 
 // MailboxEvent is an event of the default calendar, reduced to the fields
-// SPEC §4.3 maps and the ones its scope rules need. When Removed is set only
+// docs/behaviour.md §4.3 maps and the ones its scope rules need. When Removed is set only
 // ID is meaningful.
 type MailboxEvent struct {
 	ID string

@@ -138,7 +138,7 @@ type listing struct {
 	full bool
 	// checkAbsent: a paired item the listing lacks may be gone, and is
 	// read to know. Not for a mailbox resync: what its listing lacks is
-	// never taken for deleted (SPEC §4.4).
+	// never taken for deleted (docs/behaviour.md §4.4).
 	checkAbsent bool
 	// checkRemovals: a removal the listing reports is read again before
 	// it is believed (calendarView delta also reports events that only

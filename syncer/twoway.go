@@ -20,7 +20,7 @@ import (
 // (sides.go), reads again what a listing says is gone where the listing
 // can be wrong, makes a plan without I/O (plan.go) and carries it out
 // (execute.go). Every write is committed with its pairing on its own, so
-// one failure never blocks the rest (SPEC §4.2–§4.4).
+// one failure never blocks the rest (docs/behaviour.md §4.2–§4.4).
 //
 // Change detection compares mapped content, not versions: the pairing keeps a
 // hash of each side's mapped fields as last synced, so a new changeKey or
@@ -43,7 +43,7 @@ const (
 )
 
 // guardMinimum is the number of pairings from which the empty-side guard
-// holds back deletions (SPEC §4.4).
+// holds back deletions (docs/behaviour.md §4.4).
 const guardMinimum = 10
 
 // fullListingEvery is how often the Vantagepoint side is listed in full, the

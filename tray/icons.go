@@ -29,7 +29,7 @@ const (
 	numIcons
 )
 
-// iconFor is the icon of a state of SPEC §3.
+// iconFor is the icon of a state of docs/behaviour.md §3.
 func iconFor(state string) iconKind {
 	switch state {
 	case StateActive, StateStandby:

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The agent states of SPEC §3, in the product's words. They are repeated
+// The agent states of docs/behaviour.md §3, in the product's words. They are repeated
 // here, not imported from package agent, so that the tray does not drag the
 // engine and the sign-ins into its build; cli's tests check that
 // they equal agent's.
@@ -106,7 +106,7 @@ var ErrUnavailable = errors.New("no tray")
 type item int
 
 const (
-	itemState  item = iota // the state in SPEC §3's words (disabled)
+	itemState  item = iota // the state in docs/behaviour.md §3's words (disabled)
 	itemDetail             // last batch time and open issues (disabled)
 	itemPair0              // "Pair add-in from <origin>: type its code…", three slots
 	itemPair1

@@ -65,7 +65,7 @@ func (w *world) open(t *testing.T, b *chromiumtest.Browser, m graphsim.Message) 
 }
 
 // With the page treated as public and no browser policy for it, Local
-// Network Access keeps it from the agent (SPEC §5.3): the pane says so in one
+// Network Access keeps it from the agent (docs/behaviour.md §5.3): the pane says so in one
 // line, and Track still works through the mailbox: the agent files the
 // e-mail with the project typed in the pane at its next batch.
 func TestPaneTracksThroughTheMailboxWhenTheAgentIsOutOfReach(t *testing.T) {
@@ -180,7 +180,7 @@ func TestPaneWithTheAgentPairsSuggestsAndFiles(t *testing.T) {
 	if !ok {
 		t.Fatal("the pane says filed, Vantagepoint has no activity")
 	}
-	t.Logf("Track pressed → the pane shows the activity: %v (SPEC target 2 s)", elapsed.Round(time.Millisecond))
+	t.Logf("Track pressed → the pane shows the activity: %v (target of docs/behaviour.md §7: 2 s)", elapsed.Round(time.Millisecond))
 	if a.WBS1 != "2026002.00" || a.ContactID != w.alice.ContactID || a.ClientID != w.alice.ClientID {
 		t.Errorf("activity links: %+v", a)
 	}

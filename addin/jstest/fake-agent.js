@@ -1,4 +1,4 @@
-// A stand-in for the agent's loopback API (SPEC 5.3) behind a fetch
+// A stand-in for the agent's loopback API (docs/behaviour.md §5.3) behind a fetch
 // function: only its port answers; the others fail as a closed port (or a
 // browser's Local Network Access block) does, with a TypeError.
 "use strict";

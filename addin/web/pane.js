@@ -1,7 +1,7 @@
 /*
  * vpconnect's Outlook add-in: the task pane's logic, apart from the page.
  *
- * It tracks an e-mail in two ways (SPEC 4.1, 5.3):
+ * It tracks an e-mail in two ways (docs/behaviour.md §4.1, 5.3):
  * - through the mailbox, always: the chosen records are saved as the add-in's
  *   custom properties and the category is set, with Office.js; the agent reads
  *   both through Microsoft Graph at its next sync, on any computer where it
@@ -262,7 +262,7 @@
         const r = await call("GET", "/status", undefined, true);
         return r.status === 200;
       },
-      // status is the agent's status (SPEC 5.3), with its open issues.
+      // status is the agent's status (docs/behaviour.md §5.3), with its open issues.
       status: async function () {
         const r = await call("GET", "/status", undefined, true);
         if (r.status !== 200) throw apiError(r, "Could not read the agent's status");

@@ -63,7 +63,7 @@ type Person struct {
 	SwitchSetBy string `json:"switchSetBy,omitempty"`
 	SwitchSetAt string `json:"switchSetAt,omitempty"`
 	// Pending says what an administrator's Delete or Force Delete waits
-	// for (SPEC §5.5, issue 17.5): "" when nothing waits.
+	// for (docs/behaviour.md §5.5, issue 17.5): "" when nothing waits.
 	Pending string `json:"pending,omitempty"`
 }
 

@@ -139,7 +139,7 @@ func (h *Hubs) Exchange(ctx context.Context, rec *agent.AdminRecord, readSwitch 
 	return h.answer(ans), nil
 }
 
-// obey applies SPEC §5.5's rule to a switch record (nil: none) and returns
+// obey applies docs/behaviour.md §5.5's rule to a switch record (nil: none) and returns
 // the switch to obey. Whatever the roles allow, a switch the employee
 // loosened themself (the record's ModUser) is not obeyed: the one obeyed
 // before stays. One tightened by anyone, and one loosened by anyone else,
@@ -331,7 +331,7 @@ func (h *Hubs) readGroup(ctx context.Context) (vantagepoint.Record, error) {
 	return nil, nil
 }
 
-// Strictest is the effective switch of SPEC §5.5: the most restrictive of
+// Strictest is the effective switch of docs/behaviour.md §5.5: the most restrictive of
 // the employee's and the group's. Words are matched without regard to case
 // or spaces; an empty or unknown word restricts nothing.
 func Strictest(switches ...string) string {

@@ -10,7 +10,7 @@ import (
 
 // The switches as last obeyed, kept across restarts, so that an employee
 // who loosens their own switch while the agent is stopped gains nothing
-// (SPEC §5.5). One small JSON file of the data directory; it is not part
+// (docs/behaviour.md §5.5). One small JSON file of the data directory; it is not part
 // of what a deactivation forgets: a Delete the employee set back to
 // Enabled themself stays a Delete when they activate again.
 

@@ -35,7 +35,7 @@ func (e *env) read(t *testing.T, h *Hubs) string {
 	return ans.Switch
 }
 
-// SPEC §5.5: whatever the roles allow, a switch the employee loosened
+// docs/behaviour.md §5.5: whatever the roles allow, a switch the employee loosened
 // themself (ModUser) is not obeyed; one tightened by anyone, or set by the
 // administrator, is; and this holds across a restart of the agent.
 func TestSwitchLoosenedByTheEmployeeIsNotObeyed(t *testing.T) {

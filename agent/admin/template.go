@@ -1,4 +1,4 @@
-// Package admin is the administration inside Vantagepoint of SPEC §5.5:
+// Package admin is the administration inside Vantagepoint of docs/behaviour.md §5.5:
 // the agent's record in the agents hub and the administrator's switches in
 // the groups hub, which employees read but do not write (Hubs, the
 // agent.Admin of a running agent), the dashboard IT reads from

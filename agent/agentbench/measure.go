@@ -530,7 +530,7 @@ func procCPU(pid int) (precise, ticks time.Duration, err error) {
 	return precise, time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
-// Print writes the figures with the SPEC §7 targets.
+// Print writes the figures with the docs/behaviour.md §7 targets.
 func (r Result) Print(w io.Writer) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
 	sec := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }

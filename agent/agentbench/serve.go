@@ -1,5 +1,5 @@
 // Package agentbench measures the running agent end to end against the
-// simulated services (the agent figures of SPEC §7): start → loopback API
+// simulated services (the agent figures of docs/behaviour.md §7): start → loopback API
 // answering, the idle agent's memory and CPU with the product's default
 // intervals, a tracked e-mail → Vantagepoint activity, and a tagged e-mail
 // and an edited contact in Outlook → Vantagepoint. The measuring process

@@ -9,10 +9,10 @@ import (
 	"slices"
 )
 
-// Config is the content of the configuration file (SPEC §5.2). JSON names are
+// Config is the content of the configuration file (docs/behaviour.md §5.2). JSON names are
 // part of the product's contract: never rename one.
 //
-// A few fields may only be set by policy (SPEC §5.4): Sync.Enabled,
+// A few fields may only be set by policy (docs/behaviour.md §5.4): Sync.Enabled,
 // UI.AllowPause and LocalAPI.AutoApproveOrigins. The config file rejects them
 // and [Save] does not write them, so a user cannot grant themselves what the
 // administrator controls.
@@ -40,7 +40,7 @@ type Microsoft struct {
 // Vantagepoint holds the Vantagepoint REST API base and the API authorization
 // (client id and secret) that its token endpoint <APIURL>/token requires.
 // The client secret identifies the integration, not the user; it may live in
-// the file (SPEC §5.2), unlike tokens and passwords (SPEC §6).
+// the file (docs/behaviour.md §5.2), unlike tokens and passwords (docs/behaviour.md §6).
 type Vantagepoint struct {
 	APIURL       string `json:"apiUrl"`
 	Database     string `json:"database"`
@@ -60,7 +60,7 @@ type Vantagepoint struct {
 	SilentRelogin *bool `json:"silentRelogin,omitempty" policy:"only"`
 }
 
-// Sync holds what is synchronized and how often (SPEC §4).
+// Sync holds what is synchronized and how often (docs/behaviour.md §4).
 type Sync struct {
 	Interval        Duration `json:"interval"`
 	MailboxInterval Duration `json:"mailboxInterval"`
@@ -79,7 +79,7 @@ type Sync struct {
 	Enabled *bool `json:"enabled,omitempty" policy:"only"`
 }
 
-// LocalAPI configures the loopback HTTP API (SPEC §5.3).
+// LocalAPI configures the loopback HTTP API (docs/behaviour.md §5.3).
 type LocalAPI struct {
 	// Port is the first port tried; the agent may use Port…Port+19 on a
 	// shared host, which is why the upper limit is 65535-19.
@@ -101,14 +101,14 @@ type UI struct {
 	AllowPause *bool `json:"allowPause,omitempty" policy:"only"`
 }
 
-// Admin names the Vantagepoint hubs used for administration (SPEC §5.5).
+// Admin names the Vantagepoint hubs used for administration (docs/behaviour.md §5.5).
 type Admin struct {
 	AgentsHub string `json:"agentsHub"`
 	GroupsHub string `json:"groupsHub"`
 	Group     string `json:"group"`
 }
 
-// Conflict policies for sync.conflict (SPEC §4.2).
+// Conflict policies for sync.conflict (docs/behaviour.md §4.2).
 const (
 	ConflictVantagepoint = "vantagepoint"
 	ConflictMailbox      = "mailbox"
@@ -128,7 +128,7 @@ func (c Config) ZoneFile() string {
 	return filepath.Join(c.DataDir, "vantagepoint-zone")
 }
 
-// The fleet's defaults (SPEC §7): a budget of 20 requests/s on the
+// The fleet's defaults (docs/behaviour.md §7): a budget of 20 requests/s on the
 // Vantagepoint server, and 500 agents assumed until the agents hub says.
 const (
 	DefaultMaxRequestsPerSecond = 20

@@ -18,10 +18,10 @@ func TestDefaultIsValid(t *testing.T) {
 		t.Fatalf("Default() is invalid: %v", err)
 	}
 	if c.Sync.Interval.D() != 2*time.Minute || c.Sync.MailboxInterval.D() != 30*time.Second {
-		t.Errorf("intervals = %s, %s; want 2m, 30s (SPEC §4.6)", c.Sync.Interval, c.Sync.MailboxInterval)
+		t.Errorf("intervals = %s, %s; want 2m, 30s (docs/behaviour.md §4.6)", c.Sync.Interval, c.Sync.MailboxInterval)
 	}
 	if c.LocalAPI.Port != 48613 || c.KeychainService != "vpconnect" || c.Sync.Conflict != "vantagepoint" {
-		t.Errorf("defaults differ from SPEC §5.2: %+v", c)
+		t.Errorf("defaults differ from docs/behaviour.md §5.2: %+v", c)
 	}
 	if !c.SyncEnabled() || !c.PauseAllowed() {
 		t.Error("sync and pause must be allowed unless policy says otherwise")
@@ -387,7 +387,7 @@ func TestWriteFile(t *testing.T) {
 	}
 }
 
-// TestNoCredentialFields guards SPEC §6: tokens and passwords live only in
+// TestNoCredentialFields guards docs/behaviour.md §6: tokens and passwords live only in
 // the keychain, so the config must never grow a field for them.
 func TestNoCredentialFields(t *testing.T) {
 	for _, k := range Keys() {

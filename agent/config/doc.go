@@ -1,6 +1,6 @@
 // Package config loads and validates the vpconnect configuration file
 // (JSON, unknown keys rejected) and fills in defaults; it also reads the
-// administrator's policy (SPEC §5.4) and merges it over the file.
+// administrator's policy (docs/behaviour.md §5.4) and merges it over the file.
 //
 // Precedence, highest first: policy (Windows registry, macOS managed
 // preferences, or /etc/vpconnect/policy.json on Linux), then the user's

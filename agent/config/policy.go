@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Where administrators set policy (SPEC §5.4). The names are part of the
+// Where administrators set policy (docs/behaviour.md §5.4). The names are part of the
 // product's contract with IT (ADMX template, configuration profiles,
 // provisioning scripts): never change them.
 const (
@@ -282,7 +282,7 @@ func (c Config) Apply(p Policy) Config {
 // Effective returns the config to run on: c with p applied, then validated.
 // A policy value that makes the result invalid is dropped (a bad item of a
 // list drops only that item) and reported, and the file's value applies
-// instead; the agent keeps running (SPEC §5.4). c itself should be valid
+// instead; the agent keeps running (docs/behaviour.md §5.4). c itself should be valid
 // (as [Load] guarantees); problems of c are returned too.
 func (c Config) Effective(p Policy) (Config, []error) {
 	work := Policy{values: map[string]policyValue{}}
@@ -363,7 +363,7 @@ func LoadPolicyFile(path string) (Policy, []error) {
 // PolicyFingerprint is the policy as LoadPolicy reads it now, as text:
 // every key with its value and source, then the problems. Two readings
 // differ when the administrator changed anything the agent would apply
-// differently; a running agent compares them once a minute (SPEC §5.4: a
+// differently; a running agent compares them once a minute (docs/behaviour.md §5.4: a
 // policy change reaches a running agent without a new login).
 func PolicyFingerprint() string {
 	p, errs := LoadPolicy()

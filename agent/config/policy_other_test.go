@@ -20,7 +20,7 @@ func TestLoadPolicyFromPolicyPath(t *testing.T) {
 	}
 }
 
-// The running agent's check (SPEC §5.4): a changed value changes the
+// The running agent's check (docs/behaviour.md §5.4): a changed value changes the
 // fingerprint, the same values written again do not.
 func TestPolicyFingerprintFollowsTheFile(t *testing.T) {
 	dir := t.TempDir()

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/windows/registry"
 )
 
-// The running agent's check (SPEC §5.4) sees a registry change: a value set
+// The running agent's check (docs/behaviour.md §5.4) sees a registry change: a value set
 // under HKCU\SOFTWARE\Policies\vpconnect (a user-scoped GPO; HKLM needs an
 // administrator) changes the fingerprint, and removing it restores it. It
 // runs wherever the Windows build's tests run, and leaves a machine that

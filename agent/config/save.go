@@ -13,7 +13,7 @@ import (
 // Save writes c to path as indented JSON, atomically (a temporary file in the
 // same directory, then a rename), so that a crash or a full disk never leaves
 // a truncated config behind. The file is 0600 and a directory Save creates is
-// 0700: the file may hold vantagepoint.clientSecret (SPEC §6).
+// 0700: the file may hold vantagepoint.clientSecret (docs/behaviour.md §6).
 //
 // Save refuses an invalid config (the next Load would fail) and leaves out
 // the policy-only keys: pass the file's config, not the effective one, or

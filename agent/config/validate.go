@@ -16,7 +16,7 @@ import (
 
 // Limits enforced by Validate; docs/configuration.md quotes them.
 const (
-	MinInterval        = time.Minute      // gentle on an on-premises server (SPEC §4.6)
+	MinInterval        = time.Minute      // gentle on an on-premises server (docs/behaviour.md §4.6)
 	MaxInterval        = 24 * time.Hour   // beyond that "sync" has lost its meaning
 	MinMailboxInterval = 10 * time.Second // Graph: 10,000 requests / 10 min per mailbox
 	MaxMailboxInterval = time.Hour

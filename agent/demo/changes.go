@@ -217,7 +217,7 @@ func personLabel(first, last, company string) string {
 	return name
 }
 
-// contactFields name the synced contact fields of SPEC §4.2, in the order
+// contactFields name the synced contact fields of docs/behaviour.md §4.2, in the order
 // outlookFields and the Vantagepoint side list them.
 var contactFields = []string{"first name", "last name", "preferred name", "e-mail", "phone", "mobile", "job title", "company"}
 

@@ -38,7 +38,7 @@ const (
 type Options struct {
 	// Once runs one batch and returns.
 	Once bool
-	// JSON prints each batch as the JSON object of SPEC §5.1, one per line,
+	// JSON prints each batch as the JSON object of docs/behaviour.md §5.1, one per line,
 	// instead of the readable summary.
 	JSON bool
 	// Interval is the time between batches when not Once; 15 s when zero.
@@ -173,7 +173,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	d.store = d.sys.Store
 
 	// Dana's contact folder exists now: activation initialized the mailbox
-	// (SPEC §4.5), which creates it. Her people are added to it after that,
+	// (docs/behaviour.md §4.5), which creates it. Her people are added to it after that,
 	// as she would add them once the agent made the folder, so the demo
 	// shows the product's path: the folder is the agent's, with its mark.
 	// (Seeding a folder of that name before activation would work too, as

@@ -62,7 +62,7 @@ func TestDemoFilesTheTaggedEmailsLinkedToTheirContacts(t *testing.T) {
 	if len(want) < 8 {
 		t.Fatalf("the seed tags only %d e-mails", len(want))
 	}
-	// The seed's tagged weekly series is the batch's one issue (SPEC §4.3:
+	// The seed's tagged weekly series is the batch's one issue (docs/behaviour.md §4.3:
 	// recurring meetings are not synced), so the outcome is "issues".
 	if c := b.Counts[syncer.TypeEmails]; b.Outcome != syncer.OutcomeIssues || len(b.Issues) != 1 || c.Created != len(want) || c.Skipped != 1 || c.Failed != 0 {
 		t.Fatalf("first batch = %+v", b)
@@ -135,7 +135,7 @@ func TestDemoFilesTheTaggedEmailsLinkedToTheirContacts(t *testing.T) {
 		}
 	}
 	// A third batch has nothing left to look at: all counts zero, and one
-	// request per collection per side (SPEC §4.6): the delta links of Inbox,
+	// request per collection per side (docs/behaviour.md §4.6): the delta links of Inbox,
 	// Sent Items, the contact folder and the calendar; Vantagepoint's
 	// contacts and meetings changed since the last batch.
 	b3, err := d.Batch(ctx, syncer.TriggerSchedule)
@@ -188,7 +188,7 @@ func TestDemoOnceJSONPrintsTheBatchObject(t *testing.T) {
 			t.Errorf("batch JSON lacks %q", k)
 		}
 	}
-	// The seed's tagged weekly series is one issue (SPEC §4.3).
+	// The seed's tagged weekly series is one issue (docs/behaviour.md §4.3).
 	issues, _ := b["issues"].([]any)
 	if b["outcome"] != "issues" || b["trigger"] != "startup" || len(issues) != 1 {
 		t.Errorf("batch = %v", b)

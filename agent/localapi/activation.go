@@ -8,7 +8,7 @@ import (
 	"vpconnect/agent"
 )
 
-// Activation on the Sync Options page (SPEC §5.1 without a
+// Activation on the Sync Options page (docs/behaviour.md §5.1 without a
 // terminal): the page starts the same Microsoft sign-in as `vpconnect
 // activate`, follows it, takes the Vantagepoint user name and password in a
 // form, and shows who is signed in where. The work is the activator's

@@ -43,7 +43,7 @@ func startPage(t *testing.T) (origin string, port int) {
 }
 
 // allowLocalNetworkAccess installs the managed Chromium policy that lets
-// the given origins reach loopback (SPEC §5.3: the Local Network Access
+// the given origins reach loopback (docs/behaviour.md §5.3: the Local Network Access
 // permission, granted by IT for the add-in's origin), and removes it after.
 func allowLocalNetworkAccess(t *testing.T, origins ...string) {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 // SearchTypes are the record types GET /v1/search accepts.
 var SearchTypes = []string{"project", "contact", "firm", "opportunity"}
 
-// MaxResults is the most matches a search answers (SPEC §5.3).
+// MaxResults is the most matches a search answers (docs/behaviour.md §5.3).
 const MaxResults = 25
 
 // ContactCard is GET /v1/lookup's answer: what the add-in shows beside a

@@ -289,7 +289,7 @@ func TestTokenRequired(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
-	// SPEC §5.1's status object.
+	// docs/behaviour.md §5.1's status object.
 	for _, k := range []string{"state", "mailboxStatus", "syncStatus", "accounts", "lastBatch", "nextBatchAt"} {
 		if _, ok := st[k]; !ok {
 			t.Errorf("status lacks %q: %s", k, body)

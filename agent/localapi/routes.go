@@ -39,7 +39,7 @@ type route struct {
 	handle  func(s *Server, w http.ResponseWriter, r *http.Request, c caller)
 }
 
-// routeTable is every endpoint of the server, in one place (SPEC §5.3).
+// routeTable is every endpoint of the server, in one place (docs/behaviour.md §5.3).
 func routeTable() []route {
 	return []route{
 		// The add-in finds its agent and asks to pair without a token.

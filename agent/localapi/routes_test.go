@@ -211,7 +211,7 @@ func TestRouteTableAccess(t *testing.T) {
 		}
 	}
 	// Every access level has routes, and the table has as many routes as
-	// the server serves (the count of SPEC §5.3's and the page's).
+	// the server serves (the count of docs/behaviour.md §5.3's and the page's).
 	levels := map[access]int{}
 	for _, rt := range table {
 		levels[rt.access]++

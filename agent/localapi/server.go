@@ -59,7 +59,7 @@ const (
 	TokensFile = "localapi-tokens.json"
 )
 
-// MaxBody is the largest request body accepted (SPEC §5.3).
+// MaxBody is the largest request body accepted (docs/behaviour.md §5.3).
 const MaxBody = 64 << 10
 
 // Options configure a Server.
@@ -303,7 +303,7 @@ func (s *Server) hostOK(host string) bool {
 	return false
 }
 
-// ServeHTTP applies the security rules of SPEC §5.3 to every request, then
+// ServeHTTP applies the security rules of docs/behaviour.md §5.3 to every request, then
 // routes it. The order matters: headers first (every answer carries them),
 // then the connection's user (another user learns nothing), then Host (a
 // rebinding page must learn nothing), then Origin (a foreign page gets no
@@ -360,7 +360,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// readJSON enforces SPEC §5.3's rules for writes: JSON only (415), at most
+// readJSON enforces docs/behaviour.md §5.3's rules for writes: JSON only (415), at most
 // 64 KiB (413), no unknown fields (400). An empty body is an empty object.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -10,10 +10,10 @@ import (
 	"vpconnect/syncer"
 )
 
-// Activation is `vpconnect activate` (SPEC §5.1), shared by the command
+// Activation is `vpconnect activate` (docs/behaviour.md §5.1), shared by the command
 // line and the demo so that both go the same way: Microsoft sign-in,
 // Vantagepoint sign-in, the records saved, the employee resolved, the
-// mailbox initialized (SPEC §4.5), the identity completed.
+// mailbox initialized (docs/behaviour.md §4.5), the identity completed.
 type Activation struct {
 	Env     Env
 	Config  config.Config

@@ -152,7 +152,7 @@ func (w *firstRunWorld) serve(t *testing.T, env Env) <-chan *System {
 }
 
 // noSecretsLeft checks that the password is nowhere in the data dir or the
-// log (SPEC §6: not logged, not stored).
+// log (docs/behaviour.md §6: not logged, not stored).
 func (w *firstRunWorld) noSecretsLeft(t *testing.T) {
 	t.Helper()
 	filepath.WalkDir(w.cfg.DataDir, func(p string, d os.DirEntry, err error) error {

@@ -13,7 +13,7 @@ import (
 
 // optionsKeeper is the Sync Options page's optioner (localapi.Optioner):
 // it changes the sync options in the configuration file, as the file is
-// validated, refuses what policy sets (SPEC §5.4: policy wins, and the
+// validated, refuses what policy sets (docs/behaviour.md §5.4: policy wins, and the
 // page says so), and has the running agent built again on the new file
 // (Serve), so that the next batch uses them.
 type optionsKeeper struct {

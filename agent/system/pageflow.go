@@ -286,7 +286,7 @@ func firstOf(s ...string) string {
 }
 
 // describe turns an activation's failure into a sentence for the employee
-// and the next step (SPEC §3: every failure says what to do).
+// and the next step (docs/behaviour.md §3: every failure says what to do).
 func describe(err error, step string, cfg config.Config) localapi.Problem {
 	vpWhere := cfg.Vantagepoint.APIURL
 	if cfg.Vantagepoint.Database != "" {

@@ -9,7 +9,7 @@ import (
 )
 
 // PolicyCheckEvery is how often a running agent reads the policy again
-// (SPEC §5.4): the registry key on Windows, the configuration profile on
+// (docs/behaviour.md §5.4): the registry key on Windows, the configuration profile on
 // macOS, the policy file on Linux. A change is applied within this time by
 // building the agent again, as a fresh start would (agent.ErrRestart): the
 // user's pause and the administrator's switch are kept in the data dir, and

@@ -92,7 +92,7 @@ type Env struct {
 	// user's browser: Serve opens the activation screen with it when the
 	// agent starts not activated. nil: the page is not opened by itself.
 	OpenPage func(ctx context.Context, pageURL string) error
-	// Policy reads IT's policy (SPEC §5.4); nil: the OS's (config.LoadPolicy).
+	// Policy reads IT's policy (docs/behaviour.md §5.4); nil: the OS's (config.LoadPolicy).
 	Policy func() (config.Policy, []error)
 }
 
@@ -129,7 +129,7 @@ func (e Env) HTTPClient() *http.Client {
 // LoadConfig loads the effective configuration (the file at path, or
 // VPCONNECT_CONFIG, or the default, under IT policy) and makes the data
 // dir. Policy problems are returned, not fatal: the agent reports them and
-// runs with the rest (SPEC §5.4). An incomplete configuration is not an
+// runs with the rest (docs/behaviour.md §5.4). An incomplete configuration is not an
 // error here: the agent starts Not Configured and says what is missing.
 func LoadConfig(path string) (cfg config.Config, dir string, problems []error, err error) {
 	l, err := Env{}.load(path)
@@ -174,7 +174,7 @@ func Apps(env Env, cfg config.Config) (auth.MicrosoftApp, auth.VantagepointApp) 
 		auth.VantagepointApp{APIURL: cfg.Vantagepoint.APIURL, Database: cfg.Vantagepoint.Database,
 			ClientID: cfg.Vantagepoint.ClientID, ClientSecret: cfg.Vantagepoint.ClientSecret, HTTPClient: hc,
 			// Only the administrator's policy may let the password be kept
-			// (SPEC §6); otherwise it is used once and forgotten.
+			// (docs/behaviour.md §6); otherwise it is used once and forgotten.
 			KeepPassword: cfg.PasswordKept()}
 }
 
@@ -205,7 +205,7 @@ func Vantagepoint(env Env, cfg config.Config, vp *auth.TokenSource, log *slog.Lo
 	return c, nil
 }
 
-// initialize is activation's last step (SPEC §4.5): the mailbox
+// initialize is activation's last step (docs/behaviour.md §4.5): the mailbox
 // initialized for the employee, with the state store in dir.
 func initialize(ctx context.Context, env Env, cfg config.Config, dir string, mailbox syncer.Mailbox, vp syncer.Vantagepoint, emp syncer.Employee, reinitialize bool) error {
 	db, err := store.Open(filepath.Join(dir, StateFile))
@@ -416,7 +416,7 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 	}
 	s.part("translateIDs", true)
 	s.part("reauthorize", true)
-	// Administration in Vantagepoint (SPEC §5.5): the agent's record and
+	// Administration in Vantagepoint (docs/behaviour.md §5.5): the agent's record and
 	// the administrator's switches, over a Vantagepoint client of its own
 	// (same sign-in), so that the engine's per-batch request counts stay
 	// the batch's. The clock is read when asked.
@@ -428,7 +428,7 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 	if machine == "" {
 		machine, _ = os.Hostname()
 	}
-	// One agent per mailbox (SPEC §5.5): the lease on the marked folder.
+	// One agent per mailbox (docs/behaviour.md §5.5): the lease on the marked folder.
 	opts.Lease, opts.Computer = eng, machine
 	s.part("lease", true)
 	opts.Admin = admin.NewHubs(admin.Options{Client: adminClient, AgentsHub: cfg.Admin.AgentsHub, GroupsHub: cfg.Admin.GroupsHub,
@@ -456,7 +456,7 @@ func (s *System) Parts() []string {
 	return names
 }
 
-// Run listens on the loopback port before anything slow (SPEC §7: the API
+// Run listens on the loopback port before anything slow (docs/behaviour.md §7: the API
 // answers within 500 ms of the start), calls listening, then serves the API
 // and runs the agent until ctx ends or the agent asks to be built again
 // (agent.ErrRestart).

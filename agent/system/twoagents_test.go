@@ -21,7 +21,7 @@ import (
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
-// One agent per mailbox (SPEC §5.5): two real agents, built as 'vpconnect
+// One agent per mailbox (docs/behaviour.md §5.5): two real agents, built as 'vpconnect
 // run' builds them, with their own data dirs and keychains, on one
 // simulated mailbox and one Vantagepoint, on one fake clock.
 

@@ -1,4 +1,4 @@
-// Command vpbench runs the end-to-end initial-sync measurement of SPEC §7
+// Command vpbench runs the end-to-end initial-sync measurement of docs/behaviour.md §7
 // against the simulated services and prints its figures (`make bench`);
 // with -agent it measures the running agent instead (agent/agentbench:
 // start → API, the idle agent, tracked, tagged and edited items →

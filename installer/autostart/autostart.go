@@ -1,5 +1,5 @@
 // Package autostart starts the vpconnect agent at the user's login, for
-// `vpconnect service install|uninstall|start|stop|status` (SPEC §9): a
+// `vpconnect service install|uninstall|start|stop|status` (docs/behaviour.md §9): a
 // systemd user unit on Linux and a launchd LaunchAgent on macOS, managed
 // through github.com/kardianos/service with its UserService option. The
 // files written are the ones the packages ship (package installer), with the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Debian package of vpconnect (SPEC §9):
+# Builds the Debian package of vpconnect (docs/behaviour.md §9):
 #
 #   installer/linux/build-deb.sh EXE VERSION OUT.deb
 #

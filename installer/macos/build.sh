@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds vpconnect.pkg on a Mac (SPEC §9). The tray needs cgo on macOS, so the
+# Builds vpconnect.pkg on a Mac (docs/behaviour.md §9). The tray needs cgo on macOS, so the
 # binary cannot be cross-built from Linux: run this on macOS with Go and the
 # Xcode command line tools.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the vpconnect MSI on Linux (SPEC §9):
+# Builds the vpconnect MSI on Linux (docs/behaviour.md §9):
 #
 #   installer/windows/build-msi.sh EXE VERSION OUT.msi
 #

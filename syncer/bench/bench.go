@@ -1,5 +1,5 @@
 // Package bench measures an initial sync end to end against the simulated
-// services (SPEC §7): a mailbox of N messages, a tenth of them tagged,
+// services (docs/behaviour.md §7): a mailbox of N messages, a tenth of them tagged,
 // contacts and meetings on both sides, the real Graph and Vantagepoint
 // clients, the engine and the SQLite store. The services run in a child
 // process, so the agent's peak memory is measured alone.
@@ -145,7 +145,7 @@ type Result struct {
 }
 
 // GraphRequests sorts Graph requests by what they are for: delta pages
-// (the scan SPEC §7 bounds), other reads (the user, folders, categories,
+// (the scan docs/behaviour.md §7 bounds), other reads (the user, folders, categories,
 // each tagged message's body), and writes.
 type GraphRequests struct{ Delta, Reads, Writes int64 }
 
@@ -245,7 +245,7 @@ func Run(ctx context.Context, self string, serveArgs []string) (Result, error) {
 		Messages: w.Messages, Tagged: w.Tagged, Contacts: w.Contacts, Events: w.Events,
 		InitialWall: wall, Initial: first, Settle: settle, NoChange: second,
 		PeakRSSBytes: peakRSS(), HeapInUseBytes: ms.HeapInuse, InitialGraph: initialGraph,
-		// SPEC §7: items / largest page Graph honours + 2 per collection
+		// docs/behaviour.md §7: items / largest page Graph honours + 2 per collection
 		// (Inbox, Sent Items, the contact folder, the calendar).
 		GraphScanTarget: (w.Messages+w.Contacts/2+w.Events/2)/graph.DefaultPageSize + 2*4,
 	}, nil
@@ -268,7 +268,7 @@ func peakRSS() int64 {
 	return -1
 }
 
-// Print writes the figures as a table with the SPEC §7 targets.
+// Print writes the figures as a table with the docs/behaviour.md §7 targets.
 func (r Result) Print(w io.Writer) {
 	c := r.Initial.Counts[syncer.TypeEmails]
 	ct, ev := r.Initial.Counts[syncer.TypeContacts], r.Initial.Counts[syncer.TypeEvents]

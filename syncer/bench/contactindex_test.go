@@ -61,7 +61,7 @@ func (c *contactListings) take() (full, incremental int) {
 	return
 }
 
-// SPEC §7: linking e-mails to contacts takes one listing per batch, and a
+// docs/behaviour.md §7: linking e-mails to contacts takes one listing per batch, and a
 // company's agents are gentle on the Vantagepoint they share. With 20,000
 // company contacts (40 pages of 500), a batch that files one e-mail costs
 // the index ONE request once the index is in the state file, also after a

@@ -19,7 +19,7 @@ import (
 	"vpconnect/syncer/vantagepoint/vpsim"
 )
 
-// SPEC §8: faults from the simulators at random during a large sync —
+// docs/behaviour.md §8: faults from the simulators at random during a large sync —
 // 5xx, 429 with Retry-After, connection resets, slow and malformed answers,
 // 410 — and still: it converges, nothing is lost, nothing is duplicated.
 // The sync has 2,000 tagged e-mails, and contacts and meetings created on

@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkInitialListing100k lists a 100,000-message folder through the
-// client and the simulator over loopback HTTP: the initial scan of SPEC §7.
+// client and the simulator over loopback HTTP: the initial scan of docs/behaviour.md §7.
 // It reports Graph requests per listing (target: items/page size + 2).
 // Run with: go test -run '^$' -bench InitialListing -benchtime 3x ./syncer/graph/
 func BenchmarkInitialListing100k(b *testing.B) {
@@ -49,7 +49,7 @@ func BenchmarkInitialListing100k(b *testing.B) {
 	b.ReportMetric(float64(n), "messages/op")
 }
 
-// BenchmarkInitialContacts5k lists a 5,000-contact folder (SPEC §7).
+// BenchmarkInitialContacts5k lists a 5,000-contact folder (docs/behaviour.md §7).
 // Run with: go test -run '^$' -bench 'Initial(Contacts|Events)' -benchtime 3x ./syncer/graph/
 func BenchmarkInitialContacts5k(b *testing.B) {
 	const n = 5_000
@@ -78,7 +78,7 @@ func BenchmarkInitialContacts5k(b *testing.B) {
 	b.ReportMetric(float64(requests), "requests/op")
 }
 
-// BenchmarkInitialEvents5k lists 5,000 events of a calendar view (SPEC §7).
+// BenchmarkInitialEvents5k lists 5,000 events of a calendar view (docs/behaviour.md §7).
 func BenchmarkInitialEvents5k(b *testing.B) {
 	const n = 5_000
 	e := newEnv(b, Options{})

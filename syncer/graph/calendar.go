@@ -21,7 +21,7 @@ import (
 // seven fractional digits.
 const graphDateTime = "2006-01-02T15:04:05.0000000"
 
-// textBody asks Graph to convert event bodies to text (SPEC §4.3 maps the
+// textBody asks Graph to convert event bodies to text (docs/behaviour.md §4.3 maps the
 // body text to Notes).
 const textBody = `outlook.body-content-type="text"`
 
@@ -60,7 +60,7 @@ var windowsZones = map[string]string{
 	"aus eastern standard time": "Australia/Sydney", "india standard time": "Asia/Kolkata",
 }
 
-// mailboxEvent maps an event (SPEC §4.3); an @removed entry carries only
+// mailboxEvent maps an event (docs/behaviour.md §4.3); an @removed entry carries only
 // its id.
 func mailboxEvent(m models.Eventable) (syncer.MailboxEvent, error) {
 	out := syncer.MailboxEvent{ID: deref(m.GetId())}
@@ -129,7 +129,7 @@ func dateTimeTZ(t time.Time) models.DateTimeTimeZoneable {
 
 // eventBody builds the mapped fields of an event for POST or PATCH. It
 // never sets attendees: creating or changing them sends invitations
-// (SPEC §4.3).
+// (docs/behaviour.md §4.3).
 func eventBody(e syncer.MailboxEvent) *models.Event {
 	b := models.NewEvent()
 	b.SetSubject(&e.Subject)
@@ -324,7 +324,7 @@ const maxTranslateIDs = 1000
 
 // TranslateIDs converts Outlook item ids from sourceType ("ewsId" or
 // "restId", what Office.js gives the add-in) to immutable REST ids, the
-// form every other request of this client uses (SPEC §4, §5.3). The map
+// form every other request of this client uses (docs/behaviour.md §4, §5.3). The map
 // holds the ids Graph translated; an id Graph could not read is missing
 // from it.
 func (c *Client) TranslateIDs(ctx context.Context, ids []string, sourceType string) (map[string]string, error) {

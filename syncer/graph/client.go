@@ -29,7 +29,7 @@ const DefaultGraphURL = "https://graph.microsoft.com/v1.0"
 const DefaultPageSize = 1000
 
 // DefaultMaxConcurrent is Outlook's limit of concurrent requests per app and
-// mailbox (SPEC §4.6).
+// mailbox (docs/behaviour.md §4.6).
 const DefaultMaxConcurrent = 4
 
 // Options configures a Client.
@@ -119,7 +119,7 @@ func New(o Options) (*Client, error) {
 	// The redirect middleware follows redirects itself; net/http must not.
 	httpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	// SPEC §11: the allowed-hosts validator compares host names without the
+	// docs/behaviour.md §11: the allowed-hosts validator compares host names without the
 	// port; registering "127.0.0.1:PORT" silently sends no Authorization.
 	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&tokenProvider{
 		ts:      o.TokenSource,

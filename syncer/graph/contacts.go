@@ -14,7 +14,7 @@ import (
 	"vpconnect/syncer"
 )
 
-// The agent's named single-value extended properties (SPEC §4.5, §11).
+// The agent's named single-value extended properties (docs/behaviour.md §4.5, §11).
 // Named properties are a finite mailbox resource, so there are exactly three,
 // in one property set of ours; their ids must never change, or marks and
 // stamps written by earlier versions become invisible.
@@ -28,7 +28,7 @@ const (
 	// Vantagepoint URL, database and employee the mailbox is linked to.
 	MailboxMarkProperty = "String " + PropertySetGUID + " Name VantagepointMailbox"
 	// MailboxLeaseProperty holds the lease of the agent that syncs the
-	// mailbox (SPEC §5.5: one agent per mailbox), on the same folder.
+	// mailbox (docs/behaviour.md §5.5: one agent per mailbox), on the same folder.
 	MailboxLeaseProperty = "String " + PropertySetGUID + " Name VantagepointLease"
 )
 
@@ -39,7 +39,7 @@ var (
 	_ syncer.MailboxLeases     = (*Client)(nil)
 )
 
-// contactSelect is what MailboxContact needs (SPEC §4.2).
+// contactSelect is what MailboxContact needs (docs/behaviour.md §4.2).
 const contactSelect = "id,changeKey,lastModifiedDateTime,givenName,surname,nickName,emailAddresses,businessPhones,mobilePhone,jobTitle,companyName"
 
 // odataString quotes a string literal for $filter: quotes are doubled.
@@ -152,7 +152,7 @@ func (c *Client) MailboxMark(ctx context.Context, folderID string) (string, erro
 
 // SetMailboxMark writes the agent's mark on a contact folder. A folder
 // cannot carry open extensions, so it is a named extended property
-// (SPEC §4.5).
+// (docs/behaviour.md §4.5).
 func (c *Client) SetMailboxMark(ctx context.Context, folderID, value string) error {
 	body := models.NewContactFolder()
 	body.SetSingleValueExtendedProperties([]models.SingleValueLegacyExtendedPropertyable{newProp(MailboxMarkProperty, value)})
@@ -188,7 +188,7 @@ func (c *Client) SetMailboxLease(ctx context.Context, folderID, value string) er
 	return wrap("writing the mailbox lease", err)
 }
 
-// mailboxContact maps a contact (SPEC §4.2: the first e-mail address, the
+// mailboxContact maps a contact (docs/behaviour.md §4.2: the first e-mail address, the
 // first business phone); an @removed entry carries only its id.
 func mailboxContact(m models.Contactable) syncer.MailboxContact {
 	out := syncer.MailboxContact{ID: deref(m.GetId())}
@@ -219,7 +219,7 @@ func mailboxContact(m models.Contactable) syncer.MailboxContact {
 
 // contactBody builds the mapped fields of a contact for POST or PATCH.
 // emails and phones are the contact's current lists, whose first entries
-// the mapped fields replace; the others are kept (SPEC §4.2 maps the first
+// the mapped fields replace; the others are kept (docs/behaviour.md §4.2 maps the first
 // only, and a user's second address must survive a sync).
 func contactBody(mc syncer.MailboxContact, emails []models.EmailAddressable, phones []string) *models.Contact {
 	b := models.NewContact()

@@ -29,7 +29,7 @@ const deltaSelect = "id,internetMessageId,changeKey,subject,from,toRecipients,cc
 // attachments (read apart: see Message).
 const messageSelect = deltaSelect + ",body,hasAttachments"
 
-// sensitivityFilter expands PidTagSensitivity (SPEC §4.1).
+// sensitivityFilter expands PidTagSensitivity (docs/behaviour.md §4.1).
 const sensitivityFilter = "singleValueExtendedProperties($filter=id eq 'Integer 0x0036')"
 
 func (c *Client) rawURL(path string, q url.Values) string {

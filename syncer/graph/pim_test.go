@@ -129,7 +129,7 @@ func TestContactFolderAndMark(t *testing.T) {
 	if props := e.sim.ContactFolders()[0].ExtendedProperties; props[MailboxMarkProperty] != mark || len(props) != 1 {
 		t.Fatalf("at the sim: %v", props)
 	}
-	// The lease (SPEC §5.5) is a second property of the folder: writing
+	// The lease (docs/behaviour.md §5.5) is a second property of the folder: writing
 	// it keeps the mark, and the last write wins (a folder has no
 	// changeKey to make a write conditional).
 	if l, err := e.client.MailboxLease(ctx, f.ID); err != nil || l != "" {

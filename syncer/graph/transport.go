@@ -16,7 +16,7 @@ import (
 )
 
 // Retry policy. Graph's answer to overload is 429 (or 503/504) with
-// Retry-After; SPEC §4.6 wants a sustained throttle to slow the sync down,
+// Retry-After; docs/behaviour.md §4.6 wants a sustained throttle to slow the sync down,
 // not fail it, so retries are bounded by total waiting time rather than by a
 // small count.
 const (
@@ -28,7 +28,7 @@ const (
 )
 
 // transport sits under kiota's middleware pipeline. It adds the Prefer
-// headers every Graph request must carry (SPEC §4), bounds concurrency,
+// headers every Graph request must carry (docs/behaviour.md §4), bounds concurrency,
 // counts requests and retries throttled ones after Retry-After.
 type transport struct {
 	next     http.RoundTripper

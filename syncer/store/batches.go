@@ -9,7 +9,7 @@ import (
 )
 
 // Batch is the record of one sync run. Its JSON form is the batch object of
-// SPEC §5.1: field names are a contract with scripts and the add-in, so they
+// docs/behaviour.md §5.1: field names are a contract with scripts and the add-in, so they
 // may be added to, never renamed.
 type Batch struct {
 	ID       int64             `json:"id"`
@@ -132,7 +132,7 @@ func (t *Tx) Batches(since time.Time) ([]Batch, error) {
 	return out, rows.Err()
 }
 
-// PruneBatches deletes the batches started before a time (SPEC §3 keeps 30
+// PruneBatches deletes the batches started before a time (docs/behaviour.md §3 keeps 30
 // days) and returns how many went.
 func (t *Tx) PruneBatches(before time.Time) (int64, error) {
 	res, err := t.exec(`DELETE FROM batches WHERE started < ?`, fmtTime(before))

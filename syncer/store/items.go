@@ -221,7 +221,7 @@ type Pairing struct {
 	// it was kept, which are then updated unconditionally once.
 	MailboxChangeKey string
 	// Origin is the side the item was first created on; a deletion of the
-	// copy only unlinks the original (SPEC §4.4).
+	// copy only unlinks the original (docs/behaviour.md §4.4).
 	Origin  string
 	Updated time.Time
 }

@@ -142,7 +142,7 @@ func (c *Client) do(ctx context.Context, cl call) (_ []byte, err error) {
 	retries := c.opts.MaxRetries
 	if cl.method == http.MethodPost {
 		// No idempotency key exists: a retried create may duplicate. The
-		// engine journals creates and decides (SPEC §4.4).
+		// engine journals creates and decides (docs/behaviour.md §4.4).
 		retries = 0
 	}
 	for attempt := 0; ; attempt++ {

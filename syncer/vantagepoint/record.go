@@ -177,7 +177,7 @@ func containsFold(list []string, s string) bool {
 // List streams the records of a hub that match q, one page at a time. An
 // error from page stops the listing and is returned as it is. A listing
 // that fails part way returns an error: the caller must not take what it
-// saw for the whole (SPEC §4.4).
+// saw for the whole (docs/behaviour.md §4.4).
 func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Record) error) error {
 	v := q.values(hub)
 	offset := 0
@@ -295,7 +295,7 @@ func (c *Client) Create(ctx context.Context, hub string, r Record) (Record, erro
 // Vantagepoint's REST API documents no concurrency token (no ETag, no
 // If-Match, no version field to send back), so an update cannot say which
 // version it was based on, as the Graph side's does. Nor does the client
-// add a read of its own per update (SPEC §7: one write per updated record).
+// add a read of its own per update (docs/behaviour.md §7: one write per updated record).
 // What guards a record against an edit the engine has not seen is in the
 // engine: it reads the record before writing it anyway (a PUT starts from
 // the record as stored), compares that read with the version its decision

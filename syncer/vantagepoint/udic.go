@@ -11,7 +11,7 @@ import (
 	"vpconnect/syncer"
 )
 
-// User-defined hubs (UDICs) hold the Connect administration (SPEC §5.5).
+// User-defined hubs (UDICs) hold the Connect administration (docs/behaviour.md §5.5).
 // Their paths are in wire.go.
 
 // HubMetadata describes a user-defined hub.

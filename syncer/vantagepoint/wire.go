@@ -17,7 +17,7 @@ import (
 
 // DateLayout is how dates are written: the "2007-06-03T22:00:00.000" form
 // of Deltek's Update an Activity example. Vantagepoint sends no zone; the
-// client treats dates as UTC (SPEC §4: dates are compared in UTC).
+// client treats dates as UTC (docs/behaviour.md §4: dates are compared in UTC).
 const DateLayout = "2006-01-02T15:04:05.000"
 
 // dateLayouts are the forms accepted when reading a date: with or without
@@ -141,9 +141,9 @@ func yn(b bool) string {
 	return "N"
 }
 
-// Paging: the client pages with limit+offset (SPEC §11 names it first;
+// Paging: the client pages with limit+offset (docs/behaviour.md §11 names it first;
 // pageSize+page is the alternative). A page shorter than the limit ends a
-// listing, so a no-change poll costs one request (SPEC §4.6). This assumes
+// listing, so a no-change poll costs one request (docs/behaviour.md §4.6). This assumes
 // the server does not cap a page below Options.PageSize.
 func pageParams(v url.Values, limit, offset int) {
 	v.Set("limit", strconv.Itoa(limit))

@@ -80,7 +80,7 @@ func TestAddinPropertiesReadThroughGraph(t *testing.T) {
 		t.Errorf("an undocumented or-filter was answered %d, want 400", resp.StatusCode)
 	}
 
-	// Delta never carries them (SPEC §11: delta fails when expanding
+	// Delta never carries them (docs/behaviour.md §11: delta fails when expanding
 	// extended properties).
 	resp, _ = call(t, s, tok, "GET", "/v1.0/me/mailFolders/inbox/messages/delta?"+url.Values{
 		"$expand": {"singleValueExtendedProperties($filter=id eq '" + AddinPropertyID(testManifestID) + "')"}}.Encode(), nil, "")

@@ -23,7 +23,7 @@ type ContactFolder struct {
 	DisplayName    string `json:"displayName"`
 	ParentFolderID string `json:"parentFolderId"`
 	// ExtendedProperties holds the folder's single-value extended
-	// properties by property id (SPEC §4.5: the mailbox mark). Graph only
+	// properties by property id (docs/behaviour.md §4.5: the mailbox mark). Graph only
 	// shows them on an explicit $expand.
 	ExtendedProperties map[string]string `json:"extendedProperties,omitempty"`
 }

@@ -109,7 +109,7 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, q query, pre
 	}
 	if q["expand"] != "" {
 		// Documented for message delta, but expanding extended properties or
-		// extensions fails (SPEC §11); the simulator supports neither.
+		// extensions fails (docs/behaviour.md §11); the simulator supports neither.
 		s.graphError(w, r, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.")
 		return
 	}

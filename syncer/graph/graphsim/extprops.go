@@ -7,7 +7,7 @@ import (
 )
 
 // Single-value extended properties are how a client stamps its own data on
-// Outlook items (SPEC §4.5: the mailbox mark on a contact folder; the
+// Outlook items (docs/behaviour.md §4.5: the mailbox mark on a contact folder; the
 // Vantagepoint id on contacts and events). Graph identifies a named property
 // as "String {GUID} Name <name>" and compares the type, GUID and name
 // case-insensitively when filtering; so does the simulator.

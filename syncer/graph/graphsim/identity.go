@@ -331,7 +331,7 @@ func domainOf(addr string) string {
 	return d
 }
 
-// Graph's delegated permissions the simulator knows (those of SPEC §11 and
+// Graph's delegated permissions the simulator knows (those of docs/behaviour.md §11 and
 // their read-only and shared siblings), and the OpenID Connect scopes.
 var graphPermissions = map[string]bool{
 	"user.read": true, "user.readbasic.all": true, "mail.read": true, "mail.readwrite": true, "mail.send": true,

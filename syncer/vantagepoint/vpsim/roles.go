@@ -17,7 +17,7 @@ import (
 // https://help.deltek.com/Product/Vantagepoint/4.0/st_Hubs_Basics_Security_Settings.html).
 // Deltek documents no REST answer for a request the role does not allow;
 // the simulator answers 403 with the API's {"message","detail"} error
-// shape (SPEC §11 lists 403 among the API's errors). A user without a
+// shape (docs/behaviour.md §11 lists 403 among the API's errors). A user without a
 // role, and a hub a role does not name, keep full access, as every test
 // before roles assumed.
 

@@ -508,7 +508,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Refresh tokens rotate: the one used is spent. Clients must save
-		// the new one at once (SPEC §6).
+		// the new one at once (docs/behaviour.md §6).
 		delete(s.refresh, rt)
 		username = name
 	case "":

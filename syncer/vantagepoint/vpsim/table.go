@@ -101,7 +101,7 @@ func (f *field) serverClock() bool {
 	return f.readOnly && f.kind == FieldDate
 }
 
-// The built-in hubs, with the fields SPEC §11 names. Required fields are
+// The built-in hubs, with the fields docs/behaviour.md §11 names. Required fields are
 // the simulator's choice (Deltek documents none): an activity needs Type,
 // Subject and StartDate, a contact a LastName, a firm a Name, a project its
 // WBS1 and Name, an employee its Employee and LastName.

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// AddHub creates a user-defined hub (a UDIC, SPEC §5.5) with the given
+// AddHub creates a user-defined hub (a UDIC, docs/behaviour.md §5.5) with the given
 // fields, reachable at /UDIC/{area}. Every UDIC also has UDIC_UID (the
 // server-assigned key), CreateDate and ModDate. Adding an existing area
 // replaces it, data included.
@@ -200,7 +200,7 @@ func (s *Server) UpdateUDICAs(user, area, uid string, fields map[string]any) err
 	return nil
 }
 
-// The hubs of vpconnect's administration template (docs/admin.md, SPEC
+// The hubs of vpconnect's administration template (docs/admin.md, docs/behaviour.md
 // §5.5), as IT creates them. The simulator keeps its own copy, as a
 // Vantagepoint server would: agent/admin's tests check that the agent
 // finds every field it needs here. The agents hub holds what the agents
