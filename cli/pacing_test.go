@@ -109,7 +109,10 @@ func TestPacingSpreadsTheFirstAdministrationRound(t *testing.T) {
 	writePolicy(t, `{"vantagepoint": {"maxRequestsPerSecond": 5, "fleetSize": 5000}}`)
 	w.activate(t)
 	w.startAgent(t)
-	w.clock.Advance(30 * time.Second) // the random first poll
+	// The random first poll: advanced once the loop's timer is set (its
+	// status shows it), or the fake clock passes it before it is set.
+	first := w.waitStatus(t, "the first poll's timer", func(s agent.Status) bool { return s.NextBatchAt != nil })
+	w.clock.Advance(first.NextBatchAt.Sub(w.clock.Now()))
 	st := w.waitStatus(t, "the first scheduled batch", func(s agent.Status) bool { return !s.Running && s.LastBatch != nil })
 	if time.Duration(st.Pacing.Interval) <= 2*time.Minute || st.LastBatch.Trigger == "manual" {
 		t.Fatalf("not paced, or not a scheduled batch: %+v, %+v", st.Pacing, st.LastBatch)
