@@ -20,6 +20,16 @@ type Syncer interface {
 	Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error)
 }
 
+// ScopedSyncer is implemented by a Syncer that can run a batch that leaves
+// some Vantagepoint listings out (syncer.Scope): the batches a mailbox
+// probe's news or a track request starts list no Vantagepoint, whose
+// changes the paced polls bring, and a fleet short of budget makes every
+// second poll a light one (docs/behaviour.md §4.6, pacing.go). Without it
+// every batch is a whole one.
+type ScopedSyncer interface {
+	RunScoped(ctx context.Context, trigger syncer.Trigger, scope syncer.Scope) (store.Batch, error)
+}
+
 // MailboxProber is implemented by a Syncer that can tell cheaply (one delta
 // round per collection) whether the mailbox changed. With it the agent
 // probes the mailbox every sync.mailboxInterval and runs a batch only on a

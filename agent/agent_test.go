@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -845,5 +846,83 @@ func TestNoMailboxProbeBeforeTheStartupBatch(t *testing.T) {
 	h.batches(t, 1)
 	if got := p.triggers(); len(got) != 1 || got[0] != syncer.TriggerStartup {
 		t.Fatalf("batches %v; want [startup]", got)
+	}
+}
+
+// scopingSyncer is a probingSyncer that can run scoped batches
+// (ScopedSyncer): a mailbox batch is recorded as "mailbox:" and its
+// trigger, a light poll as "meetings:" and its trigger.
+type scopingSyncer struct{ *probingSyncer }
+
+func (s scopingSyncer) RunScoped(ctx context.Context, trigger syncer.Trigger, scope syncer.Scope) (store.Batch, error) {
+	prefix := map[syncer.Scope]syncer.Trigger{syncer.ScopeMailbox: "mailbox:", syncer.ScopeMeetings: "meetings:"}[scope]
+	return s.fakeSyncer.Run(ctx, prefix+trigger)
+}
+
+// The batch a probe's news starts, and a track request's, list no
+// Vantagepoint (docs/behaviour.md §4.6): they are mailbox batches, and the
+// Vantagepoint poll stays where it was planned, so that a user busy in
+// Outlook never holds Vantagepoint's changes back.
+func TestMailboxNewsAndTrackingRunMailboxBatchesAndKeepThePoll(t *testing.T) {
+	var p scopingSyncer
+	h := startAgent(t, func(o *Options) {
+		p = scopingSyncer{&probingSyncer{fakeSyncer: &fakeSyncer{}}}
+		o.Syncer, o.Tracker = p, p
+	})
+	h.clock.Advance(30 * time.Second) // the startup batch; the poll after it at 2m30
+	h.batches(t, 1)
+	h.clock.Advance(30 * time.Second) // a quiet probe at 1m00
+	waitUntil(t, "the first probe", func() bool { return p.probeCount() >= 1 && h.clock.Pending() > 0 })
+	p.mu.Lock()
+	p.changed = true
+	p.mu.Unlock()
+	h.clock.Advance(30 * time.Second) // 1m30: the probe finds news
+	s := h.batches(t, 2)
+	if got := p.triggers(); len(got) != 2 || got[1] != "mailbox:schedule" {
+		t.Fatalf("batches %v; want the probe's news run as a mailbox batch", got)
+	}
+	if s.NextBatchAt == nil || !s.NextBatchAt.Equal(t0.Add(150*time.Second)) {
+		t.Fatalf("after the mailbox batch the next poll is at %v; want it still at +2m30", s.NextBatchAt)
+	}
+	if err := h.a.Track(context.Background(), TrackRequest{MessageID: "AAMkAD1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.batches(t, 3)
+	if got := p.triggers(); len(got) != 3 || got[2] != "mailbox:track" {
+		t.Fatalf("batches %v; want the track request run as a mailbox batch", got)
+	}
+	h.clock.Advance(time.Minute) // 2m30: the poll, a whole batch
+	h.batches(t, 4)
+	if got := p.triggers(); len(got) != 4 || got[3] != syncer.TriggerSchedule {
+		t.Fatalf("batches %v; want the planned poll as a whole batch", got)
+	}
+}
+
+// A fleet too large for whole polls every 30 minutes within its budget
+// lists Vantagepoint's contacts every second poll: the polls alternate
+// between whole ones and light ones (meetings only), 30 minutes apart, and
+// status says so.
+func TestAFleetShortOfBudgetAlternatesLightPolls(t *testing.T) {
+	var p scopingSyncer
+	h := startAgent(t, func(o *Options) {
+		p = scopingSyncer{&probingSyncer{fakeSyncer: &fakeSyncer{}}}
+		p.next = func(n int, trigger syncer.Trigger) (store.Batch, error) {
+			return store.Batch{Outcome: syncer.OutcomeOK, Requests: map[string]int64{"vantagepoint": 2}}, nil
+		}
+		o.Syncer, o.Tracker = p, p
+		o.Config.Vantagepoint.FleetSize = 20000
+	})
+	h.clock.Advance(30 * time.Second)
+	s := h.batches(t, 1)
+	if s.Pacing == nil || s.Pacing.ContactsEvery != 2 || time.Duration(s.Pacing.Interval) != MaxPacedInterval ||
+		!strings.Contains(s.Pacing.Reason, "contacts every second poll") {
+		t.Fatalf("pacing of 20,000 agents: %+v; want every %v, contacts every second poll", s.Pacing, MaxPacedInterval)
+	}
+	for i, want := range []syncer.Trigger{syncer.TriggerSchedule, "meetings:schedule", syncer.TriggerSchedule} {
+		h.clock.Advance(MaxPacedInterval)
+		h.batches(t, i+2)
+		if got := p.triggers(); got[i+1] != want {
+			t.Fatalf("polls %v; want poll %d to be %q", got, i+1, want)
+		}
 	}
 }

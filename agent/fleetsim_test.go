@@ -65,6 +65,9 @@ type fleetModel struct {
 	// time from VPChangesFrom: only a Vantagepoint poll sees them.
 	VPChangesPerHour float64
 	VPChangesFrom    time.Duration
+	// VPContactShare is the share of those changes that are a contact's
+	// (a light poll leaves them to the next whole one).
+	VPContactShare float64
 	// IndexShare is the share of edits and Vantagepoint changes that need
 	// the batch's contact index (a meeting with attendees, or linked to a
 	// contact); every e-mail filed needs it.
@@ -83,9 +86,10 @@ type fleetModel struct {
 	PageSize        int
 	// The contact index is kept in the state store (syncer/contactindex.go):
 	// a batch that needs it lists only the contacts changed since, in one
-	// request (two on the first after a start: the client's page-cap check
-	// follows the short page), and every FullListingEvery an agent lists
-	// them all, never in the first hours after its start.
+	// request (the client keeps the server's page cap between runs, so no
+	// probe follows the short page after a start: syncer/vantagepoint
+	// pagecap.go), and every FullListingEvery an agent lists them all,
+	// never in the first hours after its start.
 	FullListingEvery time.Duration
 	FullDeferMin     time.Duration
 	FullDeferMax     time.Duration
@@ -156,6 +160,7 @@ func defaultFleetModel() fleetModel {
 		SyncNowPerHour:   0.05,
 		VPChangesPerHour: 0.3,
 		VPChangesFrom:    7 * time.Hour,
+		VPContactShare:   0.5,
 		IndexShare:       0.5,
 
 		// Measured: a no-change batch costs 2 Vantagepoint requests, one
@@ -204,7 +209,7 @@ func defaultFleetModel() fleetModel {
 //   - Listings (2): contacts and meetings, from their ModDate watermarks.
 //   - one token request when the access token is missing or about to expire.
 //   - the contact index, once per batch that files an e-mail or writes a
-//     meeting with attendees: 1 request (2 on the first after a start), and
+//     meeting with attendees: 1 request, and
 //     ceil(CompanyContacts/PageSize) pages when the agent's weekly full
 //     listing is due (the engine defers it 1–4 h after a start).
 //   - 1 create per e-mail filed; 2 per Outlook edit (the record is read
@@ -255,14 +260,13 @@ type fleetAgent struct {
 	timerArmed bool
 
 	// The world: what the next probe and batch find.
-	tagged, tracked, edits, vpChanges int
-	needIndex                         bool
-	windowMoved                       bool
-	tokenUntil                        int64
-	changed                           bool  // the batch in flight wrote something
-	indexLoaded                       bool  // the index was brought up to date since the start
-	fullDue                           int64 // when this agent's weekly full listing may run; 0: not today
-	stretchedPlan                     bool  // the planned poll is a stretched one
+	tagged, tracked, edits int
+	needIndex              bool
+	windowMoved            bool
+	tokenUntil             int64
+	changed                bool  // the batch in flight wrote something
+	fullDue                int64 // when this agent's weekly full listing may run; 0: not today
+	stretchedPlan          bool  // the planned poll is a stretched one
 
 	// pace is the agent's real pacing (pacing.go), on the fleet counted
 	// in the agents hub.
@@ -273,14 +277,25 @@ type fleetAgent struct {
 	// probeNews and fromProbe mirror the loop's: the batch requested, or
 	// the one in flight, was started by a mailbox probe's news.
 	probeNews, fromProbe bool
+	// mailboxOnly: the batch in flight is of syncer.ScopeMailbox; scope
+	// is a poll's (pacing.go pollScope).
+	mailboxOnly bool
+	scope       syncer.Scope
 
 	trigger  syncer.Trigger // of the batch in flight
 	lastCost int            // its Vantagepoint requests as the engine counts them
 
 	// Measurements.
 	startedAt int64
-	firstPoll int64   // first Vantagepoint batch after the start or wake; -1 until then
-	vpSince   []int64 // when the Vantagepoint changes the next batch lists were made
+	firstPoll int64           // first Vantagepoint batch after the start or wake; -1 until then
+	vpSince   []fleetVPChange // the Vantagepoint changes the next polls list
+}
+
+// fleetVPChange is a change in Vantagepoint within a user's scope: when it
+// was made, and whether it is a contact's (else a meeting's).
+type fleetVPChange struct {
+	at      int64
+	contact bool
 }
 
 // Event kinds of the heap.
@@ -569,8 +584,7 @@ func (f *fleetSim) run() {
 			f.push(f.now+int64(AdminReadEvery), e.agent, fleetEvAdmin, 0)
 			continue
 		case fleetEvVP:
-			a.vpChanges++
-			a.vpSince = append(a.vpSince, f.now)
+			a.vpSince = append(a.vpSince, fleetVPChange{at: f.now, contact: f.world.Float64() < f.m.VPContactShare})
 			if f.world.Float64() < f.m.IndexShare {
 				a.needIndex = true
 			}
@@ -586,7 +600,7 @@ func (f *fleetSim) run() {
 func (f *fleetSim) start(a *fleetAgent, id int32) {
 	a.started, a.startedAt, a.firstPoll = true, f.now, -1
 	a.windowMoved = f.m.FirstProbeNews
-	a.tokenUntil, a.indexLoaded, a.fullDue = 0, false, 0
+	a.tokenUntil, a.fullDue = 0, 0
 	// One agent in FullListingEvery/working days lists every contact
 	// today, at its first index past the engine's deferral.
 	if days := f.m.FullListingEvery.Hours() / 24 * 5 / 7; f.world.Float64() < 1/days {
@@ -721,28 +735,59 @@ func (f *fleetSim) request(a *fleetAgent, id int32, trigger syncer.Trigger) {
 	f.startBatch(a, id, trigger)
 }
 
-// startBatch mirrors loop.startBatch (sched.batchStarted, then the engine
-// runs) with the engine replaced by the cost model: it takes what the world
-// holds now and spreads the batch's Vantagepoint requests over its duration.
+// startBatch mirrors loop.startBatch (sched.batchStarted, or
+// mailboxBatchStarted for a probe's news or a track request, then the
+// engine runs) with the engine replaced by the cost model: it takes what
+// the world holds now and spreads the batch's Vantagepoint requests over
+// its duration. A batch of syncer.ScopeMailbox lists no Vantagepoint: the
+// Vantagepoint changes stay for the next poll.
 func (f *fleetSim) startBatch(a *fleetAgent, id int32, trigger syncer.Trigger) {
 	m := f.m
-	a.sched.batchStarted()
 	a.running, a.probing = true, false
 	a.stretchedPlan = false
 	a.trigger = trigger
 	a.fromProbe = a.probeNews && trigger == syncer.TriggerSchedule
+	a.mailboxOnly = a.fromProbe || trigger == syncer.TriggerTrack
+	if a.mailboxOnly {
+		a.sched.mailboxBatchStarted()
+	} else {
+		a.sched.batchStarted()
+	}
 
-	c := fleetCost{listings: m.Listings}
+	scope := syncer.ScopeFull
+	if pacedPoll(string(trigger), a.fromProbe) {
+		scope = a.pace.pollScope(a.sched.cfg.Interval, f.at(f.now))
+	}
+	a.scope = scope
+	var c fleetCost
+	switch {
+	case a.mailboxOnly:
+	case scope == syncer.ScopeMeetings:
+		c.listings = m.Listings - 1 // the meetings' listing alone
+	default:
+		c.listings = m.Listings
+	}
 	if m.Admin && trigger == syncer.TriggerManual {
 		c.admin = 1 // Sync now reads the switches
 	}
-	for _, t := range a.vpSince {
-		if t >= m.SteadyFrom.Nanoseconds() && t < m.SteadyTo.Nanoseconds() {
-			f.delays = append(f.delays, time.Duration(f.now-t))
-			f.seenDelays = append(f.seenDelays, time.Duration(max(0, f.now-f.atDeskFrom(a, t))))
+	// What the batch lists of Vantagepoint's changes: none (a mailbox
+	// batch), the meetings (a light poll), or all.
+	vpChanges := 0
+	if !a.mailboxOnly {
+		kept := a.vpSince[:0]
+		for _, ch := range a.vpSince {
+			if ch.contact && scope == syncer.ScopeMeetings {
+				kept = append(kept, ch)
+				continue
+			}
+			vpChanges++
+			if t := ch.at; t >= m.SteadyFrom.Nanoseconds() && t < m.SteadyTo.Nanoseconds() {
+				f.delays = append(f.delays, time.Duration(f.now-t))
+				f.seenDelays = append(f.seenDelays, time.Duration(max(0, f.now-f.atDeskFrom(a, t))))
+			}
 		}
+		a.vpSince = kept
 	}
-	a.vpSince = a.vpSince[:0]
 	if f.now+int64(m.TokenLeeway) >= a.tokenUntil {
 		c.token = 1
 		a.tokenUntil = f.now + int64(m.TokenLifetime)
@@ -752,20 +797,17 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, trigger syncer.Trigger) {
 		case a.fullDue != 0 && f.now >= a.fullDue:
 			c.index = (m.CompanyContacts + m.PageSize - 1) / m.PageSize
 			a.fullDue = 0
-		case a.indexLoaded:
-			c.index = 1
 		default:
-			c.index = 2
+			c.index = 1
 		}
-		a.indexLoaded = true
 	}
 	c.writes = a.tagged + a.tracked + 2*a.edits
-	a.changed = a.tagged+a.tracked+a.edits+a.vpChanges > 0
-	graph := m.GraphBase + 2*(a.tagged+a.tracked+a.edits+a.vpChanges)
-	a.tagged, a.tracked, a.edits, a.vpChanges = 0, 0, 0, 0
+	a.changed = a.tagged+a.tracked+a.edits+vpChanges > 0
+	graph := m.GraphBase + 2*(a.tagged+a.tracked+a.edits+vpChanges)
+	a.tagged, a.tracked, a.edits = 0, 0, 0
 	a.needIndex, a.windowMoved = false, false
 
-	if a.firstPoll < 0 {
+	if a.firstPoll < 0 && !a.mailboxOnly {
 		a.firstPoll = f.now
 	}
 	n := c.total()
@@ -774,7 +816,9 @@ func (f *fleetSim) startBatch(a *fleetAgent, id int32, trigger syncer.Trigger) {
 	for i := range n {
 		f.count(f.requests, f.now+dur*int64(2*i+1)/int64(2*n))
 	}
-	f.count(f.polls, f.now)
+	if !a.mailboxOnly {
+		f.count(f.polls, f.now)
+	}
 	if f.now >= m.SteadyFrom.Nanoseconds() && f.now < m.SteadyTo.Nanoseconds() {
 		f.steadyCost.listings += c.listings
 		f.steadyCost.token += c.token
@@ -825,7 +869,7 @@ func (f *fleetSim) batchDone(a *fleetAgent, id int32) {
 	// pacing (loop.go), the first read of the switches with the first
 	// write of the record, or the record's hourly heartbeat (admin.go
 	// adminPlan), then the plan.
-	a.pace.observe(pacedPoll(string(a.trigger), a.fromProbe), int64(a.lastCost), now)
+	a.pace.observe(pacedPoll(string(a.trigger), a.fromProbe), a.scope, int64(a.lastCost), now)
 	a.sched.paced, _ = a.pace.interval(a.sched.cfg.Interval, now)
 	if f.m.Admin && !a.adminStarted {
 		// The first round: at once, or in a paced fleet at a random
@@ -841,7 +885,11 @@ func (f *fleetSim) batchDone(a *fleetAgent, id int32) {
 	} else if f.m.Admin && a.reported && f.now-a.reportedAt >= int64(AdminHeartbeat) {
 		f.adminWrite(a)
 	}
-	a.sched.batchEnded(now, a.changed, false)
+	if a.mailboxOnly {
+		a.sched.mailboxBatchEnded(now, a.changed, false)
+	} else {
+		a.sched.batchEnded(now, a.changed, false)
+	}
 	a.stretchedPlan = a.sched.stretched(now)
 	if a.pending != "" {
 		t := a.pending
@@ -938,6 +986,7 @@ func (f *fleetSim) count(bins []int32, at int64) {
 // fleetResult is what a simulated morning measured.
 type fleetResult struct {
 	SteadyMean, SteadyPeak1s, SteadyPeak10s float64 // Vantagepoint requests/s
+	SteadyPeak10sMax                        float64 // the busiest steady 10 s of several mornings (medianFleetResult)
 	WavePeak1s, WavePeak10s, WaveMean       float64
 	WavePeak1sAt, WavePeak10sAt             time.Duration
 	SteadyPolls                             float64 // batches/s
@@ -968,6 +1017,7 @@ func (f *fleetSim) result() fleetResult {
 	r.SteadyPeak1s, _ = fleetPeak(f.requests[sf:st], 10)
 	p10, _ := fleetPeak(f.requests[sf:st], 100)
 	r.SteadyPeak10s = p10 / 10
+	r.SteadyPeak10sMax = r.SteadyPeak10s
 	var at1, at10 int
 	r.WavePeak1s, at1 = fleetPeak(f.requests[lf:lt], 10)
 	p10, at10 = fleetPeak(f.requests[lf:lt], 100)

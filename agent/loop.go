@@ -43,10 +43,14 @@ type loop struct {
 	// mailbox probe's news; batchFromProbe: the one running was. Pacing
 	// counts such batches apart from its polls (pacing.go observe).
 	probeNews, batchFromProbe bool
-	nextWaiters               []chan Result // for the batch after it
-	idleWaiters               []chan struct{}
-	deactivating              bool
-	restart                   bool // Restart was asked: stop and return ErrRestart
+	// batchScope is the running batch's: syncer.ScopeMailbox (a probe's
+	// news or a track request) lists no Vantagepoint and leaves the
+	// planned poll where it is.
+	batchScope   syncer.Scope
+	nextWaiters  []chan Result // for the batch after it
+	idleWaiters  []chan struct{}
+	deactivating bool
+	restart      bool // Restart was asked: stop and return ErrRestart
 
 	// The loop's one timer, set to the next planned event (arm); nothing
 	// wakes the agent between events (no busy polling). live: Run owns it.
@@ -296,9 +300,23 @@ func (l *loop) startBatch(trigger syncer.Trigger, waiters []chan Result) {
 		}
 		return
 	}
-	l.sched.batchStarted()
 	l.running = true
 	l.batchFromProbe = l.probeNews && trigger == syncer.TriggerSchedule
+	scoped, canScope := l.syncer.(ScopedSyncer)
+	scope := syncer.ScopeFull
+	switch {
+	case !canScope:
+	case l.batchFromProbe || trigger == syncer.TriggerTrack:
+		scope = syncer.ScopeMailbox
+	case pacedPoll(string(trigger), false):
+		scope = l.pace.pollScope(l.sched.cfg.Interval, l.a.clock.Now())
+	}
+	l.batchScope = scope
+	if scope == syncer.ScopeMailbox {
+		l.sched.mailboxBatchStarted()
+	} else {
+		l.sched.batchStarted()
+	}
 	l.waiters = append(l.waiters, waiters...)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancelBatch = cancel
@@ -309,7 +327,13 @@ func (l *loop) startBatch(trigger syncer.Trigger, waiters []chan Result) {
 	gate := l.gate
 	go func() {
 		defer cancel()
-		b, err := s.Run(ctx, trigger)
+		var b store.Batch
+		var err error
+		if scope != syncer.ScopeFull {
+			b, err = scoped.RunScoped(ctx, trigger, scope)
+		} else {
+			b, err = s.Run(ctx, trigger)
+		}
 		r := batchResult{batch: b, err: err, changed: changedSomething(b)}
 		r.leased = gate != nil && gate.holding()
 		if h != nil {
@@ -441,7 +465,7 @@ func (l *loop) batchDone(r batchResult) {
 		l.adm.readWanted = true
 	}
 	l.adm.started = true
-	l.pace.observe(pacedPoll(r.batch.Trigger, l.batchFromProbe), r.batch.Requests["vantagepoint"], now)
+	l.pace.observe(pacedPoll(r.batch.Trigger, l.batchFromProbe), l.batchScope, r.batch.Requests["vantagepoint"], now)
 	if r.batch.ID != 0 {
 		b := r.batch
 		l.lastBatch = &b
@@ -500,7 +524,11 @@ func (l *loop) batchDone(r batchResult) {
 		l.unreachable = unreachable
 	}
 	l.repace()
-	l.sched.batchEnded(now, r.changed, unreachable)
+	if l.batchScope == syncer.ScopeMailbox {
+		l.sched.mailboxBatchEnded(now, r.changed, unreachable)
+	} else {
+		l.sched.batchEnded(now, r.changed, unreachable)
+	}
 	res := Result{Batch: r.batch, Err: r.err}
 	if len(l.waiters) > 0 {
 		// Whoever waited for this batch reads the status it left.

@@ -47,6 +47,17 @@ func NewRunner(eng *syncer.Engine, ms, vp *auth.TokenSource, takeUp bool) *Runne
 
 // Run runs one batch.
 func (r *Runner) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	return r.run(ctx, trigger, r.Engine.Run)
+}
+
+// RunScoped runs one batch that leaves out what scope says.
+func (r *Runner) RunScoped(ctx context.Context, trigger syncer.Trigger, scope syncer.Scope) (store.Batch, error) {
+	return r.run(ctx, trigger, func(ctx context.Context, t syncer.Trigger) (store.Batch, error) {
+		return r.Engine.RunScoped(ctx, t, scope)
+	})
+}
+
+func (r *Runner) run(ctx context.Context, trigger syncer.Trigger, batch func(context.Context, syncer.Trigger) (store.Batch, error)) (store.Batch, error) {
 	if r.takeUp {
 		// On standby the other agent keeps the mailbox: no writes here.
 		if err := r.Engine.LeaseGate(ctx); errors.Is(err, syncer.ErrStandby) {
@@ -60,7 +71,7 @@ func (r *Runner) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, 
 		}
 		r.takeUp = false
 	}
-	b, err := r.Engine.Run(ctx, trigger)
+	b, err := batch(ctx, trigger)
 	if !unconfirmed(err) {
 		return b, err
 	}
@@ -72,7 +83,7 @@ func (r *Runner) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, 
 			return b, err // not reachable now: the agent retries later
 		}
 	}
-	b, err = r.Engine.Run(ctx, trigger)
+	b, err = batch(ctx, trigger)
 	if unconfirmed(err) {
 		// Refused again: name the account that the token source gave up on.
 		err = errors.Join(err, r.ms.Err(), r.vp.Err())

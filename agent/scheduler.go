@@ -166,6 +166,29 @@ func (s *scheduler) batchStarted() {
 	s.nextMailbox = time.Time{}
 }
 
+// mailboxBatchStarted is batchStarted for a batch of syncer.ScopeMailbox:
+// it lists no Vantagepoint, so the planned poll stays as it is.
+func (s *scheduler) mailboxBatchStarted() {
+	s.nextMailbox = time.Time{}
+}
+
+// mailboxBatchEnded plans after a batch of syncer.ScopeMailbox: the next
+// probe, and the poll where it was planned, so that a user busy in Outlook
+// never holds Vantagepoint's changes back. A service out of reach plans
+// the retry as after any batch.
+func (s *scheduler) mailboxBatchEnded(now time.Time, changed, unreachable bool) {
+	if unreachable || s.nextVP.IsZero() {
+		s.batchEnded(now, changed, unreachable)
+		return
+	}
+	if s.probing {
+		s.nextMailbox = now.Add(s.jittered(s.cfg.MailboxInterval))
+	}
+	if changed {
+		s.quietSince = now
+	}
+}
+
 // batchEnded plans after a batch: a backoff retry when a service could not be
 // reached (the retry is how the network's return is noticed), else the next
 // regular poll.

@@ -24,6 +24,45 @@ const (
 	TriggerWake     Trigger = "wake"
 )
 
+// Scope says which Vantagepoint listings a batch leaves out; the mailbox
+// is always listed. What a batch does not list waits for the next batch
+// that does: Vantagepoint's watermark stays where it was.
+type Scope uint8
+
+const (
+	skipVPContacts Scope = 1 << iota
+	skipVPEvents
+
+	// ScopeFull lists both sides of every type: the Vantagepoint polls,
+	// and the batches of a start, a wake and Sync now.
+	ScopeFull Scope = 0
+	// ScopeMailbox takes the mailbox's changes to Vantagepoint without
+	// listing Vantagepoint: the batches a mailbox change or a track
+	// request starts. Vantagepoint's own changes wait for the next poll,
+	// which the fleet's budget paces (docs/behaviour.md §4.6); an edit on
+	// both sides is still caught, by the record read before each write
+	// (checkBase), and decided by sync.conflict in the next batch.
+	ScopeMailbox = skipVPContacts | skipVPEvents
+	// ScopeMeetings lists Vantagepoint's meetings but not its contacts:
+	// the light polls of a fleet whose budget cannot carry whole polls
+	// every 30 minutes (agent/pacing.go). A moved meeting is due in the
+	// calendar today; a changed phone number can wait for the next
+	// whole poll.
+	ScopeMeetings = skipVPContacts
+)
+
+// listsVP says whether a batch of the scope lists Vantagepoint's items of
+// the type.
+func (s Scope) listsVP(typ string) bool {
+	switch typ {
+	case TypeContacts:
+		return s&skipVPContacts == 0
+	case TypeEvents:
+		return s&skipVPEvents == 0
+	}
+	return true
+}
+
 // Outcomes of a batch (docs/behaviour.md §5.1).
 const (
 	OutcomeOK     = "ok"
@@ -260,6 +299,7 @@ func (e *Engine) since(ctx context.Context) (time.Time, error) {
 type batchRun struct {
 	id       int64
 	trigger  Trigger
+	scope    Scope
 	started  time.Time
 	counts   map[string]*store.Counts
 	issues   []store.Issue
@@ -302,13 +342,19 @@ func (b *batchRun) resolve(typ, side, item string) {
 // batch at all and records nothing; any other failure of the gate is a
 // failed batch, recorded as one.
 func (e *Engine) Run(ctx context.Context, trigger Trigger) (store.Batch, error) {
+	return e.RunScoped(ctx, trigger, ScopeFull)
+}
+
+// RunScoped runs one batch that leaves out what scope says, and records
+// it, as Run does.
+func (e *Engine) RunScoped(ctx context.Context, trigger Trigger, scope Scope) (store.Batch, error) {
 	var gateErr error
 	if e.gate != nil {
 		if gateErr = e.gate(ctx); errors.Is(gateErr, ErrStandby) {
 			return store.Batch{}, gateErr
 		}
 	}
-	b := &batchRun{trigger: trigger, started: e.opts.Now().UTC(), counts: map[string]*store.Counts{}}
+	b := &batchRun{trigger: trigger, scope: scope, started: e.opts.Now().UTC(), counts: map[string]*store.Counts{}}
 	if err := e.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		b.id, err = tx.StartBatch(string(trigger), b.started)

@@ -180,6 +180,11 @@ func (e *Engine) syncKind(ctx context.Context, b *batchRun, k kind) error {
 	in := planInput{noun: k.noun(), keys: k.matchKeys, conflict: e.opts.Conflict}
 	var ls [2]listing
 	for _, s := range bothSides {
+		if s == onVP && !b.scope.listsVP(k.name()) {
+			// Nothing listed, nothing learnt: the watermark stays.
+			ls[s] = listing{items: map[string]item{}, save: func(*store.Tx) error { return nil }}
+			continue
+		}
 		if ls[s], err = r.sides[s].list(ctx); err != nil {
 			return err
 		}

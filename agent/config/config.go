@@ -119,6 +119,15 @@ const (
 // --config flag is given.
 const EnvConfig = "VPCONNECT_CONFIG"
 
+// PageCapFile is where the Vantagepoint client keeps what it learned of the
+// server's page cap, between runs ("" without a data directory).
+func (c Config) PageCapFile() string {
+	if c.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.DataDir, "vantagepoint-pages")
+}
+
 // ZoneFile is where the Vantagepoint client keeps the zone it measured the
 // server's ModDate in, between runs ("" without a data directory).
 func (c Config) ZoneFile() string {

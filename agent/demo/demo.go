@@ -236,6 +236,22 @@ func (p printing) MailboxChanged(ctx context.Context) (bool, error) {
 }
 
 func (p printing) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
+	return p.printed(ctx, trigger, p.next.Run)
+}
+
+// RunScoped runs the batches a mailbox change or a track request starts
+// as the product does: without listing Vantagepoint.
+func (p printing) RunScoped(ctx context.Context, trigger syncer.Trigger, scope syncer.Scope) (store.Batch, error) {
+	s, ok := p.next.(agent.ScopedSyncer)
+	if !ok {
+		return p.Run(ctx, trigger)
+	}
+	return p.printed(ctx, trigger, func(ctx context.Context, t syncer.Trigger) (store.Batch, error) {
+		return s.RunScoped(ctx, t, scope)
+	})
+}
+
+func (p printing) printed(ctx context.Context, trigger syncer.Trigger, run func(context.Context, syncer.Trigger) (store.Batch, error)) (store.Batch, error) {
 	d := p.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -246,7 +262,7 @@ func (p printing) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch,
 			return store.Batch{}, fmt.Errorf("look at the simulated services before the batch: %w", err)
 		}
 	}
-	b, err := p.next.Run(ctx, trigger)
+	b, err := run(ctx, trigger)
 	if b.ID == 0 {
 		return b, err
 	}

@@ -197,7 +197,7 @@ func Mailbox(env Env, cfg config.Config, ms *auth.TokenSource, log *slog.Logger)
 // Vantagepoint is a Vantagepoint client over vp; its transport lets the
 // token source see 401s.
 func Vantagepoint(env Env, cfg config.Config, vp *auth.TokenSource, log *slog.Logger) (*vantagepoint.Client, error) {
-	c, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), TokenSource: vp,
+	c, err := vantagepoint.New(vantagepoint.Options{APIURL: cfg.Vantagepoint.APIURL, ZoneFile: cfg.ZoneFile(), PageCapFile: cfg.PageCapFile(), TokenSource: vp,
 		HTTPClient: &http.Client{Transport: vp.Transport(env.Transport), Timeout: 60 * time.Second}, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("set up the Vantagepoint client: %w", err)

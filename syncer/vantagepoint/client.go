@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,9 @@ type Options struct {
 	// ZoneFile, when set, keeps the zone the client measured the server's
 	// ModDate in (clock.go) between runs.
 	ZoneFile string
+	// PageCapFile, when set, keeps what the client learned of the server's
+	// page cap (pagecap.go) between runs.
+	PageCapFile string
 }
 
 // DefaultPageSize is the page size when Options.PageSize is 0: large
@@ -68,6 +72,7 @@ type Client struct {
 	// (0 until known): a server that caps pages below PageSize must not
 	// make a short page look like the end of a listing.
 	pageCap atomic.Int64
+	capMu   sync.Mutex // orders the writes of PageCapFile
 	// clock is what the client measured of the server's zone (clock.go).
 	clock serverClock
 	// keyField is whether activities have MessageIDField (keyfield.go).
@@ -105,6 +110,7 @@ func New(o Options) (*Client, error) {
 	c := &Client{base: u, opts: o}
 	c.clock.file = o.ZoneFile
 	c.clock.load()
+	c.loadPageCap()
 	return c, nil
 }
 

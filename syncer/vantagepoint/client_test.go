@@ -606,6 +606,51 @@ func TestServerPageCapDoesNotCutListings(t *testing.T) {
 	}
 }
 
+// What a client learned of the page cap is kept for the next run
+// (Options.PageCapFile): a new client on the same data spares the probe
+// after a short page, and so does every agent start of a fleet.
+func TestPageCapIsKeptBetweenRuns(t *testing.T) {
+	e := newEnv(t, 100)
+	for i := range 130 {
+		e.sim.AddContact(vpsim.Contact{LastName: fmt.Sprintf("Kept%03d", i), Owner: "E001"})
+	}
+	e.sim.AddContact(vpsim.Contact{LastName: "Other", Owner: "E777"})
+	file := filepath.Join(t.TempDir(), "vantagepoint-pages")
+	newClient := func() *Client {
+		c, err := New(Options{APIURL: e.sim.APIURL(), PageSize: 100, PageCapFile: file,
+			TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: e.sim.IssueAccessToken("jdoe"), TokenType: "bearer"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	list := func(c *Client, owner string) int64 {
+		before := c.Requests()
+		if err := c.Contacts(ctx, syncer.ContactQuery{Owner: owner}, func([]syncer.Contact) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return c.Requests() - before
+	}
+	first := newClient()
+	if n := list(first, "E777"); n != 2 {
+		t.Fatalf("a short listing of a client that knows nothing: %d requests, want 2 (one probe)", n)
+	}
+	list(first, "E001") // a full page: the server honours 100
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the page cap file: %v, %v; want it, readable by the user only", info, err)
+	}
+	if n := list(newClient(), "E777"); n != 1 {
+		t.Errorf("a short listing of the next run: %d requests, want 1 (the cap is known)", n)
+	}
+	// A damaged file is no cap: the probe comes back, nothing breaks.
+	if err := os.WriteFile(file, []byte("lots\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := list(newClient(), "E777"); n != 2 {
+		t.Errorf("a short listing with a damaged file: %d requests, want 2", n)
+	}
+}
+
 // TestDeltekExampleShapes reads the answers as Deltek's examples show them
 // (testdata/fixtures/deltek-examples.json).
 func TestDeltekExampleShapes(t *testing.T) {

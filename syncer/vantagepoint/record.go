@@ -216,7 +216,7 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 			return c.probeEnd(ctx, hub, v, size, offset, len(recs), page)
 		}
 		if int64(size) > c.pageCap.Load() {
-			c.pageCap.Store(int64(size))
+			c.setPageCap(int64(size))
 		}
 	}
 }
@@ -233,11 +233,11 @@ func (c *Client) probeEnd(ctx context.Context, hub string, v url.Values, size, o
 		// The end: all this shows is that the server answers at least got
 		// records per page.
 		if int64(got) > c.pageCap.Load() {
-			c.pageCap.Store(int64(got))
+			c.setPageCap(int64(got))
 		}
 		return nil
 	}
-	c.pageCap.Store(int64(got))
+	c.setPageCap(int64(got))
 	c.opts.Logger.Info("the Vantagepoint server caps listing pages", "hub", hub, "records", got)
 	for {
 		if len(recs) > 0 {
