@@ -62,6 +62,10 @@ type AdminAnswer struct {
 	AgentsHubMissing bool
 	// Missing names the hubs that do not exist.
 	Missing []string
+	// Requests counts the Vantagepoint requests the exchange made: the
+	// pacing counts a read of the switches at what it costs (one request,
+	// two with a group).
+	Requests int
 }
 
 // The administrator's switch (the hubs' SyncStatus, docs/behaviour.md §3 and §5.5).
@@ -298,6 +302,10 @@ func (l *loop) adminDone(r adminResult) {
 		t := now.UTC()
 		adm.status.LastReport = &t
 		adm.status.Reports++
+	}
+	if r.read && r.rec == nil {
+		l.pace.observeRead(r.ans.Requests)
+		l.repace()
 	}
 	if r.read && r.ans.Switch != "" {
 		adm.status.SwitchReads++

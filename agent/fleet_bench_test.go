@@ -46,6 +46,7 @@ func BenchmarkFleet(b *testing.B) {
 			size(5000)(m)
 			m.TrackPerHour, m.TagPerHour, m.EditPerHour, m.SyncNowPerHour, m.VPChangesPerHour = 0, 0, 0, 0, 0
 		}, false},
+		{"5,000 agents in groups", "groups_", func(m *fleetModel) { size(5000)(m); m.Groups = true }, false},
 		{"5,000 agents, not paced (the fixed 2-minute interval of before)", "unpaced_", func(m *fleetModel) { size(5000)(m); m.Budget = 0 }, false},
 	}
 	var results []fleetResult

@@ -79,6 +79,10 @@ type fleetModel struct {
 	// its switches every AdminReadEvery (and after Sync now), and paces
 	// on the fleet counted there.
 	Admin bool
+	// Groups: every agent is in a group (admin.group), so the first read
+	// of the switches in a run is two requests, the employee's and the
+	// group's.
+	Groups bool
 	// Budget is vantagepoint.maxRequestsPerSecond (0: no pacing, the
 	// fixed interval of before).
 	Budget          int
@@ -906,17 +910,28 @@ func (f *fleetSim) batchDone(a *fleetAgent, id int32) {
 // for a token.
 func (f *fleetSim) adminRead(a *fleetAgent, write bool) {
 	f.adminToken(a)
-	f.count(f.requests, f.now)
-	if f.steady() {
-		f.steadyCost.admin++
+	// After the first read of a run, a read is one listing of the switches
+	// changed since (agent/admin hubs.go readChangedSwitches); the first
+	// reads the employee's switch and, in a group, the group's.
+	reads := 1
+	if f.m.Groups && write {
+		reads = 2
+	}
+	for range reads {
+		f.count(f.requests, f.now)
+		if f.steady() {
+			f.steadyCost.admin++
+		}
 	}
 	if write {
 		f.adminWrite(a)
+	} else {
+		a.pace.observeRead(reads) // admin.go adminDone
 	}
 }
 
 // adminWrite counts one write of the agent's record (a PUT), as the first
-// round of a run and the hourly heartbeat make it.
+// round of a run and the heartbeat make it.
 func (f *fleetSim) adminWrite(a *fleetAgent) {
 	f.adminToken(a)
 	a.reportedAt, a.reported = f.now, true

@@ -118,6 +118,7 @@ type pacing struct {
 	perLight  float64 // the same of a light poll (meetings only); 0: not measured yet
 	polls     uint64  // paced polls so far: with contacts every second poll, the odd ones are light
 	admin     bool    // the agent reads the switches (the hubs exist)
+	perRead   float64 // EWMA of a read of the switches' requests; 0: not measured (one)
 	// unpaced is the agent's rate of Vantagepoint requests from batches
 	// pacing does not plan (start, wake, Sync now, tracking, and the
 	// batches a mailbox probe starts on Outlook changes), decayed over
@@ -167,6 +168,29 @@ func (p *pacing) interval(base time.Duration, now time.Time) (time.Duration, str
 	return pl.Interval, pl.Reason
 }
 
+// readCost is what a read of the switches costs: measured, or one request
+// until then (two with a group).
+func (p *pacing) readCost() float64 {
+	if p.perRead > 0 {
+		return p.perRead
+	}
+	return 1
+}
+
+// observeRead takes a round that read the switches and wrote nothing into
+// the read's cost.
+func (p *pacing) observeRead(requests int) {
+	if requests <= 0 {
+		return
+	}
+	if p.perRead == 0 {
+		p.perRead = float64(requests)
+		return
+	}
+	const alpha = 0.2
+	p.perRead = (1-alpha)*p.perRead + alpha*float64(requests)
+}
+
 // lightCost is what a light poll (meetings only) costs: measured, or
 // until then a whole poll less its contacts listing.
 func (p *pacing) lightCost() float64 {
@@ -190,7 +214,7 @@ func (p *pacing) plan(base time.Duration, now time.Time) pacePlan {
 	}
 	overhead := tokenRefreshRate + p.unpacedRate(now)
 	if p.admin {
-		overhead += 1/AdminReadEvery.Seconds() + 1/AdminHeartbeat.Seconds()
+		overhead += p.readCost()/AdminReadEvery.Seconds() + 1/AdminHeartbeat.Seconds()
 		// The daily count: one page of keys per fleetCountPage agents,
 		// every FleetCountEvery and half the spread on average.
 		pages := math.Ceil(n / fleetCountPage)

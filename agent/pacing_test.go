@@ -24,7 +24,7 @@ func fleetRate(p *pacing, pl pacePlan, now time.Time) float64 {
 	}
 	per := tokenRefreshRate + p.unpacedRate(now) + perPoll/pl.Interval.Seconds()
 	if p.admin {
-		per += 1/AdminReadEvery.Seconds() + 1/AdminHeartbeat.Seconds() +
+		per += p.readCost()/AdminReadEvery.Seconds() + 1/AdminHeartbeat.Seconds() +
 			float64((p.fleet()+fleetCountPage-1)/fleetCountPage)/(FleetCountEvery+FleetCountSpread/2).Seconds()
 	}
 	return n * per
@@ -108,6 +108,25 @@ func TestPacingKeepsTheBudget(t *testing.T) {
 	p := pacing{budget: 20, estimate: 500, perPoll: 2}
 	if _, why := p.interval(2*time.Minute, now); !strings.Contains(why, "500 agents (estimated: vantagepoint.fleetSize)") {
 		t.Errorf("without a count: %q", why)
+	}
+}
+
+// A read of the switches that costs two requests (a group's switch besides
+// the employee's) is paced at two: the pacing measures it.
+func TestPacingCountsWhatAReadOfTheSwitchesCosts(t *testing.T) {
+	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	one := pacing{budget: 20, counted: 2000, perPoll: 2, admin: true}
+	two := one
+	for range 10 {
+		two.observeRead(2)
+	}
+	d1, _ := one.interval(2*time.Minute, now)
+	d2, _ := two.interval(2*time.Minute, now)
+	if d2 <= d1 {
+		t.Fatalf("reads of 2 requests: %v; of 1: %v; want longer", d2, d1)
+	}
+	if r := fleetRate(&two, two.plan(2*time.Minute, now), now); r > paceTarget*20+0.001 {
+		t.Errorf("reads of 2 requests at %v: %.2f req/s, over the target", d2, r)
 	}
 }
 

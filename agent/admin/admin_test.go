@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +36,13 @@ func newEnv(t *testing.T, hubs bool) *env {
 	if hubs {
 		sim.AddConnectHubs()
 	}
-	c, err := vantagepoint.New(vantagepoint.Options{APIURL: sim.APIURL(),
+	// The client knows the server's page cap, as an agent's does after its
+	// first run (the file vpconnect keeps): a short page ends a listing.
+	caps := filepath.Join(t.TempDir(), "vantagepoint-pages")
+	if err := os.WriteFile(caps, []byte("500\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := vantagepoint.New(vantagepoint.Options{APIURL: sim.APIURL(), PageCapFile: caps,
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.IssueAccessToken("jdoe")})})
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +107,8 @@ func TestRecordIsUpsertedAndTheSwitchIsTheAdministrators(t *testing.T) {
 	}
 	// A write and a read: the PUT and the GET.
 	rec.State = agent.StateDisabled
-	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 2 || ans.Switch != agent.SwitchDisabled || !ans.Reported {
-		t.Fatalf("write+read: %d requests, %+v, %v", n, ans, err)
+	if n := e.requests(func() { ans, err = h.Exchange(ctx, &rec, true) }); err != nil || n != 2 || ans.Switch != agent.SwitchDisabled || !ans.Reported || ans.Requests != 2 {
+		t.Fatalf("write+read: %d requests (answered %d), %+v, %v", n, ans.Requests, ans, err)
 	}
 	if r = e.sim.UDICRecords(vpsim.ConnectAgentsHub)[0]; r[FieldAgentState] != agent.StateDisabled || r[FieldSyncStatus] != nil {
 		t.Errorf("after the write: %v", r)
@@ -141,16 +149,19 @@ func TestGroupSwitchIsTheMostRestrictive(t *testing.T) {
 	if err != nil || ans.Switch != agent.SwitchEnabled {
 		t.Fatalf("Sales: %+v %v", ans, err)
 	}
-	// By external id; the group found is then read by its UDIC_UID: a
-	// read is the listing of the employee's switch (they have none) and
-	// the group's GET.
+	// By external id. After the first read of a run, a read is one
+	// listing of the switches changed since, with a group as without.
 	h = e.hubs("sg-field")
 	if ans, err = h.Exchange(ctx, &rec, true); err != nil || ans.Switch != agent.SwitchDisabled {
 		t.Fatalf("sg-field: %+v %v", ans, err)
 	}
 	var n int64
-	if n = e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 2 || ans.Switch != agent.SwitchDisabled {
+	if n = e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 1 || ans.Switch != agent.SwitchDisabled {
 		t.Fatalf("read: %d requests, %+v %v", n, ans, err)
+	}
+	if ans.Requests != 1 {
+		// The pacing counts a read at what it costs.
+		t.Errorf("a read with a group answers %d requests; the server saw 1", ans.Requests)
 	}
 	if err := e.sim.UpdateUDIC(vpsim.ConnectGroupsHub, gid, map[string]any{FieldSyncStatus: "Enabled"}); err != nil {
 		t.Fatal(err)
@@ -167,6 +178,61 @@ func TestGroupSwitchIsTheMostRestrictive(t *testing.T) {
 	if n = e.requests(func() { h.Exchange(ctx, nil, true) }); n != 1 {
 		t.Errorf("a read with an unknown group: %d requests; want 1 (the employee's switch)", n)
 	}
+}
+
+// After the first read of a run, the switches are read with one listing of
+// the groups hub's records changed since: the administrator's changes to
+// the employee's switch and to the group's arrive, a switch the employee
+// loosened is still not obeyed, a deleted switch lifts nothing, and once a
+// day the switches are read one by one again.
+func TestChangedSwitchesAreReadWithOneListing(t *testing.T) {
+	e := newEnv(t, true)
+	gid, err := e.sim.AddConnectGroup("Sales", "sg-sales", "Enabled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.hubs("Sales")
+	rec := agent.AdminRecord{State: agent.StateActive}
+	if ans, err := h.Exchange(ctx, &rec, true); err != nil || ans.Switch != agent.SwitchEnabled {
+		t.Fatalf("first read: %+v %v", ans, err)
+	}
+	read := func(what, want string) {
+		t.Helper()
+		var ans agent.AdminAnswer
+		var err error
+		if n := e.requests(func() { ans, err = h.Exchange(ctx, nil, true) }); err != nil || n != 1 || ans.Switch != want {
+			t.Fatalf("%s: %d requests, switch %q, %v; want 1 request, %q", what, n, ans.Switch, err, want)
+		}
+	}
+	read("nothing changed", agent.SwitchEnabled)
+	if err := e.sim.UpdateUDIC(vpsim.ConnectGroupsHub, gid, map[string]any{FieldSyncStatus: "Disabled"}); err != nil {
+		t.Fatal(err)
+	}
+	read("the group disabled", agent.SwitchDisabled)
+	if err := e.sim.UpdateUDIC(vpsim.ConnectGroupsHub, gid, map[string]any{FieldSyncStatus: "Enabled"}); err != nil {
+		t.Fatal(err)
+	}
+	read("the group enabled again", agent.SwitchEnabled)
+	uid, err := e.sim.AddConnectSwitch("E001", "Jane Doe", "Disabled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read("the employee disabled", agent.SwitchDisabled)
+	if err := e.sim.UpdateUDICAs("jdoe", vpsim.ConnectGroupsHub, uid, map[string]any{FieldSyncStatus: "Enabled"}); err != nil {
+		t.Fatal(err)
+	}
+	read("enabled by the employee themself", agent.SwitchDisabled)
+	if !e.sim.DeleteUDIC(vpsim.ConnectGroupsHub, uid) {
+		t.Fatal("no switch to delete")
+	}
+	read("the employee's switch deleted", agent.SwitchDisabled)
+	// A day later: the switches one by one (the employee's GET finds it
+	// gone and lists by employee; the group's GET), then one listing again.
+	e.now = e.now.Add(FullReadEvery)
+	if n := e.requests(func() { h.Exchange(ctx, nil, true) }); n != 3 {
+		t.Errorf("the daily full read: %d requests, want 3", n)
+	}
+	read("the day after", agent.SwitchDisabled)
 }
 
 func TestMissingHubsAreAskedForHourly(t *testing.T) {

@@ -57,7 +57,11 @@ type Hubs struct {
 	noGroup   time.Time            // when the group was found to be in no record
 	missing   map[string]time.Time // hub → when it answered 404
 	self      string               // the user name the server writes for this employee
-	obeyed    obeyedSwitches
+	// mark is the server's time from which the next read lists the
+	// changed switches (zero: read them one by one); fullAt is when they
+	// were last read one by one.
+	mark, fullAt time.Time
+	obeyed       obeyedSwitches
 }
 
 // NewHubs returns the agent's Hubs.
@@ -96,6 +100,13 @@ var _ agent.Admin = (*Hubs)(nil)
 func (h *Hubs) Exchange(ctx context.Context, rec *agent.AdminRecord, readSwitch bool) (agent.AdminAnswer, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	before := h.o.Client.Requests()
+	ans, err := h.exchange(ctx, rec, readSwitch)
+	ans.Requests = int(h.o.Client.Requests() - before)
+	return ans, err
+}
+
+func (h *Hubs) exchange(ctx context.Context, rec *agent.AdminRecord, readSwitch bool) (agent.AdminAnswer, error) {
 	defer h.obeyed.save(h.o.StateFile, h.o.Log)
 	var ans agent.AdminAnswer
 	if !h.available(h.o.AgentsHub) {
@@ -122,21 +133,106 @@ func (h *Hubs) Exchange(ctx context.Context, rec *agent.AdminRecord, readSwitch 
 	}
 	own, group := "", ""
 	if h.available(h.o.GroupsHub) {
-		r, err := h.readOwnSwitch(ctx)
+		var err error
+		if h.mark.IsZero() || h.o.Now().Sub(h.fullAt) >= FullReadEvery {
+			own, group, err = h.readSwitches(ctx)
+		} else {
+			own, group, err = h.readChangedSwitches(ctx)
+		}
 		if !h.gone(h.o.GroupsHub, err) && err != nil {
 			return h.answer(ans), err
 		}
-		own = h.obey("employee:"+h.o.Employee, r)
-	}
-	if h.o.Group != "" && h.available(h.o.GroupsHub) {
-		g, err := h.readGroup(ctx)
-		if !h.gone(h.o.GroupsHub, err) && err != nil {
-			return h.answer(ans), err
-		}
-		group = h.obey("group:"+h.o.Group, g)
 	}
 	ans.Switch = Strictest(own, group)
 	return h.answer(ans), nil
+}
+
+// FullReadEvery is how often the switches are read one by one after the
+// first read of a run; between, a read is one listing of the switches
+// changed since the last (readChangedSwitches). The full read is the
+// safety net for a change a ModDate filter did not show.
+const FullReadEvery = 24 * time.Hour
+
+// switchFields are what a read of the changed switches fetches.
+var switchFields = []string{FieldEmployee, FieldGroupName, FieldGroupExternalID, FieldSyncStatus, "ModUser", "ModDate"}
+
+// readSwitches reads the employee's switch and the group's, each on its
+// own (a listing the first time in a run, then a GET by UDIC_UID), and
+// starts the changed-switch listings from the server's time of the first
+// listing.
+func (h *Hubs) readSwitches(ctx context.Context) (own, group string, err error) {
+	var at time.Time
+	earliest := func(d time.Time) {
+		if !d.IsZero() && (at.IsZero() || d.Before(at)) {
+			at = d
+		}
+	}
+	r, d, err := h.readOwnSwitch(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	earliest(d)
+	own = h.obey("employee:"+h.o.Employee, r)
+	if h.o.Group != "" {
+		g, d, err := h.readGroup(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		earliest(d)
+		group = h.obey("group:"+h.o.Group, g)
+	}
+	h.fullAt = h.o.Now()
+	if h.mark.IsZero() && !at.IsZero() {
+		h.mark = at.Add(-changedOverlap)
+	}
+	return own, group, nil
+}
+
+// changedOverlap is how far before the server's time of the last read the
+// next listing of changed switches starts: a record stamped by another
+// server's clock, or committed late, is listed again rather than missed.
+const changedOverlap = 5 * time.Minute
+
+// readChangedSwitches reads the switches with one listing of the groups
+// hub's records changed since the last read, with or without a group:
+// usually empty. A switch that did not change stays as it was obeyed, and
+// one whose record was deleted too (obey).
+func (h *Hubs) readChangedSwitches(ctx context.Context) (own, group string, err error) {
+	var mine, grp vantagepoint.Record
+	next, err := h.o.Client.UDICChangedSince(ctx, h.o.GroupsHub, h.mark, switchFields, func(rs []vantagepoint.Record) error {
+		for _, r := range rs {
+			switch emp := strings.TrimSpace(r.String(FieldEmployee)); {
+			case emp != "" && strings.EqualFold(emp, h.o.Employee):
+				mine, h.switchUID = r, r.String("UDIC_UID")
+			case emp == "" && h.o.Group != "" && h.isGroup(r):
+				grp, h.groupUID, h.noGroup = r, r.String("UDIC_UID"), time.Time{}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, syncer.ErrNotFound) {
+		err = fmt.Errorf("%w: %s: %w", errHubMissing, h.o.GroupsHub, err)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	h.mark = next
+	own = h.obey("employee:"+h.o.Employee, mine)
+	if h.o.Group != "" {
+		group = h.obey("group:"+h.o.Group, grp)
+	}
+	return own, group, nil
+}
+
+// isGroup says whether a group record is admin.group's: the one read
+// before, or one named by it (Name, else External ID).
+func (h *Hubs) isGroup(r vantagepoint.Record) bool {
+	if uid := r.String("UDIC_UID"); uid != "" && uid == h.groupUID {
+		return true
+	}
+	g := strings.TrimSpace(h.o.Group)
+	return strings.EqualFold(strings.TrimSpace(r.String(FieldGroupName)), g) ||
+		strings.EqualFold(strings.TrimSpace(r.String(FieldGroupExternalID)), g)
 }
 
 // obey applies docs/behaviour.md §5.5's rule to a switch record (nil: none) and returns
@@ -206,15 +302,21 @@ func (h *Hubs) gone(hub string, err error) bool {
 var errHubMissing = errors.New("the hub does not exist")
 
 func (h *Hubs) list(ctx context.Context, hub string, f vantagepoint.Filter) (vantagepoint.Record, error) {
+	r, _, err := h.listDated(ctx, hub, f)
+	return r, err
+}
+
+// listDated is list, and answers the server's time of the listing.
+func (h *Hubs) listDated(ctx context.Context, hub string, f vantagepoint.Filter) (vantagepoint.Record, time.Time, error) {
 	var found vantagepoint.Record
-	err := h.o.Client.UDICList(ctx, hub, vantagepoint.Query{Filters: []vantagepoint.Filter{f}, Limit: 1}, func(rs []vantagepoint.Record) error {
+	date, err := h.o.Client.UDICListDated(ctx, hub, vantagepoint.Query{Filters: []vantagepoint.Filter{f}, Limit: 1}, func(rs []vantagepoint.Record) error {
 		found = rs[0]
 		return nil
 	})
 	if errors.Is(err, syncer.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s: %w", errHubMissing, hub, err)
+		return nil, time.Time{}, fmt.Errorf("%w: %s: %w", errHubMissing, hub, err)
 	}
-	return found, err
+	return found, date, err
 }
 
 // findOwn finds the agent's record by employee (nil: none yet).
@@ -227,25 +329,26 @@ func (h *Hubs) findOwn(ctx context.Context) (vantagepoint.Record, error) {
 }
 
 // readOwnSwitch reads the employee's switch in the groups hub (nil: they
-// have none). A groups hub made from an older template, without the
-// Employee field, refuses the filter: no switch of their own then
-// (`admin check` names the missing field).
-func (h *Hubs) readOwnSwitch(ctx context.Context) (vantagepoint.Record, error) {
+// have none), and the server's time when it was listed (zero after a GET).
+// A groups hub made from an older template, without the Employee field,
+// refuses the filter: no switch of their own then (`admin check` names the
+// missing field).
+func (h *Hubs) readOwnSwitch(ctx context.Context) (vantagepoint.Record, time.Time, error) {
 	if h.switchUID != "" {
 		r, err := h.o.Client.UDICGet(ctx, h.o.GroupsHub, h.switchUID)
 		if !errors.Is(err, syncer.ErrNotFound) {
-			return r, err
+			return r, time.Time{}, err
 		}
 		h.switchUID = "" // deleted: look again
 	}
-	r, err := h.list(ctx, h.o.GroupsHub, vantagepoint.Filter{Name: FieldEmployee, Op: vantagepoint.OpEq, Value: h.o.Employee})
+	r, date, err := h.listDated(ctx, h.o.GroupsHub, vantagepoint.Filter{Name: FieldEmployee, Op: vantagepoint.OpEq, Value: h.o.Employee})
 	if errors.Is(err, syncer.ErrInvalid) {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	if r != nil {
 		h.switchUID = r.String("UDIC_UID")
 	}
-	return r, err
+	return r, date, err
 }
 
 // upsert writes the record and returns it as stored.
@@ -304,31 +407,36 @@ func (h *Hubs) fields(rec agent.AdminRecord) vantagepoint.Record {
 }
 
 // readGroup reads the group's record in the groups hub: the group record
-// (no Employee) whose name, or else external id, is admin.group. No such
-// record: nil (no restriction), not asked again within Recheck.
-func (h *Hubs) readGroup(ctx context.Context) (vantagepoint.Record, error) {
+// (no Employee) whose name, or else external id, is admin.group, and the
+// server's time of the first listing (zero after a GET). No such record:
+// nil (no restriction), not asked again within Recheck.
+func (h *Hubs) readGroup(ctx context.Context) (vantagepoint.Record, time.Time, error) {
 	if h.groupUID != "" {
 		r, err := h.o.Client.UDICGet(ctx, h.o.GroupsHub, h.groupUID)
 		if !errors.Is(err, syncer.ErrNotFound) {
-			return r, err
+			return r, time.Time{}, err
 		}
 		h.groupUID = ""
 	}
 	if !h.noGroup.IsZero() && h.o.Now().Sub(h.noGroup) < h.o.Recheck {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
+	var first time.Time
 	for _, f := range []string{FieldGroupName, FieldGroupExternalID} {
-		r, err := h.list(ctx, h.o.GroupsHub, vantagepoint.Filter{Name: f, Op: vantagepoint.OpEq, Value: h.o.Group})
+		r, date, err := h.listDated(ctx, h.o.GroupsHub, vantagepoint.Filter{Name: f, Op: vantagepoint.OpEq, Value: h.o.Group})
 		if err != nil {
-			return nil, err
+			return nil, first, err
+		}
+		if first.IsZero() {
+			first = date
 		}
 		if r != nil && r.String(FieldEmployee) == "" {
 			h.groupUID, h.noGroup = r.String("UDIC_UID"), time.Time{}
-			return r, nil
+			return r, first, nil
 		}
 	}
 	h.noGroup = h.o.Now()
-	return nil, nil
+	return nil, first, nil
 }
 
 // Strictest is the effective switch of docs/behaviour.md §5.5: the most restrictive of

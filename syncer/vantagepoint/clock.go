@@ -3,7 +3,6 @@ package vantagepoint
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,12 +54,8 @@ func (c *serverClock) save(seconds int64) error {
 	}
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	tmp := c.file + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(seconds, 10)+"\n"), 0o600); err != nil {
+	if err := writePrivate(c.file, []byte(strconv.FormatInt(seconds, 10)+"\n")); err != nil {
 		return fmt.Errorf("save the Vantagepoint server's zone: %w", err)
-	}
-	if err := os.Rename(tmp, c.file); err != nil {
-		return fmt.Errorf("save the Vantagepoint server's zone in %s: %w", filepath.Base(c.file), err)
 	}
 	return nil
 }

@@ -50,14 +50,23 @@ func (c *Client) setPageCap(n int64) {
 	}
 }
 
-// writePrivate writes a small file whole (a temporary file renamed),
-// readable by the user only.
+// writePrivate writes a small file whole (a temporary file of its own,
+// renamed: the agent's two clients keep the same files), readable by the
+// user only.
 func writePrivate(file string, b []byte) error {
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(file), err)
 	}
-	if err := os.Rename(tmp, file); err != nil {
+	defer os.Remove(tmp.Name()) // after the rename, nothing to remove
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(file), err)
 	}
 	return nil

@@ -179,8 +179,16 @@ func containsFold(list []string, s string) bool {
 // that fails part way returns an error: the caller must not take what it
 // saw for the whole (docs/behaviour.md §4.4).
 func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Record) error) error {
+	_, err := c.listDated(ctx, hub, q, page)
+	return err
+}
+
+// listDated is List, and answers the Date header of the listing's first
+// answer: the server's time just before it listed.
+func (c *Client) listDated(ctx context.Context, hub string, q Query, page func([]Record) error) (time.Time, error) {
 	v := q.values(hub)
 	offset := 0
+	var first time.Time
 	for {
 		size := c.opts.PageSize
 		if q.Limit > 0 {
@@ -190,20 +198,23 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 		var recs []Record
 		var date time.Time
 		if _, err := c.do(ctx, call{method: http.MethodGet, path: hub, query: v, auth: true, decode: recordsInto(&recs), date: &date}); err != nil {
-			return fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
+			return first, fmt.Errorf("list %s at offset %d: %w", hub, offset, err)
+		}
+		if first.IsZero() {
+			first = date
 		}
 		c.checkListed(hub, date, recs)
 		if len(recs) > size {
-			return fmt.Errorf("list %s at offset %d: %w: asked for %d records, got %d", hub, offset, syncer.ErrMalformed, size, len(recs))
+			return first, fmt.Errorf("list %s at offset %d: %w: asked for %d records, got %d", hub, offset, syncer.ErrMalformed, size, len(recs))
 		}
 		if len(recs) > 0 {
 			if err := page(recs); err != nil {
-				return err
+				return first, err
 			}
 		}
 		offset += len(recs)
 		if len(recs) == 0 || (q.Limit > 0 && offset >= q.Limit) {
-			return nil
+			return first, nil
 		}
 		if len(recs) < size {
 			// A short page ends the listing only when the server is known
@@ -211,9 +222,9 @@ func (c *Client) List(ctx context.Context, hub string, q Query, page func([]Reco
 			// an empty answer confirms the end (and that the server honours
 			// our page size); records mean the server caps pages here.
 			if known := c.pageCap.Load(); known > int64(len(recs)) {
-				return nil
+				return first, nil
 			}
-			return c.probeEnd(ctx, hub, v, size, offset, len(recs), page)
+			return first, c.probeEnd(ctx, hub, v, size, offset, len(recs), page)
 		}
 		if int64(size) > c.pageCap.Load() {
 			c.setPageCap(int64(size))

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"vpconnect/syncer"
 )
@@ -89,4 +90,38 @@ func (c *Client) UDICUpdate(ctx context.Context, area, uid string, r Record) (Re
 // UDICDelete deletes a record of a user-defined hub.
 func (c *Client) UDICDelete(ctx context.Context, area, uid string) error {
 	return c.Delete(ctx, udicHub(area), uid)
+}
+
+// changedOverlap: a listing of the records changed since a mark starts this
+// long before it, so that a record the database stamped a little before the
+// web server's clock said (another server's clock, a slow commit) is listed
+// again rather than missed. Listing a record twice is harmless.
+const changedOverlap = 5 * time.Minute
+
+// UDICChangedSince streams the records of a user-defined hub whose ModDate
+// is after since, an instant (zero: every record), and answers the instant
+// to ask from next time: the server's Date header of this listing, less
+// changedOverlap. The filter's value is that instant with an explicit
+// offset, which the server compares with its ModDate in whatever zone it
+// keeps it (docs/vantagepoint-api.md, "Dates"). An answer without a Date
+// header keeps since: the next listing repeats records, it misses none.
+func (c *Client) UDICChangedSince(ctx context.Context, area string, since time.Time, fields []string, page func([]Record) error) (time.Time, error) {
+	q := Query{Fields: fields}
+	if !since.IsZero() {
+		q.Filters = []Filter{DateFilter("ModDate", OpGt, since)}
+	}
+	date, err := c.listDated(ctx, udicHub(area), q, page)
+	if err != nil {
+		return since, fmt.Errorf("list the records of %s changed since %s: %w", area, since.UTC().Format(time.RFC3339), err)
+	}
+	if next := date.Add(-changedOverlap); !date.IsZero() && next.After(since) {
+		return next, nil
+	}
+	return since, nil
+}
+
+// UDICListDated is UDICList, and answers the Date header of the listing's
+// first answer: the server's time just before it listed (zero without one).
+func (c *Client) UDICListDated(ctx context.Context, area string, q Query, page func([]Record) error) (time.Time, error) {
+	return c.listDated(ctx, udicHub(area), q, page)
 }

@@ -200,6 +200,12 @@ func (s *Server) UpdateUDICAs(user, area, uid string, fields map[string]any) err
 	return nil
 }
 
+// DeleteUDIC removes a record of a user-defined hub, as an administrator
+// deleting it in Vantagepoint would; false when there is none.
+func (s *Server) DeleteUDIC(area, uid string) bool {
+	return s.remove("udic/"+strings.ToLower(area), uid)
+}
+
 // The hubs of vpconnect's administration template (docs/admin.md, docs/behaviour.md
 // §5.5), as IT creates them. The simulator keeps its own copy, as a
 // Vantagepoint server would: agent/admin's tests check that the agent
