@@ -58,7 +58,8 @@ test-race:
 # Xvfb (screenshot in testdata/artifacts), activation against the
 # simulators into Credential Manager, run --headless
 # syncing a batch and stopped by WM_CLOSE and by a sign-out, deactivate,
-# idle detection, the loopback API's owner check, and the MSI's
+# idle detection, the loopback API's owner check, the policy read from
+# the registry (and the policy tests of the command line), and the MSI's
 # install/upgrade/uninstall cycle.
 test-wine:
 	bash .ci/wine-suite

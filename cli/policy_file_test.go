@@ -26,3 +26,11 @@ func writePolicy(t *testing.T, doc string) {
 		t.Fatal(err)
 	}
 }
+
+// removePolicy removes the policy file, as IT lifting the policy does.
+func removePolicy(t *testing.T) {
+	t.Helper()
+	if err := os.Remove(config.PolicyPath); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}

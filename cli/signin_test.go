@@ -108,7 +108,7 @@ func newWorld(t *testing.T) *world {
 	w.v.AddEmployee(vpsim.Employee{Employee: "00042", FirstName: "Dana", LastName: "Whitfield", EMail: "dana@contoso.example", Status: "A"})
 	w.v.AddUser("DWHITFIELD", testPassword, "00042")
 
-	dir := t.TempDir()
+	dir := testDir(t)
 	cfg := config.Default()
 	cfg.Microsoft.ClientID = testMSClient
 	cfg.Microsoft.AuthorityURL = w.g.AuthorityURL()
