@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"vpconnect/agent/agenttest"
+	"vpconnect/agent/config"
 	"vpconnect/syncer"
+	"vpconnect/syncer/store"
 )
 
 // fakeLeaseMailbox is the lease property of one contact folder: the last
@@ -241,5 +243,61 @@ func TestLeaseDeleteWaitsForTheHolder(t *testing.T) {
 	mb.noFolder = true // the holder's Delete removed the folder
 	if wait, gone, err := desktop.deleteWaits(ctx); wait != nil || !gone || err != nil {
 		t.Errorf("after the holder's Delete: wait %v, gone %v, %v", wait, gone, err)
+	}
+}
+
+// What the employee is told on standby: the computer that syncs, when
+// another holds the lease; when the lease is this computer's own claim,
+// abandoned, no computer at all (none is known to sync) but when it claims
+// the mailbox again. The next batch that holds the lease ends the standby.
+func TestStandbyStatusNamesTheComputerOrTheOwnClaim(t *testing.T) {
+	until := t0.Add(20 * time.Minute)
+	var mu sync.Mutex
+	answer := error(&StandbyError{Computer: "DESKTOP-2", Until: until})
+	h := startAgent(t, func(o *Options) {
+		o.Config.Sync.Interval = config.Duration(2 * time.Minute)
+	})
+	h.sync.mu.Lock()
+	h.sync.next = func(int, syncer.Trigger) (store.Batch, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return store.Batch{Outcome: syncer.OutcomeOK}, answer
+	}
+	h.sync.mu.Unlock()
+	set := func(err error) {
+		mu.Lock()
+		answer = err
+		mu.Unlock()
+	}
+
+	if _, err := h.a.SyncNow(context.Background(), syncer.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	s := h.waitFor(t, "standby behind DESKTOP-2", func(s Status) bool { return s.State == StateStandby })
+	if s.SyncingOn != "DESKTOP-2" || !strings.Contains(s.Reason, "DESKTOP-2") {
+		t.Errorf("standby behind another computer: syncingOn %q, reason %q; want DESKTOP-2 named", s.SyncingOn, s.Reason)
+	}
+
+	set(&StandbyError{Computer: "LAPTOP-7", Until: until, Abandoned: true})
+	if _, err := h.a.SyncNow(context.Background(), syncer.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	s = h.waitFor(t, "standby on its own late claim", func(s Status) bool {
+		return s.State == StateStandby && s.SyncingOn != "DESKTOP-2"
+	})
+	if s.SyncingOn != "" || strings.Contains(s.Reason, "LAPTOP-7") || strings.Contains(s.Reason, "Syncing on") {
+		t.Errorf("an abandoned claim names a computer that syncs: syncingOn %q, reason %q", s.SyncingOn, s.Reason)
+	}
+	if !strings.Contains(s.Reason, "claim") || !strings.Contains(s.Reason, until.UTC().Format("15:04")) {
+		t.Errorf("an abandoned claim's reason %q does not say it is this computer's claim and when it claims again (%s UTC)", s.Reason, until.UTC().Format("15:04"))
+	}
+
+	set(nil)
+	if _, err := h.a.SyncNow(context.Background(), syncer.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	s = h.waitFor(t, "syncing again once the lease is held", func(s Status) bool { return s.State != StateStandby && !s.Running })
+	if s.State != StateActive || s.SyncingOn != "" {
+		t.Errorf("after a batch that holds the lease: state %s, syncingOn %q", s.State, s.SyncingOn)
 	}
 }
