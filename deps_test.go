@@ -199,7 +199,7 @@ var allowedImports = map[string][]string{
 	"agent/sysmon":              {"github.com/godbus/dbus/v5/...", "golang.org/x/sys/windows", "internal/dbustest", "internal/sessionbus"},
 	"agent/system":              {"agent", "agent/admin", "agent/agenttest", "agent/config", "agent/localapi", "agent/sysmon", "auth", "internal/chromiumtest", "internal/fault", "syncer", "syncer/graph", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
 	"auth":                      {"github.com/zalando/go-keyring", "golang.org/x/oauth2", "golang.org/x/sys/windows", "internal/fault", "syncer/graph/graphsim", "syncer/vantagepoint", "syncer/vantagepoint/vpsim"},
-	"cli":                       {"addin", "agent", "agent/agenttest", "agent/admin", "agent/agentbench", "agent/config", "agent/demo", "agent/localapi", "agent/system", "auth", "github.com/godbus/dbus/v5", "golang.org/x/sys/windows", "golang.org/x/term", "installer/autostart", "internal/dbustest", "syncer", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim", "tray"},
+	"cli":                       {"addin", "agent", "agent/agenttest", "agent/admin", "agent/agentbench", "agent/config", "agent/demo", "agent/localapi", "agent/system", "auth", "github.com/godbus/dbus/v5", "golang.org/x/sys/windows", "golang.org/x/sys/windows/registry", "golang.org/x/term", "installer/autostart", "internal/dbustest", "syncer", "syncer/graph/graphsim", "syncer/store", "syncer/vantagepoint", "syncer/vantagepoint/vpsim", "tray"},
 	"cmd/vpbench":               {"agent/agentbench", "syncer/bench"},
 	"cmd/vpconnect":             {"cli", "golang.org/x/sys/windows"},
 	"installer":                 {"agent/config"},
