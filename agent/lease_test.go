@@ -274,8 +274,8 @@ func TestStandbyStatusNamesTheComputerOrTheOwnClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := h.waitFor(t, "standby behind DESKTOP-2", func(s Status) bool { return s.State == StateStandby })
-	if s.SyncingOn != "DESKTOP-2" || !strings.Contains(s.Reason, "DESKTOP-2") {
-		t.Errorf("standby behind another computer: syncingOn %q, reason %q; want DESKTOP-2 named", s.SyncingOn, s.Reason)
+	if s.SyncingOn != "DESKTOP-2" || !strings.Contains(s.Reason, "DESKTOP-2") || s.Headline != "Syncing on DESKTOP-2" {
+		t.Errorf("standby behind another computer: syncingOn %q, headline %q, reason %q; want DESKTOP-2 named", s.SyncingOn, s.Headline, s.Reason)
 	}
 
 	set(&StandbyError{Computer: "LAPTOP-7", Until: until, Abandoned: true})
@@ -285,8 +285,8 @@ func TestStandbyStatusNamesTheComputerOrTheOwnClaim(t *testing.T) {
 	s = h.waitFor(t, "standby on its own late claim", func(s Status) bool {
 		return s.State == StateStandby && s.SyncingOn != "DESKTOP-2"
 	})
-	if s.SyncingOn != "" || strings.Contains(s.Reason, "LAPTOP-7") || strings.Contains(s.Reason, "Syncing on") {
-		t.Errorf("an abandoned claim names a computer that syncs: syncingOn %q, reason %q", s.SyncingOn, s.Reason)
+	if s.SyncingOn != "" || strings.Contains(s.Reason, "LAPTOP-7") || strings.Contains(s.Reason, "Syncing on") || s.Headline != StateStandby {
+		t.Errorf("an abandoned claim names a computer that syncs: syncingOn %q, headline %q, reason %q", s.SyncingOn, s.Headline, s.Reason)
 	}
 	if !strings.Contains(s.Reason, "claim") || !strings.Contains(s.Reason, until.UTC().Format("15:04")) {
 		t.Errorf("an abandoned claim's reason %q does not say it is this computer's claim and when it claims again (%s UTC)", s.Reason, until.UTC().Format("15:04"))

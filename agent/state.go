@@ -132,6 +132,10 @@ type Status struct {
 	// SyncingOn names the computer that syncs the mailbox while this agent
 	// is on standby (State "Standby", docs/behaviour.md §5.5).
 	SyncingOn string `json:"syncingOn,omitempty"`
+	// Headline is the state as the tray's first line and the Sync Options
+	// page's badge show it: the state, or "Syncing on COMPUTER" on
+	// standby. With Reason it is the one text of a state both show.
+	Headline string `json:"headline"`
 	// Pacing is the Vantagepoint poll interval the fleet's budget allows,
 	// and why (pacing.go).
 	Pacing *PacingStatus `json:"pacing,omitempty"`

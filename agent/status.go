@@ -58,9 +58,9 @@ func (l *loop) snapshot() Status {
 		}
 	case StateNotConfigured:
 		if l.syncer == nil {
-			s.Reason = "Not activated: run 'vpconnect activate' to sign in."
+			s.Reason = "Not activated: choose Activate… in the tray or on Sync Options to sign in."
 		} else {
-			s.Reason = "The mailbox is not initialized: run 'vpconnect activate'."
+			s.Reason = "The mailbox is not set up for sync: choose Activate… in the tray or on Sync Options."
 		}
 	case StateSuspended:
 		if len(l.rejected) > 0 {
@@ -104,6 +104,7 @@ func (l *loop) snapshot() Status {
 			s.Reason = "The last batch failed: " + l.lastErr
 		}
 	}
+	s.Headline = Headline(s.State, s.SyncingOn)
 	if l.scheduling() && !l.sched.nextVP.IsZero() {
 		t := l.sched.nextVP.UTC()
 		s.NextBatchAt = &t
@@ -150,4 +151,13 @@ func (a *Agent) Subscribe() (<-chan Status, func()) {
 			a.subMu.Unlock()
 		})
 	}
+}
+
+// Headline is a state as the tray and the Sync Options page name it: the
+// state itself, or on standby the computer that syncs the mailbox.
+func Headline(state, syncingOn string) string {
+	if state == StateStandby && syncingOn != "" {
+		return "Syncing on " + syncingOn
+	}
+	return state
 }

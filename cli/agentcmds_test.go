@@ -33,7 +33,7 @@ func TestNotConfiguredBeforeActivation(t *testing.T) {
 	// No agent, no activation.
 	code, out, errOut := w.run("status")
 	if code != exitOK || !strings.Contains(out, "State:            Not Configured\n") ||
-		!strings.Contains(out, "Not activated: run 'vpconnect activate' to sign in.") ||
+		!strings.Contains(out, "Not activated: choose Activate… in the tray or on Sync Options to sign in.") ||
 		!strings.Contains(out, "Agent:            not running") || errOut != "" {
 		t.Errorf("status = %d\n%s%s", code, out, errOut)
 	}
@@ -49,7 +49,7 @@ func TestNotConfiguredBeforeActivation(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{"sync", "--once"}, exitNeedSignIn, "Not activated: run 'vpconnect activate'"},
+		{[]string{"sync", "--once"}, exitNeedSignIn, "Not activated: choose Activate…"},
 		{[]string{"sync"}, exitFailure, "vpconnect is not running; start it with 'vpconnect run', or use 'vpconnect sync --once'"},
 		{[]string{"pause"}, exitFailure, "vpconnect is not running; start it with 'vpconnect run'"},
 		{[]string{"resume"}, exitFailure, "vpconnect is not running; start it with 'vpconnect run'"},

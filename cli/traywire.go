@@ -120,7 +120,7 @@ func (t *trayClient) Watch(ctx context.Context) (<-chan tray.Status, error) {
 
 // trayStatus is the part of the agent's status the tray shows.
 func trayStatus(s agent.Status, pend []localapi.PairingInfo) tray.Status {
-	ts := tray.Status{State: s.State, Reason: s.Reason, SyncingOn: s.SyncingOn, PauseAllowed: s.PauseAllowed, Running: s.Running,
+	ts := tray.Status{State: s.State, Headline: s.Headline, Reason: s.Reason, SyncingOn: s.SyncingOn, PauseAllowed: s.PauseAllowed, Running: s.Running,
 		MicrosoftSignInNeeded:    s.Accounts.Microsoft.SignInNeeded,
 		VantagepointSignInNeeded: s.Accounts.Vantagepoint.SignInNeeded,
 		OpenIssues:               len(s.OpenIssues)}

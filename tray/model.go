@@ -29,6 +29,9 @@ const (
 type Status struct {
 	// State is one of the State* words.
 	State string
+	// Headline is the state as the agent names it for people (the menu's
+	// first line); empty from an older agent, when State is shown.
+	Headline string
 	// Reason explains the state in a sentence when it needs explaining.
 	Reason string
 	// SyncingOn names the computer that syncs the mailbox while this one
@@ -190,12 +193,14 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 	}
 	show := func(it item) { v.items[it].visible, v.items[it].enabled = true, true }
 
-	v.title = "vpconnect: " + s.State
-	v.items[itemState] = entry{label: s.State, tooltip: s.Reason, visible: true}
-	if s.State == StateStandby && s.SyncingOn != "" {
-		v.title = "vpconnect: Syncing on " + s.SyncingOn
-		v.items[itemState].label = "Syncing on " + s.SyncingOn
+	// The agent's own words (agent.Headline), which the Sync Options page
+	// shows too.
+	headline := s.Headline
+	if headline == "" {
+		headline = s.State
 	}
+	v.title = "vpconnect: " + headline
+	v.items[itemState] = entry{label: headline, tooltip: s.Reason, visible: true}
 	detail := detailLine(s, now, loc)
 	v.items[itemDetail] = entry{label: detail, visible: detail != ""}
 	v.tooltip = v.title

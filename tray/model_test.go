@@ -121,3 +121,24 @@ func TestTrayBuildsWithoutTheAgent(t *testing.T) {
 		}
 	}
 }
+
+// The menu's first line and its tooltip are the agent's own words (its
+// Headline and Reason), the same the Sync Options page shows: the tray
+// keeps no wording of a state of its own.
+func TestMenuShowsTheAgentsWords(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	for _, s := range []Status{
+		{State: StateStandby, SyncingOn: "DESKTOP-2", Headline: "Syncing on DESKTOP-2", Reason: "Syncing on DESKTOP-2. This computer takes over if DESKTOP-2 stops syncing."},
+		{State: StateStandby, Headline: "Standby", Reason: "Not syncing: this computer's claim on the mailbox was written too late."},
+		{State: StateNotConfigured, Headline: StateNotConfigured, Reason: "Not activated: choose Activate… in the tray or on Sync Options to sign in."},
+		{State: StateSuspended, Headline: StateSuspended, Reason: "Sign-in needed (Microsoft 365: refused). Re-authorize the account."},
+	} {
+		v := viewOf(&s, now, time.UTC)
+		if e := v.items[itemState]; e.label != s.Headline || e.tooltip != s.Reason {
+			t.Errorf("%s: the menu's first line %q (tooltip %q); want the agent's %q (%q)", s.State, e.label, e.tooltip, s.Headline, s.Reason)
+		}
+		if want := "vpconnect: " + s.Headline; v.title != want {
+			t.Errorf("%s: title %q, want %q", s.State, v.title, want)
+		}
+	}
+}

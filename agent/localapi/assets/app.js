@@ -59,8 +59,9 @@
     last = ps;
     const s = ps.status;
     const badge = $("state-badge");
-    // On standby the badge names the computer that syncs the mailbox.
-    badge.textContent = s.state === "Standby" && s.syncingOn ? "Syncing on " + s.syncingOn : s.state;
+    // The agent's words for the state, the tray's first line too (on
+    // standby, the computer that syncs the mailbox).
+    badge.textContent = s.headline || s.state;
     badge.className = "badge " + s.state.replace(/ /g, "-");
     $("reason").textContent = s.reason || "";
     text("mailbox", s.mailboxStatus);
