@@ -18,6 +18,7 @@ import (
 
 	"vpconnect/agent"
 	"vpconnect/internal/chromiumtest"
+	"vpconnect/syncer"
 	"vpconnect/syncer/store"
 )
 
@@ -366,4 +367,53 @@ window.attempts = (async () => {
 	// own page has no answer to give.
 	b.Eval(t, `sessionStorage.clear(), setTimeout(() => location.reload(), 0), true`, nil)
 	b.WaitJS(t, `document.readyState === "complete" && !document.getElementById("ended").hidden`, 10*time.Second)
+}
+
+// The page says what the tray says (one text of a state): on standby its
+// badge is the agent's headline, "Syncing on DESKTOP-2", and its reason
+// the agent's sentence, word for word.
+func TestPageShowsTheAgentsWordsForAState(t *testing.T) {
+	chromiumtest.Path(t)
+	e := startEnv(t, func(o *agent.Options, _ *Options) {
+		o.Syncer.(*testSyncer).err = &agent.StandbyError{Computer: "DESKTOP-2", Until: time.Now().Add(time.Hour)}
+	})
+	if _, err := e.agent.SyncNow(context.Background(), syncer.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	waitUntilState(t, e.agent, agent.StateStandby)
+	st := e.agent.Status()
+	if st.Headline != "Syncing on DESKTOP-2" || st.Reason == "" {
+		t.Fatalf("the agent on standby: headline %q, reason %q", st.Headline, st.Reason)
+	}
+	b := chromiumtest.Start(t)
+	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(t, u)
+	b.WaitJS(t, fmt.Sprintf(`document.getElementById("state-badge").textContent === %q`, st.Headline), 10*time.Second)
+	var reason string
+	b.Eval(t, `document.getElementById("reason").textContent`, &reason)
+	if reason != st.Reason {
+		t.Errorf("the page's reason %q; the agent's (the tray's tooltip) %q", reason, st.Reason)
+	}
+}
+
+// waitUntilState waits for the agent to reach state (the deadline only
+// stops a hung test).
+func waitUntilState(t *testing.T, a *agent.Agent, state string) {
+	t.Helper()
+	ch, stop := a.Subscribe()
+	defer stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case s := <-ch:
+			if s.State == state && !s.Running {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the agent never reached %s: %+v", state, a.Status())
+		}
+	}
 }

@@ -28,12 +28,16 @@ type testSyncer struct {
 	id     int64
 	tracks map[string]store.Track
 	delay  time.Duration
+	err    error // when set, every batch answers it
 }
 
 func (f *testSyncer) Run(ctx context.Context, trigger syncer.Trigger) (store.Batch, error) {
 	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.err != nil {
+		return store.Batch{}, f.err
+	}
 	f.id++
 	now := time.Now().UTC()
 	b := store.Batch{ID: f.id, Trigger: string(trigger), Started: now, Finished: now, Outcome: syncer.OutcomeOK,
