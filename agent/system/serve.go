@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"vpconnect/agent"
+	"vpconnect/agent/alerts"
 	"vpconnect/agent/localapi"
 )
 
@@ -21,6 +22,10 @@ import (
 // at login; it is not opened again when the employee closed it, and the
 // tray's "Activate…" opens it any time).
 //
+// What only the employee can fix (a refused sign-in, sync suspended,
+// deletions held back) is told once per condition as an OS notification
+// (package alerts) whose action opens the page that fixes it.
+//
 // configPath is the configuration file ("" for VPCONNECT_CONFIG or the
 // default), read again at every build; the page's option changes are
 // saved there.
@@ -30,6 +35,22 @@ func Serve(ctx context.Context, env Env, configPath string, listening func(*Syst
 	var api *localapi.Server
 	var served chan error
 	srvCtx, stopServer := context.WithCancel(ctx)
+	// The alerts' memory outlives a build of the agent: a restart does not
+	// tell a condition again.
+	var told alerts.Memory
+	var page atomic.Pointer[localapi.Server]
+	notifier := env.notifier(func(a alerts.Alert) {
+		if api := page.Load(); api != nil && env.OpenPage != nil {
+			u := api.OpenURL()
+			if a.Page != alerts.PageStatus {
+				u += "&v=" + a.Page
+			}
+			if err := env.OpenPage(ctx, u); err != nil {
+				env.logger().Warn("open the page of a notification", "alert", a.Key, "err", err)
+			}
+		}
+	})
+	defer notifier.Close()
 	stop := func() error {
 		stopServer()
 		if served == nil {
@@ -81,6 +102,7 @@ func Serve(ctx context.Context, env Env, configPath string, listening func(*Syst
 				sys.Close()
 				return err
 			}
+			page.Store(api)
 			served = make(chan error, 1)
 			go func() { served <- api.Serve(srvCtx) }()
 			if listening != nil {
@@ -92,7 +114,17 @@ func Serve(ctx context.Context, env Env, configPath string, listening func(*Syst
 				env.logger().Warn("open the activation page", "err", err)
 			}
 		}
+		statuses, unsubscribe := sys.Agent.Subscribe()
+		alertsCtx, stopAlerts := context.WithCancel(ctx)
+		alerting := make(chan struct{})
+		go func() {
+			defer close(alerting)
+			alerts.Follow(alertsCtx, statuses, &told, notifier, env.logger())
+		}()
 		err = sys.Agent.Run(ctx)
+		stopAlerts()
+		<-alerting
+		unsubscribe()
 		stopWatch()
 		sys.Close()
 		if !errors.Is(err, agent.ErrRestart) {
@@ -100,4 +132,11 @@ func Serve(ctx context.Context, env Env, configPath string, listening func(*Syst
 		}
 		env.logger().Info("building the agent again to take up a new activation or configuration")
 	}
+}
+
+func (e Env) notifier(open func(alerts.Alert)) alerts.Notifier {
+	if e.Notifier != nil {
+		return e.Notifier(open)
+	}
+	return alerts.New(open)
 }

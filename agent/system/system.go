@@ -22,6 +22,7 @@ import (
 
 	"vpconnect/agent"
 	"vpconnect/agent/admin"
+	"vpconnect/agent/alerts"
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
 	"vpconnect/agent/sysmon"
@@ -94,6 +95,9 @@ type Env struct {
 	OpenPage func(ctx context.Context, pageURL string) error
 	// Policy reads IT's policy (docs/behaviour.md §5.4); nil: the OS's (config.LoadPolicy).
 	Policy func() (config.Policy, []error)
+	// Notifier shows the running agent's alerts (package alerts) as
+	// notifications whose action calls open; nil: the OS's (alerts.New).
+	Notifier func(open func(alerts.Alert)) alerts.Notifier
 }
 
 func (e Env) keychain(service string) auth.Keychain {
