@@ -21,6 +21,11 @@ const (
 	StateStandby = "Standby"
 )
 
+// HeldBackItem is the item of the open issue of a type whose deletions
+// the empty-side guard held back (docs/behaviour.md §4.4): the user
+// confirms or refuses them (ConfirmDeletes, RefuseDeletes).
+const HeldBackItem = syncer.HeldBack
+
 // Synchronization status words of docs/behaviour.md §3 (the user's switch).
 const (
 	SyncEnabled  = "Enabled"

@@ -505,3 +505,90 @@ func TestCreateFirmsMakesOneFirmPerNewCompany(t *testing.T) {
 		t.Errorf("contact of a later batch = %+v", c)
 	}
 }
+
+// heldOutlookDeletes pairs 10 contacts made in Outlook, then deletes 6 of
+// them there: the guard holds the deletions of their Vantagepoint copies.
+func heldOutlookDeletes(t *testing.T) (*env, store.Batch) {
+	t.Helper()
+	e := newEnv(t)
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, e.outlookContact(MailboxContact{GivenName: "Q", Surname: fmt.Sprintf("Q%02d", i), Email: fmt.Sprintf("q%02d@x.example", i)}).ID)
+	}
+	e.run()
+	for _, id := range ids[:6] {
+		e.deleteOutlookContact(id)
+	}
+	return e, e.run()
+}
+
+// The guard's issue says what a confirmation would delete: how many, on
+// which side, and the first names.
+func TestHeldDeletionsNameWhatWouldBeDeleted(t *testing.T) {
+	_, b := heldOutlookDeletes(t)
+	var reason string
+	for _, i := range b.Issues {
+		if i.Item == HeldBack {
+			reason = i.Reason
+		}
+	}
+	if !strings.Contains(reason, "Confirming deletes 6 contacts in Vantagepoint: ") || !strings.Contains(reason, " and 1 more.") {
+		t.Fatalf("issue reason %q", reason)
+	}
+	if n := strings.Count(reason, `"`); n != 2*namesShown {
+		t.Errorf("%d names in %q, want %d", n/2, reason, namesShown)
+	}
+	if !strings.Contains(reason, "Q00") {
+		t.Errorf("the first deleted contact is not named: %q", reason)
+	}
+}
+
+// Refused, held-back deletions delete nothing: the items left are copied
+// back to where they disappeared, once; the refusal does not answer the
+// next time the guard holds.
+func TestRefusedDeletionsAreCopiedBack(t *testing.T) {
+	e, _ := heldOutlookDeletes(t)
+	if err := e.eng.RefuseDeletes(context.Background(), TypeContacts); err != nil {
+		t.Fatal(err)
+	}
+	b := e.run()
+	if n := len(e.vp.ownContacts("E001")); n != 10 {
+		t.Fatalf("%d Vantagepoint contacts after the refusal, want all 10", n)
+	}
+	if n := len(e.mb.folderContacts()); n != 10 {
+		t.Fatalf("%d Outlook contacts after the refusal, want the 6 copied back", n)
+	}
+	if c := b.Counts[TypeContacts]; c.Created != 6 || c.Deleted != 0 || b.Outcome != OutcomeOK {
+		t.Fatalf("the refusal's batch: %+v", b)
+	}
+	e.quiet()
+	// Deleted again: held again, not answered by the old refusal.
+	var ids []string
+	for _, c := range e.mb.folderContacts() {
+		ids = append(ids, c.ID)
+	}
+	for _, id := range ids[:6] {
+		e.deleteOutlookContact(id)
+	}
+	if b := e.run(); b.Outcome != OutcomeIssues || len(e.vp.ownContacts("E001")) != 10 || len(e.mb.folderContacts()) != 4 {
+		t.Fatalf("deleted again: %+v, %d in Vantagepoint", b, len(e.vp.ownContacts("E001")))
+	}
+}
+
+// Deletions held back in Outlook stay held batch after batch, and are
+// applied at the first batch after the user confirms them (the mailbox's
+// cursor does not move past them while they are held).
+func TestConfirmedOutlookDeletionsAreAppliedThen(t *testing.T) {
+	e, _ := heldOutlookDeletes(t)
+	if b := e.run(); b.Outcome != OutcomeIssues || len(e.vp.ownContacts("E001")) != 10 {
+		t.Fatalf("a second batch before the answer: %+v", b)
+	}
+	if err := e.eng.ConfirmDeletes(context.Background(), TypeContacts); err != nil {
+		t.Fatal(err)
+	}
+	b := e.run()
+	if n := len(e.vp.ownContacts("E001")); n != 4 || b.Counts[TypeContacts].Deleted != 6 {
+		t.Fatalf("after the confirmation: %d Vantagepoint contacts, batch %+v", n, b)
+	}
+	e.quiet()
+}

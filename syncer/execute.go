@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"vpconnect/syncer/store"
 )
@@ -57,13 +59,18 @@ func (e *Engine) do(ctx context.Context, r *kindRun, a action) error {
 	case opCreate:
 		return e.createCopy(ctx, r, a.side, *a.items[a.side])
 	case opHoldDeletes:
-		r.b.issue(name, a.side.name(), "deletions held back", a.note)
+		r.b.issue(name, a.side.name(), HeldBack, a.note+e.doomedNames(ctx, r, a)+
+			" If this is intended, confirm it in Sync Options or the tray; otherwise refuse it there, and what is left is copied back.")
 	case opDeleteCopy:
 		return e.deleteCopy(ctx, r, a.side, a.p)
 	case opUnlink:
 		return e.unlink(ctx, r, a.side, a.p)
 	case opConfirmed:
 		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+name, "") })
+	case opRefused:
+		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("refuse_deletes:"+name, "") })
+	case opRestore:
+		return e.restore(ctx, r, a.side, a.p)
 	}
 	return nil
 }
@@ -390,4 +397,55 @@ func (e *Engine) unlink(ctx context.Context, r *kindRun, gone sideIndex, p store
 	r.real--
 	r.counts.Unlinked++
 	return nil
+}
+
+// namesShown is how many of the items a confirmation would delete the
+// guard's issue names (each costs a read).
+const namesShown = 5
+
+// doomedNames says what a confirmation of held-back deletions would
+// delete: how many items, where, and the names of the first few.
+func (e *Engine) doomedNames(ctx context.Context, r *kindRun, a action) string {
+	other := a.side.other()
+	if len(a.doomed) == 0 {
+		return " Confirming deletes nothing in " + other.title() + ": the items left there are only unlinked."
+	}
+	var names []string
+	for _, p := range a.doomed {
+		if len(names) == namesShown {
+			break
+		}
+		it, found, err := r.sides[other].get(ctx, pairedID(p, other))
+		if err != nil || !found || it.label == "" {
+			continue
+		}
+		names = append(names, strconv.Quote(it.label))
+	}
+	out := fmt.Sprintf(" Confirming deletes %d %ss in %s", len(a.doomed), r.k.noun(), other.title())
+	if len(names) > 0 {
+		out += ": " + strings.Join(names, ", ")
+		if more := len(a.doomed) - len(names); more > 0 {
+			out += fmt.Sprintf(" and %d more", more)
+		}
+	}
+	return out + "."
+}
+
+// restore answers a refusal of held-back deletions for one pair: the item
+// left on the other side is copied back to the side it disappeared from,
+// and replaces the pair (createCopy's pairing takes the place of this one).
+// When it is gone too, the pairing is forgotten.
+func (e *Engine) restore(ctx context.Context, r *kindRun, gone sideIndex, p store.Pairing) error {
+	from := gone.other()
+	id := pairedID(p, from)
+	src, found, err := r.sides[from].get(ctx, id)
+	if err != nil {
+		return e.itemFailed(ctx, r, from, from, item{id: id, label: id}, "read the "+from.title()+" "+r.k.noun()+" to copy it back", err)
+	}
+	r.forget(p)
+	r.real--
+	if !found || src.outOfScope != "" {
+		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.DeletePairing(r.k.name(), p.MailboxID) })
+	}
+	return e.createCopy(ctx, r, from, src)
 }

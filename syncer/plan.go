@@ -48,7 +48,18 @@ const (
 	opUnlink
 	// opConfirmed uses up the user's confirmation of held-back deletions.
 	opConfirmed
+	// opRestore: the user refused the held-back deletions; the pair's
+	// item on side is gone, and the item left on the other side is copied
+	// back to side (docs/behaviour.md §4.4).
+	opRestore
+	// opRefused uses up the user's refusal of held-back deletions.
+	opRefused
 )
+
+// HeldBack is the item of the issue the empty-side guard files for a type
+// whose deletions it held back; its reason says what a confirmation
+// would delete. The tray and the alerts find the guard's issues by it.
+const HeldBack = "deletions held back"
 
 // action is one step of a plan.
 type action struct {
@@ -67,6 +78,9 @@ type action struct {
 	note string
 	// write: opMatch copies content (the two differ).
 	write bool
+	// doomed are, for opHoldDeletes, the pairs whose item on the other
+	// side a confirmation would delete (the rest would only be unlinked).
+	doomed []store.Pairing
 }
 
 // planInput is everything a plan is made of.
@@ -87,8 +101,9 @@ type planInput struct {
 	// listedNone: the side's listing was complete and empty.
 	listedNone [2]bool
 	conflict   string
-	// confirmed: the user confirmed deletions the guard held back.
-	confirmed bool
+	// confirmed: the user confirmed deletions the guard held back;
+	// refused: the user refused them (the items left are copied back).
+	confirmed, refused bool
 }
 
 // newItems are the items of a listing that are unpaired and in scope:
@@ -282,14 +297,31 @@ func planNew(in planInput, acts []action) ([]action, int) {
 // batch makes too.
 func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int) []action {
 	var deletes []action
+	if in.refused {
+		// Used up first, whatever follows: a refusal answers the deletions
+		// held back when it was given, never later ones.
+		acts = append(acts, action{op: opRefused})
+	}
 	for _, s := range bothSides {
 		n := len(gone[s])
 		if n == 0 {
 			continue
 		}
 		if live >= guardMinimum && (in.listedNone[s] || 2*n > live) && !in.confirmed {
-			acts = append(acts, action{op: opHoldDeletes, side: s,
-				note: fmt.Sprintf("%d of %d synced %ss disappeared from %s in one batch; no deletion was applied. If this is intended, confirm it in Sync Options.", n, live, in.noun, s.title())})
+			if in.refused {
+				for _, p := range gone[s] {
+					acts = append(acts, action{op: opRestore, side: s, p: p})
+				}
+				continue
+			}
+			hold := action{op: opHoldDeletes, side: s,
+				note: fmt.Sprintf("%d of %d synced %ss disappeared from %s in one batch; no deletion was applied.", n, live, in.noun, s.title())}
+			for _, p := range gone[s] {
+				if whenGone(s, p).op == opDeleteCopy {
+					hold.doomed = append(hold.doomed, p)
+				}
+			}
+			acts = append(acts, hold)
 			continue
 		}
 		for _, p := range gone[s] {

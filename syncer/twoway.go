@@ -208,14 +208,29 @@ func (e *Engine) syncKind(ctx context.Context, b *batchRun, k kind) error {
 	}
 	if err := e.store.View(ctx, func(tx *store.Tx) error {
 		confirmed, err := tx.Meta("confirm_deletes:" + k.name())
-		in.confirmed = confirmed != ""
+		if err != nil {
+			return err
+		}
+		refused, err := tx.Meta("refuse_deletes:" + k.name())
+		in.confirmed, in.refused = confirmed != "", refused != "" && confirmed == ""
 		return err
 	}); err != nil {
 		return err
 	}
 	in.pairs, in.live = r.pairs, r.real
 
-	if err := e.execute(ctx, r, makePlan(in)); err != nil {
+	acts := makePlan(in)
+	// A side whose deletions the guard held back keeps its listing mark:
+	// the next batch sees the same items gone, so that the user's answer
+	// (confirm or refuse) has them to act on, and the issue stays until
+	// then.
+	var held [2]bool
+	for _, a := range acts {
+		if a.op == opHoldDeletes {
+			held[a.side] = true
+		}
+	}
+	if err := e.execute(ctx, r, acts); err != nil {
 		return err
 	}
 	if err := e.clearRetries(ctx, r); err != nil {
@@ -226,6 +241,9 @@ func (e *Engine) syncKind(ctx context.Context, b *batchRun, k kind) error {
 	}
 	return e.store.Update(ctx, func(tx *store.Tx) error {
 		for _, s := range bothSides {
+			if held[s] {
+				continue
+			}
 			if err := ls[s].save(tx); err != nil {
 				return err
 			}
@@ -439,7 +457,25 @@ func (e *Engine) clearRetries(ctx context.Context, r *kindRun) error {
 var errEditedMeanwhile = errors.New("edited since it was listed")
 
 // ConfirmDeletes lets the next batch apply the deletions of a type that the
-// empty-side guard held back (the user confirmed them in Sync Options).
+// empty-side guard held back (the user confirmed them in Sync Options or
+// the tray).
 func (e *Engine) ConfirmDeletes(ctx context.Context, typ string) error {
-	return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+typ, "yes") })
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.SetMeta("refuse_deletes:"+typ, ""); err != nil {
+			return err
+		}
+		return tx.SetMeta("confirm_deletes:"+typ, "yes")
+	})
+}
+
+// RefuseDeletes is the other answer: the next batch deletes nothing of
+// what the guard held back, and copies each item left on one side back
+// to the side it disappeared from (docs/behaviour.md §4.4).
+func (e *Engine) RefuseDeletes(ctx context.Context, typ string) error {
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.SetMeta("confirm_deletes:"+typ, ""); err != nil {
+			return err
+		}
+		return tx.SetMeta("refuse_deletes:"+typ, "yes")
+	})
 }

@@ -27,10 +27,6 @@ const (
 	PageVantagepoint = "vantagepoint"
 )
 
-// heldBack is the item of the open issue the empty-side guard files
-// (syncer's opHoldDeletes).
-const heldBack = "deletions held back"
-
 // Alert is one condition as the employee is told it.
 type Alert struct {
 	// Key names the condition: an alert is raised once per key while the
@@ -67,11 +63,11 @@ func Conditions(s agent.Status) []Alert {
 			Action: "Open Sync Options", Page: PageStatus})
 	}
 	for _, i := range s.OpenIssues {
-		if i.Item != heldBack {
+		if i.Item != agent.HeldBackItem {
 			continue
 		}
 		out = append(out, Alert{Key: "held:" + i.Type, Title: "vpconnect held back deletions of " + i.Type,
-			Body:   strings.Replace(i.Reason, "confirm it in Sync Options", "confirm or refuse it in Sync Options or the tray", 1),
+			Body:   i.Reason,
 			Action: "Review the deletions", Page: PageStatus})
 	}
 	return out

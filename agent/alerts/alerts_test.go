@@ -90,7 +90,7 @@ func TestSuspendedAndHeldDeletions(t *testing.T) {
 	}
 	held := func(s *agent.Status) {
 		s.OpenIssues = []agent.Issue{
-			{Type: "contacts", Side: "mailbox", Item: "deletions held back", Reason: "12 of 14 synced contacts disappeared from Outlook in one batch; no deletion was applied. If this is intended, confirm it in Sync Options."},
+			{Type: "contacts", Side: "mailbox", Item: "deletions held back", Reason: "12 of 14 synced contacts disappeared from Outlook in one batch; no deletion was applied. Confirming deletes 12 contacts in Vantagepoint: \"Ann Lee\" and 11 more. If this is intended, confirm it in Sync Options or the tray; otherwise refuse it there, and what is left is copied back."},
 			{Type: "emails", Side: "vantagepoint", Item: "Re: drawings", Reason: "413 too large"},
 		}
 	}
@@ -98,8 +98,8 @@ func TestSuspendedAndHeldDeletions(t *testing.T) {
 	if len(got) != 1 || got[0].Key != "held:contacts" || !strings.Contains(got[0].Body, "12 of 14 synced contacts") {
 		t.Fatalf("held: %+v", got)
 	}
-	if !strings.Contains(got[0].Body, "or the tray") {
-		t.Errorf("held body does not say where it is answered: %s", got[0].Body)
+	if !strings.Contains(got[0].Body, `"Ann Lee" and 11 more`) {
+		t.Errorf("held body does not say what would be deleted: %s", got[0].Body)
 	}
 	if again := m.Next(status(12, agent.StateWithIssues, held)); len(again) != 0 {
 		t.Fatalf("told again: %v", keys(again))
