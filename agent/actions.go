@@ -200,14 +200,25 @@ func (a *Agent) translate(ctx context.Context, id string) (string, error) {
 // the deletions of typ that were held back are intended. A batch runs at
 // once to apply them.
 func (a *Agent) ConfirmDeletes(ctx context.Context, typ string) (Ticket, error) {
+	return a.answerDeletes(ctx, typ, "confirm", a.opts.Hooks.ConfirmDeletes)
+}
+
+// RefuseDeletes is the other answer: nothing of typ is deleted, and the
+// items left on one side are copied back to the side they disappeared
+// from, in a batch that runs at once.
+func (a *Agent) RefuseDeletes(ctx context.Context, typ string) (Ticket, error) {
+	return a.answerDeletes(ctx, typ, "refuse", a.opts.Hooks.RefuseDeletes)
+}
+
+func (a *Agent) answerDeletes(ctx context.Context, typ, verb string, hook func(context.Context, string) error) (Ticket, error) {
 	if typ != syncer.TypeContacts && typ != syncer.TypeEvents {
 		return Ticket{}, fmt.Errorf("%w: deletions are held back only for contacts and events, not %q", ErrInvalid, typ)
 	}
-	if a.opts.Hooks.ConfirmDeletes == nil || a.deactivated.Load() {
+	if hook == nil || a.deactivated.Load() {
 		return Ticket{}, ErrNotConfigured
 	}
-	if err := a.opts.Hooks.ConfirmDeletes(ctx, typ); err != nil {
-		return Ticket{}, fmt.Errorf("confirm the deletions of %s: %w", typ, err)
+	if err := hook(ctx, typ); err != nil {
+		return Ticket{}, fmt.Errorf("%s the deletions of %s: %w", verb, typ, err)
 	}
 	return a.SyncNow(ctx, syncer.TriggerManual)
 }

@@ -79,6 +79,9 @@ type Hooks struct {
 	// type that the empty-side guard held back (the engine's
 	// ConfirmDeletes: docs/behaviour.md §4.4).
 	ConfirmDeletes func(ctx context.Context, typ string) error
+	// RefuseDeletes is the other answer: the next batch deletes nothing
+	// and copies the items left back (the engine's RefuseDeletes).
+	RefuseDeletes func(ctx context.Context, typ string) error
 	// TranslateIDs is Graph's translateExchangeIds: Office.js ids (EWS or
 	// REST form) to the immutable REST ids the engine keys e-mails by.
 	TranslateIDs func(ctx context.Context, ids []string, sourceType string) (map[string]string, error)

@@ -48,6 +48,20 @@ type DeactivateRequest struct {
 	Force bool `json:"force"`
 }
 
+// DeletionsRequest is POST /v1/deletions (owner only): the answer to the
+// deletions of Type ("contacts" or "events") that the empty-side guard
+// held back.
+type DeletionsRequest struct {
+	Type   string `json:"type"`
+	Answer string `json:"answer"`
+}
+
+// Answers of a DeletionsRequest.
+const (
+	AnswerConfirm = "confirm"
+	AnswerRefuse  = "refuse"
+)
+
 // OpenAnswer is POST /v1/open (owner only): a one-time address of the Sync
 // Options page.
 type OpenAnswer struct {
@@ -183,6 +197,27 @@ func (s *Server) reauthorize(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	s.answerStatus(w, s.backend().Reauthorize(r.Context(), req.Account, agent.Credentials{Username: req.Username, Password: req.Password}))
+}
+
+// answerDeletions is the owner's answer to the deletions the empty-side
+// guard held back (the tray's menu; the page has its own action).
+func (s *Server) answerDeletions(w http.ResponseWriter, r *http.Request, _ caller) {
+	var req DeletionsRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	b := s.backend()
+	var err error
+	switch req.Answer {
+	case AnswerConfirm:
+		_, err = b.ConfirmDeletes(r.Context(), req.Type)
+	case AnswerRefuse:
+		_, err = b.RefuseDeletes(r.Context(), req.Type)
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request", `answer must be "confirm" or "refuse"`)
+		return
+	}
+	s.answerStatus(w, err)
 }
 
 // restart: after 'vpconnect activate' in another process, the agent is

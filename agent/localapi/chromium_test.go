@@ -203,33 +203,46 @@ func (g *guardHistory) Batches(ctx context.Context, since time.Time) ([]store.Ba
 	return nil, nil
 }
 
+// Held-back deletions are answered on the page, either way: each button
+// asks first, and its answer reaches the agent for the type held back.
 func TestConfirmDeletionsInChromium(t *testing.T) {
 	chromiumtest.Path(t)
-	g := &guardHistory{}
-	var confirmed atomic.Value
-	e := startEnv(t, func(a *agent.Options, _ *Options) {
-		a.History = g
-		a.Hooks.ConfirmDeletes = func(ctx context.Context, typ string) error {
-			confirmed.Store(typ)
-			g.mu.Lock()
-			g.confirmed = true
-			g.mu.Unlock()
-			return nil
-		}
-	})
-	b := chromiumtest.Start(t)
-	u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Navigate(t, u)
-	b.WaitJS(t, `document.getElementById("state-badge").textContent !== ""`, 10*time.Second)
-	b.WaitJS(t, `[...document.querySelectorAll("#issues button")].some(b => b.textContent === "Confirm these deletions")`, 10*time.Second)
-	// The page asks before it deletes; the test answers yes.
-	b.Eval(t, `window.confirm = () => true, [...document.querySelectorAll("#issues button")].find(b => b.textContent === "Confirm these deletions").click(), true`, nil)
-	b.WaitJS(t, `document.querySelectorAll("#issues li").length === 0`, 10*time.Second)
-	if got, _ := confirmed.Load().(string); got != "contacts" {
-		t.Fatalf("confirmed %q; want contacts", got)
+	for _, c := range []struct{ button, answer string }{
+		{"Confirm these deletions", "confirm"},
+		{"Keep them", "refuse"},
+	} {
+		t.Run(c.answer, func(t *testing.T) {
+			g := &guardHistory{}
+			var answered atomic.Value
+			answer := func(verb string) func(context.Context, string) error {
+				return func(ctx context.Context, typ string) error {
+					answered.Store(verb + " " + typ)
+					g.mu.Lock()
+					g.confirmed = true
+					g.mu.Unlock()
+					return nil
+				}
+			}
+			e := startEnv(t, func(a *agent.Options, _ *Options) {
+				a.History = g
+				a.Hooks.ConfirmDeletes, a.Hooks.RefuseDeletes = answer("confirm"), answer("refuse")
+			})
+			b := chromiumtest.Start(t)
+			u, err := NewClient(e.base, e.secret).OpenURL(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Navigate(t, u)
+			b.WaitJS(t, `document.getElementById("state-badge").textContent !== ""`, 10*time.Second)
+			find := fmt.Sprintf(`[...document.querySelectorAll("#issues button")].find(b => b.textContent === %q)`, c.button)
+			b.WaitJS(t, find+` !== undefined`, 10*time.Second)
+			// The page asks first; the test answers yes.
+			b.Eval(t, `window.confirm = () => true, `+find+`.click(), true`, nil)
+			b.WaitJS(t, `document.querySelectorAll("#issues li").length === 0`, 10*time.Second)
+			if got, _ := answered.Load().(string); got != c.answer+" contacts" {
+				t.Fatalf("answered %q; want %s contacts", got, c.answer)
+			}
+		})
 	}
 }
 

@@ -175,6 +175,13 @@ func (c *Client) Deactivate(ctx context.Context, force bool) (agent.Status, erro
 	return s, c.post(ctx, "/v1/deactivate", DeactivateRequest{Force: force}, &s)
 }
 
+// AnswerDeletions confirms (AnswerConfirm) or refuses (AnswerRefuse) the
+// deletions of typ that the empty-side guard held back.
+func (c *Client) AnswerDeletions(ctx context.Context, typ, answer string) (agent.Status, error) {
+	var s agent.Status
+	return s, c.post(ctx, "/v1/deletions", DeletionsRequest{Type: typ, Answer: answer}, &s)
+}
+
 // OpenURL returns a one-time address of the Sync Options page.
 func (c *Client) OpenURL(ctx context.Context) (string, error) {
 	var a OpenAnswer

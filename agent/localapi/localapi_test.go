@@ -753,6 +753,45 @@ func TestConfirmDeletesFromThePage(t *testing.T) {
 	}
 }
 
+// The tray answers held-back deletions over POST /v1/deletions: the
+// owner's confirm and refuse reach the agent for the type named; an
+// unknown answer or type is refused before anything is done, and a
+// caller without the owner's secret gets nothing done.
+func TestOwnerAnswersHeldDeletions(t *testing.T) {
+	var answers []string
+	e := startEnv(t, func(a *agent.Options, _ *Options) {
+		a.Hooks.ConfirmDeletes = func(ctx context.Context, typ string) error {
+			answers = append(answers, "confirm "+typ)
+			return nil
+		}
+		a.Hooks.RefuseDeletes = func(ctx context.Context, typ string) error {
+			answers = append(answers, "refuse "+typ)
+			return nil
+		}
+	})
+	post := func(token, body string) (*http.Response, string) {
+		return e.do(t, req{method: "POST", path: "/v1/deletions", ctype: "application/json", body: body, token: token})
+	}
+	resp, body := post("", `{"type":"contacts","answer":"confirm"}`)
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("without the owner's secret: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(e.secret, `{"type":"contacts","answer":"maybe"}`)
+	wantCode(t, resp, body, http.StatusBadRequest, "invalid_request")
+	resp, body = post(e.secret, `{"type":"emails","answer":"refuse"}`)
+	wantCode(t, resp, body, http.StatusBadRequest, "invalid_request")
+	if len(answers) != 0 {
+		t.Fatalf("answers reached the agent: %v", answers)
+	}
+	resp, body = post(e.secret, `{"type":"events","answer":"refuse"}`)
+	wantCode(t, resp, body, http.StatusOK, "")
+	resp, body = post(e.secret, `{"type":"contacts","answer":"confirm"}`)
+	wantCode(t, resp, body, http.StatusOK, "")
+	if strings.Join(answers, ",") != "refuse events,confirm contacts" {
+		t.Fatalf("answers %v", answers)
+	}
+}
+
 // The owner's event stream (the tray) carries the pending add-in pairings at
 // once and on each change, so the tray needs no polling; a paired add-in's
 // stream carries status only.

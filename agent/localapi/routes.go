@@ -64,6 +64,7 @@ func routeTable() []route {
 		{"POST /v1/deactivate", accessOwner, (*Server).deactivate},
 		{"POST /v1/reauthorize", accessOwner, (*Server).reauthorize},
 		{"POST /v1/restart", accessOwner, (*Server).restart},
+		{"POST /v1/deletions", accessOwner, (*Server).answerDeletions},
 		{"GET /v1/pairings", accessOwner, (*Server).pendingList},
 		{"POST /v1/pairings/approve", accessOwner, (*Server).approveByCode},
 		{"POST /v1/pair/{id}/deny", accessOwner, (*Server).deny},

@@ -46,6 +46,7 @@ var wantAccess = map[string]access{
 	"POST /v1/deactivate":            accessOwner,
 	"POST /v1/reauthorize":           accessOwner,
 	"POST /v1/restart":               accessOwner,
+	"POST /v1/deletions":             accessOwner,
 	"GET /v1/pairings":               accessOwner,
 	"POST /v1/pairings/approve":      accessOwner,
 	"POST /v1/pair/{id}/deny":        accessOwner,

@@ -42,6 +42,7 @@ type Backend interface {
 	Deactivate(ctx context.Context, force bool) error
 	Reauthorize(ctx context.Context, account string, cred agent.Credentials) error
 	ConfirmDeletes(ctx context.Context, typ string) (agent.Ticket, error)
+	RefuseDeletes(ctx context.Context, typ string) (agent.Ticket, error)
 	Restart(ctx context.Context) error
 }
 

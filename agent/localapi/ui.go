@@ -330,6 +330,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, _ caller) {
 		err = b.Deactivate(ctx, req.Force)
 	case "confirm-deletes":
 		_, err = b.ConfirmDeletes(ctx, req.Type)
+	case "refuse-deletes":
+		_, err = b.RefuseDeletes(ctx, req.Type)
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_request", "unknown action")
 		return

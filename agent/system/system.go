@@ -386,6 +386,7 @@ func (s *System) activated(ctx context.Context, env Env, opts *agent.Options) (l
 	opts.Hooks.TranslateIDs = mailbox.TranslateIDs
 	opts.Hooks.Uninitialize = eng.Deactivate
 	opts.Hooks.ConfirmDeletes = eng.ConfirmDeletes
+	opts.Hooks.RefuseDeletes = eng.RefuseDeletes
 	opts.Hooks.CloseState = db.Close
 	opts.Hooks.ForgetTokens = func(ctx context.Context) error {
 		return errors.Join(st.Delete(ctx, auth.Microsoft), st.Delete(ctx, auth.Vantagepoint))

@@ -237,6 +237,14 @@
         }
       });
       e.append(" "); e.appendChild(b);
+      const k = document.createElement("button");
+      k.type = "button"; k.className = "secondary"; k.textContent = "Keep them";
+      k.addEventListener("click", () => {
+        if (confirm("Delete nothing, and copy the " + i.type + " that are left back to where they disappeared?")) {
+          act_("refuse-deletes", { type: i.type });
+        }
+      });
+      e.append(" "); e.appendChild(k);
     }
     return e;
   }
