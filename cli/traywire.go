@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strings"
 	"sync"
 
 	"vpconnect/agent"
@@ -130,7 +132,37 @@ func trayStatus(s agent.Status, pend []localapi.PairingInfo) tray.Status {
 	for _, p := range pend {
 		ts.Pairings = append(ts.Pairings, tray.Pairing{ID: p.ID, Origin: p.Origin, Name: p.Name})
 	}
+	for _, i := range s.OpenIssues {
+		if i.Item == agent.HeldBackItem {
+			ts.Held = append(ts.Held, tray.Held{Type: i.Type, Summary: heldSummary(i.Reason), Reason: i.Reason})
+		}
+	}
 	return ts
+}
+
+// confirmingDeletes finds what a confirmation deletes in the guard's issue
+// (syncer's doomedNames: "Confirming deletes 6 contacts in Vantagepoint").
+var confirmingDeletes = regexp.MustCompile(`Confirming deletes (\d+ \S+ in [A-Za-z]+)`)
+
+// heldSummary is what a confirmation does, in a few words for the menu:
+// "deleting 6 contacts in Vantagepoint"; "" when the issue does not say.
+func heldSummary(reason string) string {
+	if m := confirmingDeletes.FindStringSubmatch(reason); m != nil {
+		return "deleting " + m[1]
+	}
+	if strings.Contains(reason, "Confirming deletes nothing") {
+		return "deleting nothing, only unlinking"
+	}
+	return ""
+}
+
+// AnswerDeletions is POST /v1/deletions.
+func (t *trayClient) AnswerDeletions(ctx context.Context, typ string, confirm bool) error {
+	answer := localapi.AnswerRefuse
+	if confirm {
+		answer = localapi.AnswerConfirm
+	}
+	return t.do(ctx, func(c *localapi.Client) error { _, err := c.AnswerDeletions(ctx, typ, answer); return err })
 }
 
 // do runs an action on the agent last dialed, dialing again once when the

@@ -10,6 +10,7 @@ import (
 	"vpconnect/agent"
 	"vpconnect/agent/config"
 	"vpconnect/agent/localapi"
+	"vpconnect/syncer"
 	"vpconnect/tray"
 )
 
@@ -131,5 +132,20 @@ func TestTrayClientFollowsTheAgent(t *testing.T) {
 	cancel()
 	if _, closed := nextStatus(t, ch, "the end of the stream", func(tray.Status) bool { return false }); !closed {
 		t.Error("the stream did not end with its context")
+	}
+}
+
+// The tray names what a confirmation of held-back deletions deletes, read
+// from the engine's own phrase in the guard's issue; other issues are not
+// held deletions.
+func TestTrayShowsHeldDeletions(t *testing.T) {
+	st := agent.Status{State: agent.StateWithIssues, OpenIssues: []agent.Issue{
+		{Type: "contacts", Item: agent.HeldBackItem, Reason: "7 of 12 synced contacts disappeared from Outlook in one batch; no deletion was applied. " +
+			syncer.ConfirmingDeletes(6, "contact", "Vantagepoint") + `: "Q Q00" and 5 more.`},
+		{Type: "events", Item: "Site visit", Reason: "412"},
+	}}
+	ts := trayStatus(st, nil)
+	if len(ts.Held) != 1 || ts.Held[0].Type != "contacts" || ts.Held[0].Summary != "deleting 6 contacts in Vantagepoint" || !strings.Contains(ts.Held[0].Reason, "Q Q00") {
+		t.Fatalf("held %+v", ts.Held)
 	}
 }

@@ -403,6 +403,12 @@ func (e *Engine) unlink(ctx context.Context, r *kindRun, gone sideIndex, p store
 // guard's issue names (each costs a read).
 const namesShown = 5
 
+// ConfirmingDeletes is the phrase of the guard's issue that says what a
+// confirmation deletes: n items (noun) on side. The tray reads it back.
+func ConfirmingDeletes(n int, noun, side string) string {
+	return fmt.Sprintf("Confirming deletes %d %ss in %s", n, noun, side)
+}
+
 // doomedNames says what a confirmation of held-back deletions would
 // delete: how many items, where, and the names of the first few.
 func (e *Engine) doomedNames(ctx context.Context, r *kindRun, a action) string {
@@ -421,7 +427,7 @@ func (e *Engine) doomedNames(ctx context.Context, r *kindRun, a action) string {
 		}
 		names = append(names, strconv.Quote(it.label))
 	}
-	out := fmt.Sprintf(" Confirming deletes %d %ss in %s", len(a.doomed), r.k.noun(), other.title())
+	out := " " + ConfirmingDeletes(len(a.doomed), r.k.noun(), other.title())
 	if len(names) > 0 {
 		out += ": " + strings.Join(names, ", ")
 		if more := len(a.doomed) - len(names); more > 0 {

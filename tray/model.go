@@ -51,6 +51,19 @@ type Status struct {
 	OpenIssues int
 	// Pairings are the add-ins waiting for the user's approval.
 	Pairings []Pairing
+	// Held are the item types whose deletions the empty-side guard held
+	// back, waiting for the user's answer.
+	Held []Held
+}
+
+// Held is one item type's deletions held back by the empty-side guard.
+type Held struct {
+	// Type is "contacts" or "events".
+	Type string
+	// Summary says in a few words what a confirmation does ("deleting 6
+	// contacts in Vantagepoint"); Reason is the agent's whole sentence,
+	// with the first names.
+	Summary, Reason string
 }
 
 // Pairing is an add-in asking to be paired with the agent.
@@ -78,6 +91,9 @@ type Client interface {
 	// agent's POST /v1/open), where re-authorization, activation help and
 	// add-in approval happen.
 	OpenURL(ctx context.Context) (string, error)
+	// AnswerDeletions confirms (true) or refuses the deletions of typ
+	// that the empty-side guard held back.
+	AnswerDeletions(ctx context.Context, typ string, confirm bool) error
 }
 
 // Options are what Run needs besides the client.
@@ -114,6 +130,12 @@ const (
 	itemPair0              // "Pair add-in from <origin>: type its code…", three slots
 	itemPair1
 	itemPair2
+	itemHeld0 // "Held back: …" (disabled), then its two answers; two slots
+	itemHeldConfirm0
+	itemHeldKeep0
+	itemHeld1
+	itemHeldConfirm1
+	itemHeldKeep1
 	itemSyncNow
 	itemPause
 	itemResume
@@ -129,6 +151,15 @@ const (
 // slot speaks for the rest.
 const pairSlots = 3
 
+// heldSlots: the guard holds deletions back for contacts and events only.
+const heldSlots = 2
+
+// heldItems are the three items of held slot i.
+func heldItems(i int) (header, confirm, keep item) {
+	base := itemHeld0 + item(3*i)
+	return base, base + 1, base + 2
+}
+
 // separatorAfter are the items followed by a separator line.
 var separatorAfter = map[item]bool{itemDetail: true, itemOptions: true}
 
@@ -143,6 +174,9 @@ type view struct {
 	title, tooltip string
 	icon           iconKind
 	items          [numItems]entry
+	// held is the item type of each held slot shown ("" when hidden):
+	// what its answers answer.
+	held [heldSlots]string
 }
 
 // Labels of the actions, in one place (the tests read them from here too).
@@ -156,6 +190,11 @@ const (
 	labelOptions            = "Open Sync Options…"
 	labelQuit               = "Quit vpconnect"
 	labelStarting           = "vpconnect is starting…"
+	// labelHeld, labelHeldConfirm and labelHeldKeep are a held slot's
+	// items, with the item type.
+	labelHeld        = "Held back: %s"
+	labelHeldConfirm = "Apply the held-back deletions of %s"
+	labelHeldKeep    = "Keep the %s: delete nothing, copy back"
 	// labelPairMore is the last pairing slot's label when more requests
 	// wait than there are slots.
 	labelPairMore = "Pair %d more add-ins: type their codes…"
@@ -225,6 +264,21 @@ func viewOf(s *Status, now time.Time, loc *time.Location) view {
 		}
 		v.items[itemPair0+item(i)].label = label
 		show(itemPair0 + item(i))
+	}
+
+	for i, h := range s.Held {
+		if i == heldSlots {
+			break
+		}
+		header, confirm, keep := heldItems(i)
+		summary := h.Summary
+		if summary == "" {
+			summary = "the deletions of " + h.Type
+		}
+		v.items[header] = entry{label: fmt.Sprintf(labelHeld, summary), tooltip: h.Reason, visible: true}
+		v.items[confirm] = entry{label: fmt.Sprintf(labelHeldConfirm, h.Type), tooltip: "Delete what the line above names", visible: true, enabled: true}
+		v.items[keep] = entry{label: fmt.Sprintf(labelHeldKeep, h.Type), tooltip: "Delete nothing; what is left on one side is copied back to the other", visible: true, enabled: true}
+		v.held[i] = h.Type
 	}
 
 	signIn := s.MicrosoftSignInNeeded || s.VantagepointSignInNeeded

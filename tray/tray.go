@@ -64,8 +64,13 @@ type ui struct {
 	opts   Options
 	quit   context.CancelFunc
 
-	items    [numItems]*systray.MenuItem
-	built    chan struct{} // closed once build made the items
+	items [numItems]*systray.MenuItem
+	built chan struct{} // closed once build made the items
+
+	// held is the item type of each held slot as last shown: what a
+	// click on its answers answers.
+	mu       sync.Mutex
+	held     [heldSlots]string
 	exported chan struct{} // closed by runLoop once the tray is on the desktop
 }
 
@@ -159,6 +164,16 @@ func (u *ui) act(ctx context.Context, it item) {
 		err = u.client.Pause(ctx)
 	case itemResume:
 		err = u.client.Resume(ctx)
+	case itemHeldConfirm0, itemHeldKeep0, itemHeldConfirm1, itemHeldKeep1:
+		slot := int(it-itemHeld0) / 3
+		_, confirm, _ := heldItems(slot)
+		u.mu.Lock()
+		typ := u.held[slot]
+		u.mu.Unlock()
+		if typ == "" {
+			return // hidden since the click
+		}
+		err = u.client.AnswerDeletions(ctx, typ, it == confirm)
 	case itemPair0, itemPair1, itemPair2, itemReauthMicrosoft, itemReauthVantagepoint, itemActivate, itemOptions:
 		// Approval, re-authorization and what activation needs all
 		// happen on the Sync Options page, signed in by a one-time
@@ -198,6 +213,9 @@ func (u *ui) watch(ctx context.Context) {
 	applied := false
 	show := func(s *Status) {
 		v := viewOf(s, time.Now(), time.Local)
+		u.mu.Lock()
+		u.held = v.held
+		u.mu.Unlock()
 		u.apply(v, shown, !applied)
 		shown, applied = v, true
 	}

@@ -287,6 +287,12 @@ func (f *fakeAgent) call(name string) error            { f.calls <- name; return
 func (f *fakeAgent) SyncNow(ctx context.Context) error { return f.call("sync") }
 func (f *fakeAgent) Pause(ctx context.Context) error   { return f.call("pause") }
 func (f *fakeAgent) Resume(ctx context.Context) error  { return f.call("resume") }
+func (f *fakeAgent) AnswerDeletions(ctx context.Context, typ string, confirm bool) error {
+	if confirm {
+		return f.call("confirm " + typ)
+	}
+	return f.call("refuse " + typ)
+}
 func (f *fakeAgent) OpenURL(ctx context.Context) (string, error) {
 	return "http://127.0.0.1:48613/open/one-time", f.call("open")
 }
@@ -449,6 +455,32 @@ func TestTrayOverDBus(t *testing.T) {
 		p.click(t, m, labelReauthMicrosoft)
 		expect(t, ag.calls, "open")
 		expect(t, opened, "http://127.0.0.1:48613/open/one-time?v=microsoft")
+	})
+
+	t.Run("held-back deletions say what they delete and are answered per type", func(t *testing.T) {
+		st := active
+		st.State = StateWithIssues
+		st.OpenIssues = 2
+		st.Held = []Held{
+			{Type: "contacts", Summary: "deleting 6 contacts in Vantagepoint", Reason: `Confirming deletes 6 contacts in Vantagepoint: "Q Q00" and 5 more.`},
+			{Type: "events", Summary: "deleting 12 events in Outlook"},
+		}
+		stream <- st
+		m := p.stateIs(t, StateWithIssues)
+		header := m.find(t, "Held back: deleting 6 contacts in Vantagepoint")
+		if !header.visible || header.enabled {
+			t.Errorf("the held-back line is not shown as a line: %+v", header)
+		}
+		p.click(t, m, fmt.Sprintf(labelHeldConfirm, "events"))
+		expect(t, ag.calls, "confirm events")
+		p.click(t, m, fmt.Sprintf(labelHeldKeep, "contacts"))
+		expect(t, ag.calls, "refuse contacts")
+		// Answered: the agent holds nothing back any more.
+		stream <- active
+		m = p.stateIs(t, StateActive)
+		if got, want := m.visible(), []string{StateActive, "Last sync " + last.Format("15:04") + " · 2 open issues", labelSyncNow, labelPause, labelOptions, labelQuit}; !sameStrings(got, want) {
+			t.Errorf("visible items %q, want %q", got, want)
+		}
 	})
 
 	t.Run("Not Configured offers Activate", func(t *testing.T) {
