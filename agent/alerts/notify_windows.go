@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unicode/utf16"
 	"unsafe"
 
@@ -31,6 +32,7 @@ var (
 	procTranslateMessage = user32.NewProc("TranslateMessage")
 	procDispatchMessageW = user32.NewProc("DispatchMessageW")
 	procPostMessageW     = user32.NewProc("PostMessageW")
+	procSendMessageW     = user32.NewProc("SendMessageW")
 	procDestroyWindow    = user32.NewProc("DestroyWindow")
 	procPostQuitMessage  = user32.NewProc("PostQuitMessage")
 	procLoadIconW        = user32.NewProc("LoadIconW")
@@ -133,12 +135,12 @@ type balloonNotifier struct {
 	hwnd     uintptr
 	done     chan struct{} // closed when the window's thread has ended
 
-	// The window's thread alone touches icon; pending and shown are
-	// shared with Notify and the click.
+	// pending and shown are shared with Notify and the click; icon is
+	// written by the window's thread alone (read by tests).
 	mu      sync.Mutex
 	pending []Alert
 	shown   Alert
-	icon    bool
+	icon    atomic.Bool
 }
 
 func (n *balloonNotifier) Notify(ctx context.Context, a Alert) error {
@@ -149,8 +151,9 @@ func (n *balloonNotifier) Notify(ctx context.Context, a Alert) error {
 	n.mu.Lock()
 	n.pending = append(n.pending, a)
 	n.mu.Unlock()
-	if r, _, err := procPostMessageW.Call(n.hwnd, wmShow, 0, 0); r == 0 {
-		return fmt.Errorf("post the alert to its window: %w", err)
+	// Sent, not posted: the answer says whether the shell took it.
+	if r, _, _ := procSendMessageW.Call(n.hwnd, wmShow, 0, 0); r != 0 {
+		return errors.New("Shell_NotifyIconW refused the alert's icon: no notification area in this session")
 	}
 	return nil
 }
@@ -221,7 +224,9 @@ func windowProc(hwnd, msg, wParam, lParam uintptr) uintptr {
 	n := v.(*balloonNotifier)
 	switch uint32(msg) {
 	case wmShow:
-		n.showNext(hwnd)
+		if !n.showNext(hwnd) {
+			return 1
+		}
 		return 0
 	case wmIcon:
 		// Version 4: the event is the low word of lParam.
@@ -254,13 +259,13 @@ func windowProc(hwnd, msg, wParam, lParam uintptr) uintptr {
 	return r
 }
 
-// showNext shows the oldest pending alert as the icon's balloon; on the
-// window's thread.
-func (n *balloonNotifier) showNext(hwnd uintptr) {
+// showNext shows the oldest pending alert as the icon's balloon, and says
+// whether the shell took it; on the window's thread.
+func (n *balloonNotifier) showNext(hwnd uintptr) bool {
 	n.mu.Lock()
 	if len(n.pending) == 0 {
 		n.mu.Unlock()
-		return
+		return true
 	}
 	a := n.pending[0]
 	n.pending = n.pending[1:]
@@ -274,17 +279,18 @@ func (n *balloonNotifier) showNext(hwnd uintptr) {
 	copyUTF16(nid.InfoTitle[:], a.Title)
 	copyUTF16(nid.Info[:], a.Body+" Click to "+lowerFirst(a.Action)+".")
 	op := uintptr(nimModify)
-	if !n.icon {
+	if !n.icon.Load() {
 		op = nimAdd
 	}
 	if r, _, _ := procShellNotifyIconW.Call(op, uintptr(unsafe.Pointer(&nid))); r == 0 {
-		return // no notification area (a service session): the tray and page still say it
+		return false // no notification area (a service session): the tray and page still say it
 	}
-	if !n.icon {
-		n.icon = true
+	if !n.icon.Load() {
+		n.icon.Store(true)
 		nid.Version = notifyIconVersion4
 		procShellNotifyIconW.Call(nimSetVersion, uintptr(unsafe.Pointer(&nid)))
 	}
+	return true
 }
 
 // removeIcon takes the alert's icon away, unless another alert waits; on
@@ -297,13 +303,13 @@ func (n *balloonNotifier) removeIcon(hwnd uintptr) {
 		n.showNext(hwnd)
 		return
 	}
-	if !n.icon {
+	if !n.icon.Load() {
 		return
 	}
 	nid := notifyIconData{Wnd: hwnd, ID: 1}
 	nid.Size = uint32(unsafe.Sizeof(nid))
 	procShellNotifyIconW.Call(nimDelete, uintptr(unsafe.Pointer(&nid)))
-	n.icon = false
+	n.icon.Store(false)
 }
 
 // Close removes the icon and the window, and waits for its thread.
