@@ -590,5 +590,11 @@ func TestConfirmedOutlookDeletionsAreAppliedThen(t *testing.T) {
 	if n := len(e.vp.ownContacts("E001")); n != 4 || b.Counts[TypeContacts].Deleted != 6 {
 		t.Fatalf("after the confirmation: %d Vantagepoint contacts, batch %+v", n, b)
 	}
+	// Answered: the guard's issue is no longer open.
+	var open []store.Issue
+	e.st.View(context.Background(), func(tx *store.Tx) error { var err error; open, err = tx.OpenIssues(); return err })
+	if len(open) != 0 {
+		t.Fatalf("open issues after the confirmation: %+v", open)
+	}
 	e.quiet()
 }

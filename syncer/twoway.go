@@ -233,6 +233,12 @@ func (e *Engine) syncKind(ctx context.Context, b *batchRun, k kind) error {
 	if err := e.execute(ctx, r, acts); err != nil {
 		return err
 	}
+	for _, s := range bothSides {
+		if !held[s] {
+			// Answered, or the items came back: the guard's issue goes.
+			r.b.resolve(k.name(), s.name(), HeldBack)
+		}
+	}
 	if err := e.clearRetries(ctx, r); err != nil {
 		return err
 	}
