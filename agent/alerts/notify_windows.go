@@ -3,14 +3,14 @@ package alerts
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unicode/utf16"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"vpconnect/internal/winwindow"
 )
 
 // On Windows an alert is a balloon of the notification area
@@ -23,29 +23,15 @@ import (
 // balloon.
 
 var (
-	user32               = windows.NewLazySystemDLL("user32.dll")
 	shell32              = windows.NewLazySystemDLL("shell32.dll")
-	procRegisterClassExW = user32.NewProc("RegisterClassExW")
-	procCreateWindowExW  = user32.NewProc("CreateWindowExW")
-	procDefWindowProcW   = user32.NewProc("DefWindowProcW")
-	procGetMessageW      = user32.NewProc("GetMessageW")
-	procTranslateMessage = user32.NewProc("TranslateMessage")
-	procDispatchMessageW = user32.NewProc("DispatchMessageW")
-	procPostMessageW     = user32.NewProc("PostMessageW")
-	procSendMessageW     = user32.NewProc("SendMessageW")
-	procDestroyWindow    = user32.NewProc("DestroyWindow")
-	procPostQuitMessage  = user32.NewProc("PostQuitMessage")
+	user32               = windows.NewLazySystemDLL("user32.dll")
 	procLoadIconW        = user32.NewProc("LoadIconW")
 	procShellNotifyIconW = shell32.NewProc("Shell_NotifyIconW")
 )
 
 const (
-	wmDestroy = 0x0002
-	wmClose   = 0x0010
-	wmApp     = 0x8000
-	wmIcon    = wmApp + 1 // the icon's callback message
-	wmShow    = wmApp + 2 // ours: show the next pending alert
-	wmStop    = wmApp + 3 // ours: remove the icon and end the loop
+	wmIcon = winwindow.WMApp + 1 // the icon's callback message
+	wmShow = winwindow.WMApp + 2 // ours: show the next pending alert
 
 	wmLButtonUp         = 0x0202
 	ninSelect           = 0x0400 // WM_USER: the icon was clicked (version 4)
@@ -67,7 +53,6 @@ const (
 	niifRespectQuietTime = 0x80
 	notifyIconVersion4   = 4
 	idiWarning           = 32515
-	windowClass          = "vpconnectAlerts"
 )
 
 // notifyIconData is NOTIFYICONDATAW (shellapi.h) as Windows Vista and
@@ -90,39 +75,6 @@ type notifyIconData struct {
 	BalloonIcon     windows.Handle
 }
 
-type wndClassEx struct {
-	size       uint32
-	style      uint32
-	wndProc    uintptr
-	clsExtra   int32
-	wndExtra   int32
-	instance   windows.Handle
-	icon       windows.Handle
-	cursor     windows.Handle
-	background windows.Handle
-	menuName   *uint16
-	className  *uint16
-	iconSm     windows.Handle
-}
-
-type winMsg struct {
-	hwnd    uintptr
-	message uint32
-	wParam  uintptr
-	lParam  uintptr
-	time    uint32
-	pt      struct{ x, y int32 }
-}
-
-// windowsClass registers the window class once per process; the window
-// procedure finds the notifier of a window in notifiers.
-var windowsClass struct {
-	once sync.Once
-	err  error
-}
-
-var notifiers sync.Map // hwnd → *balloonNotifier
-
 // New returns the notifier of Windows. Its window and message loop start
 // at the first Notify.
 func New(open func(Alert)) Notifier { return &balloonNotifier{open: open} }
@@ -132,8 +84,7 @@ type balloonNotifier struct {
 
 	start    sync.Once
 	startErr error
-	hwnd     uintptr
-	done     chan struct{} // closed when the window's thread has ended
+	w        *winwindow.Window
 
 	// pending and shown are shared with Notify and the click; icon is
 	// written by the window's thread alone (read by tests).
@@ -144,7 +95,9 @@ type balloonNotifier struct {
 }
 
 func (n *balloonNotifier) Notify(ctx context.Context, a Alert) error {
-	n.start.Do(func() { n.startErr = n.run() })
+	n.start.Do(func() {
+		n.w, n.startErr = winwindow.Start("vpconnectAlerts", "vpconnect alerts", n.message)
+	})
 	if n.startErr != nil {
 		return n.startErr
 	}
@@ -152,82 +105,20 @@ func (n *balloonNotifier) Notify(ctx context.Context, a Alert) error {
 	n.pending = append(n.pending, a)
 	n.mu.Unlock()
 	// Sent, not posted: the answer says whether the shell took it.
-	if r, _, _ := procSendMessageW.Call(n.hwnd, wmShow, 0, 0); r != 0 {
+	if n.w.Send(wmShow, 0, 0) != 0 {
 		return errors.New("Shell_NotifyIconW refused the alert's icon: no notification area in this session")
 	}
 	return nil
 }
 
-// run starts the window's thread and waits until its window exists.
-func (n *balloonNotifier) run() error {
-	created := make(chan error, 1)
-	n.done = make(chan struct{})
-	go func() {
-		defer close(n.done)
-		// A window's messages reach only the thread that created it.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		hwnd, err := createWindow()
-		if err != nil {
-			created <- err
-			return
-		}
-		n.hwnd = hwnd
-		notifiers.Store(hwnd, n)
-		defer notifiers.Delete(hwnd)
-		created <- nil
-		var m winMsg
-		for {
-			r, _, _ := procGetMessageW.Call(uintptr(unsafe.Pointer(&m)), 0, 0, 0)
-			if int32(r) <= 0 { // WM_QUIT or an error
-				return
-			}
-			procTranslateMessage.Call(uintptr(unsafe.Pointer(&m)))
-			procDispatchMessageW.Call(uintptr(unsafe.Pointer(&m)))
-		}
-	}()
-	return <-created
-}
-
-func createWindow() (uintptr, error) {
-	var inst windows.Handle
-	if err := windows.GetModuleHandleEx(0, nil, &inst); err != nil {
-		return 0, fmt.Errorf("get the module handle: %w", err)
-	}
-	windowsClass.once.Do(func() {
-		wc := wndClassEx{wndProc: windows.NewCallback(windowProc), instance: inst, className: windows.StringToUTF16Ptr(windowClass)}
-		wc.size = uint32(unsafe.Sizeof(wc))
-		if r, _, err := procRegisterClassExW.Call(uintptr(unsafe.Pointer(&wc))); r == 0 {
-			windowsClass.err = fmt.Errorf("register the alerts' window class: %w", err)
-		}
-	})
-	if windowsClass.err != nil {
-		return 0, windowsClass.err
-	}
-	// Never shown; it only receives the icon's messages.
-	hwnd, _, err := procCreateWindowExW.Call(0,
-		uintptr(unsafe.Pointer(windows.StringToUTF16Ptr(windowClass))),
-		uintptr(unsafe.Pointer(windows.StringToUTF16Ptr("vpconnect alerts"))),
-		0, 0, 0, 0, 0, 0, 0, uintptr(inst), 0)
-	if hwnd == 0 {
-		return 0, fmt.Errorf("create the alerts' window: %w", err)
-	}
-	return hwnd, nil
-}
-
-func windowProc(hwnd, msg, wParam, lParam uintptr) uintptr {
-	v, ok := notifiers.Load(hwnd)
-	if !ok {
-		r, _, _ := procDefWindowProcW.Call(hwnd, msg, wParam, lParam)
-		return r
-	}
-	n := v.(*balloonNotifier)
-	switch uint32(msg) {
+// message handles the window's messages, on its thread.
+func (n *balloonNotifier) message(hwnd uintptr, msg uint32, wParam, lParam uintptr) (uintptr, bool) {
+	switch msg {
 	case wmShow:
 		if !n.showNext(hwnd) {
-			return 1
+			return 1, true
 		}
-		return 0
+		return 0, true
 	case wmIcon:
 		// Version 4: the event is the low word of lParam.
 		switch uint32(lParam) & 0xffff {
@@ -244,19 +135,14 @@ func windowProc(hwnd, msg, wParam, lParam uintptr) uintptr {
 		case ninBalloonTimeout, ninBalloonHide:
 			n.removeIcon(hwnd)
 		}
-		return 0
-	case wmClose:
-		return 0 // taskkill's close is the agent's other window's business
-	case wmStop:
+		return 0, true
+	case winwindow.WMClose:
+		return 0, true // taskkill's close is the agent's other window's business
+	case winwindow.WMDestroy:
 		n.removeIcon(hwnd)
-		procDestroyWindow.Call(hwnd)
-		return 0
-	case wmDestroy:
-		procPostQuitMessage.Call(0)
-		return 0
+		return 0, false
 	}
-	r, _, _ := procDefWindowProcW.Call(hwnd, msg, wParam, lParam)
-	return r
+	return 0, false
 }
 
 // showNext shows the oldest pending alert as the icon's balloon, and says
@@ -314,17 +200,11 @@ func (n *balloonNotifier) removeIcon(hwnd uintptr) {
 
 // Close removes the icon and the window, and waits for its thread.
 func (n *balloonNotifier) Close() error {
-	started := false
 	n.start.Do(func() { n.startErr = errors.New("closed") })
-	if n.hwnd != 0 {
-		started = true
-	}
-	if !started {
+	if n.w == nil {
 		return nil
 	}
-	procPostMessageW.Call(n.hwnd, wmStop, 0, 0)
-	<-n.done
-	return nil
+	return n.w.Close()
 }
 
 // copyUTF16 copies s into a fixed NUL-terminated field, cut to fit.

@@ -22,7 +22,9 @@ func TestBalloonClickOpensThePage(t *testing.T) {
 	if !n.icon.Load() {
 		t.Fatal("the alert's icon is not in the notification area")
 	}
-	procPostMessageW.Call(n.hwnd, wmIcon, 0, ninBalloonUserClick)
+	if err := n.w.Post(wmIcon, 0, ninBalloonUserClick); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case got := <-opened:
 		if got.Page != PageVantagepoint {
