@@ -138,6 +138,11 @@ func create(class, title string) (uintptr, error) {
 		uintptr(unsafe.Pointer(windows.StringToUTF16Ptr(title))),
 		0, 0, 0, 0, 0, 0, 0, uintptr(inst), 0)
 	if hwnd == 0 {
+		if errors.Is(err, windows.ERROR_SUCCESS) {
+			// No error code: the window manager side refused (Wine
+			// without a display driver does this).
+			return 0, fmt.Errorf("create the window %q: no window, and Windows gave no reason (no display?)", title)
+		}
 		return 0, fmt.Errorf("create the window %q: %w", title, err)
 	}
 	return hwnd, nil
