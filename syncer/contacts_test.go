@@ -381,16 +381,7 @@ func TestEmptySideGuardHoldsBackMassDeletes(t *testing.T) {
 }
 
 func TestMoreThanHalfDeletedInOutlookIsHeldBack(t *testing.T) {
-	e := newEnv(t)
-	var ids []string
-	for i := range 10 {
-		ids = append(ids, e.outlookContact(MailboxContact{GivenName: "Q", Surname: fmt.Sprintf("Q%02d", i), Email: fmt.Sprintf("q%02d@x.example", i)}).ID)
-	}
-	e.run()
-	for _, id := range ids[:6] {
-		e.deleteOutlookContact(id)
-	}
-	b := e.run()
+	e, b := heldOutlookDeletes(t)
 	if n := len(e.vp.ownContacts("E001")); n != 10 {
 		t.Fatalf("%d Vantagepoint contacts left; the guard should hold all 10", n)
 	}

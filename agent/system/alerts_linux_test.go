@@ -16,7 +16,6 @@ import (
 	"vpconnect/agent/alerts"
 	"vpconnect/auth"
 	"vpconnect/internal/dbustest"
-	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"
 )
 
@@ -42,21 +41,7 @@ func TestRefusedSignInRaisesOneNotification(t *testing.T) {
 	// The lease of a lone agent is its own: read back soon.
 	env.LeaseSettle = 100 * time.Millisecond
 	sys := <-w.serve(t, env)
-	batch := func() agent.Result {
-		t.Helper()
-		tk, err := sys.Agent.SyncNow(ctx, syncer.TriggerManual)
-		if err != nil {
-			t.Fatalf("sync now: %v", err)
-		}
-		select {
-		case r := <-tk.Done:
-			return r
-		case <-time.After(60 * time.Second):
-			t.Fatal("no batch within 60 s")
-		}
-		return agent.Result{}
-	}
-	if r := batch(); r.Err != nil {
+	if r := syncNow(t, sys); r.Err != nil {
 		t.Fatalf("first batch: %v", r.Err)
 	}
 	// An administrator revokes the user's sessions (a password reset):
@@ -64,7 +49,7 @@ func TestRefusedSignInRaisesOneNotification(t *testing.T) {
 	w.graph.RevokeRefreshTokens()
 	w.graph.ExpireAccessTokens()
 	for range 4 {
-		batch()
+		syncNow(t, sys)
 	}
 	st := sys.Agent.Status()
 	if st.State != agent.StateSuspended || !st.Accounts.Microsoft.SignInNeeded {

@@ -9,6 +9,7 @@ import (
 
 	"vpconnect/agent"
 	"vpconnect/auth"
+	"vpconnect/syncer"
 	"vpconnect/syncer/graph/graphsim"
 )
 
@@ -69,17 +70,8 @@ func TestHeldDeletionsAreAppliedOnlyWhenConfirmedOnThePage(t *testing.T) {
 	}
 	batch := func() agent.Status {
 		t.Helper()
-		tk, err := sys.Agent.SyncNow(ctx, "manual")
-		if err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case r := <-tk.Done:
-			if r.Err != nil {
-				t.Fatalf("batch: %v", r.Err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatal("no batch within 60 s")
+		if r := syncNow(t, sys); r.Err != nil {
+			t.Fatalf("batch: %v", r.Err)
 		}
 		return waitStatus(t, base, dir, "the batch's status", func(s agent.Status) bool { return !s.Running })
 	}
@@ -102,4 +94,20 @@ func TestHeldDeletionsAreAppliedOnlyWhenConfirmedOnThePage(t *testing.T) {
 	if n := vpCopies(); n != 5 {
 		t.Fatalf("%d Vantagepoint copies after the confirmation, want 5; status %+v", n, st)
 	}
+}
+
+// syncNow runs a batch on the running agent now and returns its result.
+func syncNow(t *testing.T, sys *System) agent.Result {
+	t.Helper()
+	tk, err := sys.Agent.SyncNow(context.Background(), syncer.TriggerManual)
+	if err != nil {
+		t.Fatalf("sync now: %v", err)
+	}
+	select {
+	case r := <-tk.Done:
+		return r
+	case <-time.After(60 * time.Second):
+		t.Fatal("no batch within 60 s")
+	}
+	return agent.Result{}
 }
