@@ -49,7 +49,15 @@ func TestPacingFollowsTheFleetInTheAgentsHub(t *testing.T) {
 	// A day later 3,000 agents are active (the first ones went quiet):
 	// the next count, spread up to a further day (half of it here: the
 	// world's random number is 0.5), sees them.
+	before := st.LastBatch.ID
 	w.clock.Advance(agent.FleetCountEvery)
+	// The day's jump wakes the agent for its poll; the next jump must come
+	// after the agent took it, or both land in one wake, where the
+	// overdue read looks like a sleep and the round waits for a random
+	// moment of AdminFirstSpread that this test never reaches.
+	w.waitStatus(t, "the poll a day later", func(s agent.Status) bool {
+		return s.LastBatch != nil && s.LastBatch.ID > before && !s.Running
+	})
 	w.addAgents(t, 3000, 1499)
 	w.clock.Advance(agent.FleetCountSpread / 2)
 	st = w.waitStatus(t, "the fleet counted again", func(s agent.Status) bool { return s.Pacing.FleetSize >= 3000 })
