@@ -275,11 +275,23 @@ func (a *Agent) do(ctx context.Context, fn func(*loop)) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return awaitDone(done, a.stopped)
+}
+
+// awaitDone waits for an action to be done, or the agent to stop without
+// doing it. An action that stops the agent (Restart) is done before Run
+// returns, so both may be ready when this looks: it was done.
+func awaitDone(done, stopped <-chan struct{}) error {
 	select {
 	case <-done:
 		return nil
-	case <-a.stopped:
-		return ErrStopped
+	case <-stopped:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrStopped
+		}
 	}
 }
 

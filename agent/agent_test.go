@@ -926,3 +926,21 @@ func TestAFleetShortOfBudgetAlternatesLightPolls(t *testing.T) {
 		}
 	}
 }
+
+// An action the agent took answers nil even when the agent stopped right
+// after (Restart: the page's option change answered 503 "the agent is
+// stopping" when both were ready and the select picked the stop); an
+// action the agent stopped before taking is ErrStopped.
+func TestAnActionTakenIsDoneAlthoughTheAgentStopped(t *testing.T) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	close(stopped)
+	if err := awaitDone(done, stopped); !errors.Is(err, ErrStopped) {
+		t.Fatalf("not taken, stopped: %v", err)
+	}
+	close(done)
+	for i := range 200 { // a select between two ready cases picks at random
+		if err := awaitDone(done, stopped); err != nil {
+			t.Fatalf("try %d: taken, then stopped: %v", i, err)
+		}
+	}
+}
