@@ -51,6 +51,20 @@ type world struct {
 	pagePort int
 	alice    vpsim.Contact
 	files    atomic.Pointer[map[string][]byte]
+	// trackRequests counts the track requests the API passed to the agent.
+	trackRequests atomic.Int32
+}
+
+// trackCounter is the agent as the loopback API's backend, counting the
+// track requests that reach it.
+type trackCounter struct {
+	*agent.Agent
+	n *atomic.Int32
+}
+
+func (c trackCounter) Track(ctx context.Context, req agent.TrackRequest) error {
+	c.n.Add(1)
+	return c.Agent.Track(ctx, req)
 }
 
 // startWorld starts it; the agent probes the mailbox every mailboxInterval
@@ -115,7 +129,7 @@ func startWorld(t *testing.T, mailboxInterval time.Duration) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.api, err = localapi.New(localapi.Options{Backend: w.agent, Directory: system.Directory(vpc),
+	w.api, err = localapi.New(localapi.Options{Backend: trackCounter{w.agent, &w.trackRequests}, Directory: system.Directory(vpc),
 		Port: cfg.LocalAPI.Port, AllowedOrigins: cfg.LocalAPI.AllowedOrigins, DataDir: dataDir, Logger: log})
 	if err != nil {
 		t.Fatal(err)
