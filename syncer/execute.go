@@ -65,10 +65,8 @@ func (e *Engine) do(ctx context.Context, r *kindRun, a action) error {
 		return e.deleteCopy(ctx, r, a.side, a.p)
 	case opUnlink:
 		return e.unlink(ctx, r, a.side, a.p)
-	case opConfirmed:
-		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("confirm_deletes:"+name, "") })
-	case opRefused:
-		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta("refuse_deletes:"+name, "") })
+	case opAnswered:
+		return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta(deletesAnswerKey+name, "") })
 	case opRestore:
 		return e.restore(ctx, r, a.side, a.p)
 	}

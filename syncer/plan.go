@@ -46,14 +46,13 @@ const (
 	// opUnlink: the pair's item on side, a copy or one of two matched
 	// originals, is gone; the other is left alone for good (docs/behaviour.md §4.4).
 	opUnlink
-	// opConfirmed uses up the user's confirmation of held-back deletions.
-	opConfirmed
+	// opAnswered uses up the user's answer (confirm or refuse) to the
+	// held-back deletions.
+	opAnswered
 	// opRestore: the user refused the held-back deletions; the pair's
 	// item on side is gone, and the item left on the other side is copied
 	// back to side (docs/behaviour.md §4.4).
 	opRestore
-	// opRefused uses up the user's refusal of held-back deletions.
-	opRefused
 )
 
 // HeldBack is the item of the issue the empty-side guard files for a type
@@ -300,7 +299,7 @@ func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int)
 	if in.refused {
 		// Used up first, whatever follows: a refusal answers the deletions
 		// held back when it was given, never later ones.
-		acts = append(acts, action{op: opRefused})
+		acts = append(acts, action{op: opAnswered})
 	}
 	for _, s := range bothSides {
 		n := len(gone[s])
@@ -331,7 +330,7 @@ func planDeletes(in planInput, acts []action, gone [2][]store.Pairing, live int)
 	if in.confirmed && (len(gone[onMailbox]) > 0 || len(gone[onVP]) > 0) {
 		// Used up before the deletions it let through: a crash among them
 		// leaves the rest to a guard that sees them again.
-		acts = append(acts, action{op: opConfirmed})
+		acts = append(acts, action{op: opAnswered})
 	}
 	return append(acts, deletes...)
 }

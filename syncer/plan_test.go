@@ -116,8 +116,8 @@ func describe(a action) string {
 		return "delete the copy of " + a.side.name() + " " + id(a.side) + " gone"
 	case opUnlink:
 		return "unlink " + a.side.name() + " " + id(a.side) + " gone"
-	case opConfirmed:
-		return "confirmation used"
+	case opAnswered:
+		return "answer used"
 	}
 	return fmt.Sprintf("op %d", a.op)
 }
@@ -287,7 +287,7 @@ func TestPlanEmptySideGuard(t *testing.T) {
 				held++
 			case opDeleteCopy, opUnlink:
 				deleted++
-			case opConfirmed:
+			case opAnswered:
 				used = true
 			}
 		}
@@ -313,7 +313,7 @@ func TestPlanEmptySideGuard(t *testing.T) {
 			if held != c.wantHeld || deleted != c.wantDel || used != c.wantConfirmationUsed {
 				t.Errorf("held %d, deleted %d, confirmation used %v; want %d, %d, %v", held, deleted, used, c.wantHeld, c.wantDel, c.wantConfirmationUsed)
 			}
-			if c.wantConfirmationUsed && acts[0].op != opConfirmed {
+			if c.wantConfirmationUsed && acts[0].op != opAnswered {
 				t.Errorf("the confirmation is used up after a deletion: %v", acts[0].op)
 			}
 		})

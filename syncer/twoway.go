@@ -207,12 +207,8 @@ func (e *Engine) syncKind(ctx context.Context, b *batchRun, k kind) error {
 		return err
 	}
 	if err := e.store.View(ctx, func(tx *store.Tx) error {
-		confirmed, err := tx.Meta("confirm_deletes:" + k.name())
-		if err != nil {
-			return err
-		}
-		refused, err := tx.Meta("refuse_deletes:" + k.name())
-		in.confirmed, in.refused = confirmed != "", refused != "" && confirmed == ""
+		answer, err := tx.Meta(deletesAnswerKey + k.name())
+		in.confirmed, in.refused = answer == answerConfirm, answer == answerRefuse
 		return err
 	}); err != nil {
 		return err
@@ -462,26 +458,25 @@ func (e *Engine) clearRetries(ctx context.Context, r *kindRun) error {
 // the listing the decision was based on; nothing was written.
 var errEditedMeanwhile = errors.New("edited since it was listed")
 
+// The user's answer to the deletions of a type that the empty-side guard
+// held back, kept until the batch that acts on it. (The key and "yes" are
+// what a confirmation was before refusals existed.)
+const (
+	deletesAnswerKey = "confirm_deletes:"
+	answerConfirm    = "yes"
+	answerRefuse     = "refuse"
+)
+
 // ConfirmDeletes lets the next batch apply the deletions of a type that the
 // empty-side guard held back (the user confirmed them in Sync Options or
 // the tray).
 func (e *Engine) ConfirmDeletes(ctx context.Context, typ string) error {
-	return e.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.SetMeta("refuse_deletes:"+typ, ""); err != nil {
-			return err
-		}
-		return tx.SetMeta("confirm_deletes:"+typ, "yes")
-	})
+	return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta(deletesAnswerKey+typ, answerConfirm) })
 }
 
 // RefuseDeletes is the other answer: the next batch deletes nothing of
 // what the guard held back, and copies each item left on one side back
 // to the side it disappeared from (docs/behaviour.md §4.4).
 func (e *Engine) RefuseDeletes(ctx context.Context, typ string) error {
-	return e.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.SetMeta("confirm_deletes:"+typ, ""); err != nil {
-			return err
-		}
-		return tx.SetMeta("refuse_deletes:"+typ, "yes")
-	})
+	return e.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMeta(deletesAnswerKey+typ, answerRefuse) })
 }

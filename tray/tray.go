@@ -64,14 +64,14 @@ type ui struct {
 	opts   Options
 	quit   context.CancelFunc
 
-	items [numItems]*systray.MenuItem
-	built chan struct{} // closed once build made the items
+	items    [numItems]*systray.MenuItem
+	built    chan struct{} // closed once build made the items
+	exported chan struct{} // closed by runLoop once the tray is on the desktop
 
 	// held is the item type of each held slot as last shown: what a
 	// click on its answers answers.
-	mu       sync.Mutex
-	held     [heldSlots]string
-	exported chan struct{} // closed by runLoop once the tray is on the desktop
+	mu   sync.Mutex
+	held [heldSlots]string
 }
 
 // build makes the menu, in item order, everything hidden but the first

@@ -20,7 +20,9 @@ import (
 )
 
 // Pages of Sync Options an alert's action opens (the page's "v" parameter:
-// agent/localapi's activation modes, or "" for the status and issues).
+// agent/localapi's activation modes, repeated here as alerts imports only
+// the agent; agent/system's tests check they are the same; "" for the
+// status and issues).
 const (
 	PageStatus       = ""
 	PageMicrosoft    = "microsoft"
@@ -78,7 +80,7 @@ func Conditions(s agent.Status) []Alert {
 // with a status that does not know the sign-in was refused yet, and that
 // must not make the alert come again).
 type Memory struct {
-	told map[string]int64 // key → the last batch known when it was told
+	told map[string]int64 // key → the last batch known while it held
 }
 
 // Next returns the alerts of s not told yet, and remembers them. A

@@ -39,15 +39,22 @@ func Serve(ctx context.Context, env Env, configPath string, listening func(*Syst
 	// tell a condition again.
 	var told alerts.Memory
 	var page atomic.Pointer[localapi.Server]
+	// openAt opens Sync Options in the browser at a view ("" for the
+	// status; localapi's activation modes), once the API is up.
+	openAt := func(view string) error {
+		api := page.Load()
+		if api == nil || env.OpenPage == nil {
+			return nil
+		}
+		u := api.OpenURL()
+		if view != "" {
+			u += "&v=" + view
+		}
+		return env.OpenPage(ctx, u)
+	}
 	notifier := env.notifier(func(a alerts.Alert) {
-		if api := page.Load(); api != nil && env.OpenPage != nil {
-			u := api.OpenURL()
-			if a.Page != alerts.PageStatus {
-				u += "&v=" + a.Page
-			}
-			if err := env.OpenPage(ctx, u); err != nil {
-				env.logger().Warn("open the page of a notification", "alert", a.Key, "err", err)
-			}
+		if err := openAt(a.Page); err != nil {
+			env.logger().Warn("open the page of a notification", "alert", a.Key, "err", err)
 		}
 	})
 	defer notifier.Close()
@@ -109,8 +116,8 @@ func Serve(ctx context.Context, env Env, configPath string, listening func(*Syst
 				listening(sys)
 			}
 		}
-		if first && env.OpenPage != nil && sys.Agent.Status().State == agent.StateNotConfigured {
-			if err := env.OpenPage(ctx, api.OpenURL()+"&v="+localapi.ModeActivate); err != nil {
+		if first && sys.Agent.Status().State == agent.StateNotConfigured {
+			if err := openAt(localapi.ModeActivate); err != nil {
 				env.logger().Warn("open the activation page", "err", err)
 			}
 		}

@@ -29,7 +29,6 @@ var (
 const (
 	WMDestroy = 0x0002
 	WMClose   = 0x0010
-	WMUser    = 0x0400
 	WMApp     = 0x8000
 	// wmGone is ours: destroy the window from its own thread.
 	wmGone = WMApp + 0x3fff
@@ -170,9 +169,6 @@ func windowProc(hwnd, msg, wParam, lParam uintptr) uintptr {
 	r, _, _ = procDefWindowProcW.Call(hwnd, msg, wParam, lParam)
 	return r
 }
-
-// HWND is the window's handle.
-func (w *Window) HWND() uintptr { return w.hwnd }
 
 // Post queues a message for the window and returns at once.
 func (w *Window) Post(msg uint32, wParam, lParam uintptr) error {

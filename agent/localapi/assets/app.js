@@ -229,22 +229,15 @@
     // The empty-side guard held deletions back: only the user can say they
     // were intended.
     if (i.item === "deletions held back") {
-      const b = document.createElement("button");
-      b.type = "button"; b.className = "danger"; b.textContent = "Confirm these deletions";
-      b.addEventListener("click", () => {
+      e.append(" ", button("Confirm these deletions", "danger", "Apply the held-back deletions of " + i.type, () => {
         if (confirm("Apply the held-back deletions of " + i.type + "? The matching items on the other side will be deleted.")) {
           act_("confirm-deletes", { type: i.type });
         }
-      });
-      e.append(" "); e.appendChild(b);
-      const k = document.createElement("button");
-      k.type = "button"; k.className = "secondary"; k.textContent = "Keep them";
-      k.addEventListener("click", () => {
+      }), " ", button("Keep them", "secondary", "Delete no " + i.type + " and copy back what is left", () => {
         if (confirm("Delete nothing, and copy the " + i.type + " that are left back to where they disappeared?")) {
           act_("refuse-deletes", { type: i.type });
         }
-      });
-      e.append(" "); e.appendChild(k);
+      }));
     }
     return e;
   }
